@@ -1,0 +1,398 @@
+//! The run configuration (TOML): parsed strictly (unknown keys and wrong types are errors naming
+//! the key and line), then validated against the data it will train on. Every key is documented
+//! in `configs/README.md`; the resolved configuration, defaults filled in, is written to each run
+//! directory as `config.toml`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use probe_capture::Schedule;
+use probe_estimators::Binning;
+use probe_train::model::{Activation, Init};
+use probe_train::optim::OptimSpec;
+use serde::{Deserialize, Serialize};
+
+/// A whole run: data, model, training and measurement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Run name; the default run directory is `runs/{name}-{time}`.
+    pub name: String,
+    /// Seed of weights and shuffling.
+    #[serde(default)]
+    pub seed: u64,
+    /// `auto`, `cpu` or `cuda`; `--device` overrides it.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// The data set and split.
+    pub data: DataConfig,
+    /// The network.
+    pub model: ModelConfig,
+    /// The optimiser and loop.
+    pub train: TrainConfig,
+    /// What is measured, when, and how.
+    pub measure: MeasureConfig,
+}
+
+/// `[data]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Which data set.
+    pub dataset: DatasetKind,
+    /// Directory of IDX files (mnist, fashion-mnist, idx); defaults per data set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// How train and test sets are formed.
+    #[serde(default = "default_split")]
+    pub split: SplitKind,
+    /// Fraction of samples that train, for `ordered` and `shuffled` splits.
+    #[serde(default = "default_train_fraction")]
+    pub train_fraction: f64,
+    /// Seed of the `shuffled` split (defaults to the run's seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
+    /// Use only the first N training samples (after the split); 0 = all.
+    #[serde(default)]
+    pub train_limit: usize,
+}
+
+/// The built-in and file data sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// The 12-bit data set of Shwartz-Ziv & Tishby, generated in code.
+    Tishby12,
+    /// MNIST IDX files, by default in `datasets/mnist/`.
+    Mnist,
+    /// Fashion-MNIST IDX files, by default in `/usr/share/datasets/fashion-mnist`.
+    FashionMnist,
+    /// The committed 2000 + 500 image Fashion-MNIST subset in `datasets/fashion-mnist-subset/`.
+    FashionMnistSubset,
+    /// Any MNIST-format IDX directory given by `path`.
+    Idx,
+}
+
+/// How train and test sets are formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitKind {
+    /// The data set's own train/test files (MNIST-format data only).
+    Original,
+    /// The first `train_fraction` of the samples train (IDNNs, unshuffled).
+    Ordered,
+    /// A seeded random `train_fraction` trains.
+    Shuffled,
+}
+
+/// `[model]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Only `mlp` for now.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Every layer's width, input and output included: 12-10-7-5-4-3-2 is `[12, 10, 7, 5, 4, 3, 2]`.
+    pub widths: Vec<usize>,
+    /// Hidden-layer activation.
+    pub activation: Activation,
+    /// Weight initialisation.
+    #[serde(default = "default_init")]
+    pub init: Init,
+}
+
+/// `[train]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// `adam` or `sgd`.
+    pub optimizer: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    #[serde(default)]
+    pub momentum: f64,
+    /// Adam β₁.
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    /// Adam β₂.
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    /// Adam ε.
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Number of epochs.
+    pub epochs: usize,
+}
+
+/// `[measure]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureConfig {
+    /// `every`, `every_k` or `log`.
+    pub schedule: String,
+    /// k for `every_k`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<usize>,
+    /// Number of epochs for `log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// Which samples the information is measured on: `all`, `train` or `test`.
+    #[serde(default = "default_on")]
+    pub on: String,
+    /// Hook-point name globs to measure.
+    #[serde(default = "default_hooks")]
+    pub hooks: Vec<String>,
+    /// Estimators, each a `[[measure.estimators]]` table.
+    pub estimators: Vec<EstimatorConfig>,
+}
+
+/// One `[[measure.estimators]]` table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorConfig {
+    /// `binned` (fixed range) or `floor` (unbounded bins of a width).
+    pub kind: String,
+    /// Name in `infoplane.csv` (default: the kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lower end of the fixed range (`binned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lo: Option<f64>,
+    /// Upper end of the fixed range (`binned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hi: Option<f64>,
+    /// Number of bin edges (`binned`): `edges - 1` bins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edges: Option<usize>,
+    /// Bin width (`floor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+}
+
+fn default_device() -> String {
+    "auto".into()
+}
+fn default_split() -> SplitKind {
+    SplitKind::Original
+}
+fn default_train_fraction() -> f64 {
+    0.8
+}
+fn default_kind() -> String {
+    "mlp".into()
+}
+fn default_init() -> Init {
+    Init::Default
+}
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+fn default_on() -> String {
+    "test".into()
+}
+fn default_hooks() -> Vec<String> {
+    vec!["layers.*.hook_post".into()]
+}
+
+/// Which samples information is measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeasureOn {
+    /// Train and test together (IDNNs: all 4096 patterns).
+    All,
+    /// The training samples.
+    Train,
+    /// The test samples (Saxe's MNIST protocol).
+    Test,
+}
+
+/// A named, validated estimator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedEstimator {
+    /// Its `estimator` column value.
+    pub name: String,
+    /// Its binning.
+    pub binning: Binning,
+}
+
+impl Config {
+    /// Reads and parses `path`; syntax errors, unknown keys and wrong types name the file, key and line.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// The resolved configuration as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// The optimiser, validated.
+    pub fn optim(&self) -> Result<OptimSpec> {
+        let t = &self.train;
+        let spec = match t.optimizer.as_str() {
+            "sgd" => OptimSpec::Sgd {
+                lr: t.lr,
+                momentum: t.momentum,
+            },
+            "adam" => OptimSpec::Adam {
+                lr: t.lr,
+                beta1: t.beta1,
+                beta2: t.beta2,
+                eps: t.eps,
+            },
+            other => bail!(
+                "invalid value for `train.optimizer`: {other:?}; expected \"adam\" or \"sgd\""
+            ),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The measurement schedule, validated against `train.epochs`.
+    pub fn schedule(&self) -> Result<Schedule> {
+        let m = &self.measure;
+        let s = match m.schedule.as_str() {
+            "every" => Schedule::Every,
+            "every_k" => Schedule::EveryK(m.every.context(
+                "`measure.every` is required with schedule = \"every_k\" (measure every k-th epoch)",
+            )?),
+            "log" => Schedule::LogSpaced(m.points.context(
+                "`measure.points` is required with schedule = \"log\" (number of log-spaced epochs)",
+            )?),
+            other => bail!(
+                "invalid value for `measure.schedule`: {other:?}; expected \"every\", \"every_k\" or \"log\""
+            ),
+        };
+        s.epochs(self.train.epochs)
+            .context("invalid value for `measure.points`/`measure.every`")?;
+        Ok(s)
+    }
+
+    /// The sample set information is measured on.
+    pub fn measure_on(&self) -> Result<MeasureOn> {
+        Ok(match self.measure.on.as_str() {
+            "all" => MeasureOn::All,
+            "train" => MeasureOn::Train,
+            "test" => MeasureOn::Test,
+            other => bail!(
+                "invalid value for `measure.on`: {other:?}; expected \"all\", \"train\" or \"test\""
+            ),
+        })
+    }
+
+    /// The estimators, validated, with distinct names.
+    pub fn estimators(&self) -> Result<Vec<NamedEstimator>> {
+        if self.measure.estimators.is_empty() {
+            bail!("`measure.estimators` is empty; add at least one [[measure.estimators]] table, e.g. kind = \"binned\"");
+        }
+        let mut out: Vec<NamedEstimator> = Vec::new();
+        for (i, e) in self.measure.estimators.iter().enumerate() {
+            let key = format!("measure.estimators[{i}]");
+            let (binning, allowed): (Binning, &[&str]) = match e.kind.as_str() {
+                "binned" => (
+                    Binning::Fixed {
+                        lo: e.lo.unwrap_or(-1.0),
+                        hi: e.hi.unwrap_or(1.0),
+                        edges: e.edges.unwrap_or(30),
+                    },
+                    &["lo", "hi", "edges"],
+                ),
+                "floor" => (
+                    Binning::Floor {
+                        width: e.width.with_context(|| {
+                            format!("`{key}.width` is required for kind = \"floor\" (e.g. 0.07)")
+                        })?,
+                    },
+                    &["width"],
+                ),
+                other => bail!(
+                    "invalid value for `{key}.kind`: {other:?}; expected \"binned\" or \"floor\""
+                ),
+            };
+            let given = [
+                ("lo", e.lo.is_some()),
+                ("hi", e.hi.is_some()),
+                ("edges", e.edges.is_some()),
+                ("width", e.width.is_some()),
+            ];
+            if let Some((k, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+                bail!(
+                    "`{key}.{k}` does not apply to kind = {:?}; allowed: {allowed:?}",
+                    e.kind
+                );
+            }
+            binning
+                .validate()
+                .with_context(|| format!("invalid value in `{key}`"))?;
+            let name = e.name.clone().unwrap_or_else(|| e.kind.clone());
+            if out.iter().any(|o| o.name == name) {
+                bail!("two estimators are named {name:?}; give each a distinct `name` in `measure.estimators`");
+            }
+            out.push(NamedEstimator { name, binning });
+        }
+        Ok(out)
+    }
+
+    /// Checks every value that does not depend on the data, so mistakes surface before loading it.
+    pub fn validate(&self) -> Result<()> {
+        let m = &self.model;
+        if m.kind != "mlp" {
+            bail!(
+                "invalid value for `model.kind`: {:?}; expected \"mlp\"",
+                m.kind
+            );
+        }
+        if m.widths.len() < 2 {
+            bail!("`model.widths` = {:?} needs at least the input and output widths, e.g. [784, 1024, 10]", m.widths);
+        }
+        if let Some(i) = m.widths.iter().position(|&x| x == 0) {
+            bail!("invalid value for `model.widths[{i}]`: 0; every width must be at least 1");
+        }
+        if self.train.batch_size == 0 {
+            bail!("invalid value for `train.batch_size`: 0; expected at least 1");
+        }
+        if self.train.epochs == 0 {
+            bail!("invalid value for `train.epochs`: 0; expected at least 1");
+        }
+        let f = self.data.train_fraction;
+        if !(f > 0.0 && f < 1.0) {
+            bail!("invalid value for `data.train_fraction`: {f}; expected a fraction strictly between 0 and 1");
+        }
+        if !["auto", "cpu", "cuda"].contains(&self.device.as_str()) {
+            bail!(
+                "invalid value for `device`: {:?}; expected \"auto\", \"cpu\" or \"cuda\"",
+                self.device
+            );
+        }
+        self.optim()?;
+        self.schedule()?;
+        self.measure_on()?;
+        self.estimators()?;
+        probe_capture::NameFilter::new(&self.measure.hooks)
+            .context("invalid value for `measure.hooks`")?;
+        Ok(())
+    }
+
+    /// Checks `model.widths` against the data's features and classes.
+    pub fn check_data(&self, features: usize, classes: usize, dataset: &str) -> Result<()> {
+        let w = &self.model.widths;
+        if w[0] != features {
+            bail!("`model.widths[0]` = {} does not match the data: {dataset} has {features} features per sample", w[0]);
+        }
+        let last = w.len() - 1;
+        if w[last] != classes {
+            bail!("`model.widths[{last}]` = {} (the output) does not match the data: {dataset} has {classes} classes", w[last]);
+        }
+        Ok(())
+    }
+}

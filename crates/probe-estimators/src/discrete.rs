@@ -1,0 +1,186 @@
+//! Plug-in entropies and mutual information of discrete symbol sequences, in **bits**.
+//!
+//! Inputs are sequences of `u32` symbol ids, one per sample (any ids, not necessarily dense; e.g.
+//! from [`crate::binned_symbols`] / [`crate::exact_symbols`] or class labels). Probabilities are
+//! empirical frequencies: `H(A) = Σ_a p(a) log2 1/p(a)` with `p(a) = count(a) / n`.
+//!
+//! Numerics: every entropy is a sum of non-negative terms `(c/n)·log2(g/c)` (`g = n` for `H(A)`,
+//! `g = count(b)` for `H(A|B)`), summed after sorting the `(c, g)` pairs, so results never go
+//! negative, are exactly 0 for a constant (or functionally determined) sequence, are exactly
+//! `k` for `2^k` equiprobable symbols, and do not depend on sample order or on how ids are labelled.
+//!
+//! ```
+//! use probe_estimators::{entropy_bits, mutual_information_bits};
+//! assert_eq!(entropy_bits(&[0, 1, 2, 3]), 2.0);
+//! assert_eq!(entropy_bits(&[7, 7, 8, 9]), 1.5); // p = (1/2, 1/4, 1/4)
+//! assert_eq!(mutual_information_bits(&[0, 0, 1, 1], &[5, 5, 6, 6]).unwrap(), 1.0);
+//! ```
+
+use crate::error::{Error, Result};
+
+/// Tolerance below which a negative difference of entropies is taken as rounding and set to 0.
+const ROUNDING: f64 = 1e-12;
+
+/// Sets `x` to 0 when it is negative only by rounding (`-1e-12 < x < 0`).
+pub(crate) fn clamp_rounding(x: f64) -> f64 {
+    if x < 0.0 && x > -ROUNDING {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// `Σ (c/n)·log2(g/c)` over `(c, g)` pairs (`0 < c <= g`), summed in sorted order with runs of
+/// equal pairs merged, so the result depends only on the multiset of pairs.
+fn sum_terms(terms: &mut [(u64, u64)], n: u64) -> f64 {
+    terms.sort_unstable();
+    let n = n as f64;
+    let (mut sum, mut comp) = (0.0f64, 0.0f64); // Neumaier compensated summation
+    let mut i = 0;
+    while i < terms.len() {
+        let (c, g) = terms[i];
+        let mut j = i + 1;
+        while j < terms.len() && terms[j] == (c, g) {
+            j += 1;
+        }
+        let term = ((j - i) as f64 * c as f64 / n) * (g as f64 / c as f64).log2();
+        let t = sum + term;
+        comp += if sum.abs() >= term.abs() {
+            (sum - t) + term
+        } else {
+            (term - t) + sum
+        };
+        sum = t;
+        i = j;
+    }
+    sum + comp
+}
+
+/// Entropy in bits of the distribution given by `counts` (zero counts are ignored; all-zero or
+/// empty counts give 0).
+pub fn entropy_from_counts(counts: &[u64]) -> f64 {
+    let n: u64 = counts.iter().sum();
+    let mut terms: Vec<(u64, u64)> = counts.iter().filter(|&&c| c > 0).map(|&c| (c, n)).collect();
+    sum_terms(&mut terms, n)
+}
+
+/// Occurrence count of every id that occurs (order unspecified).
+fn counts_of(ids: &[u32]) -> Vec<u64> {
+    let max = ids.iter().copied().max().unwrap_or(0) as usize;
+    if max <= 4 * ids.len() + 1024 {
+        let mut counts = vec![0u64; max + 1];
+        for &i in ids {
+            counts[i as usize] += 1;
+        }
+        counts.retain(|&c| c > 0);
+        counts
+    } else {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted
+            .chunk_by(|a, b| a == b)
+            .map(|r| r.len() as u64)
+            .collect()
+    }
+}
+
+/// Entropy `H(A)` in bits of a symbol sequence (plug-in, `Σ p log2 1/p`); 0 for an empty sequence.
+pub fn entropy_bits(ids: &[u32]) -> f64 {
+    entropy_from_counts(&counts_of(ids))
+}
+
+/// `(given << 32) | a` for every sample, sorted: groups by `given`, then by `a`.
+fn sorted_pairs(a: &[u32], given: &[u32], what: &'static str) -> Result<Vec<u64>> {
+    if a.len() != given.len() {
+        return Err(Error::LengthMismatch {
+            what,
+            expected: a.len(),
+            got: given.len(),
+        });
+    }
+    let mut keys: Vec<u64> = a
+        .iter()
+        .zip(given)
+        .map(|(&a, &b)| ((b as u64) << 32) | a as u64)
+        .collect();
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+/// Joint entropy `H(A, B)` in bits; errors if the lengths differ.
+pub fn joint_entropy_bits(a: &[u32], b: &[u32]) -> Result<f64> {
+    let keys = sorted_pairs(a, b, "b")?;
+    let counts: Vec<u64> = keys
+        .chunk_by(|x, y| x == y)
+        .map(|r| r.len() as u64)
+        .collect();
+    Ok(entropy_from_counts(&counts))
+}
+
+/// Conditional entropy `H(A | B) = H(A, B) - H(B)` in bits, computed directly as
+/// `Σ_(a,b) p(a,b) log2(p(b) / p(a,b))` (exactly 0 when `A` is a function of `B`); errors if the
+/// lengths differ.
+pub fn conditional_entropy_bits(a: &[u32], given: &[u32]) -> Result<f64> {
+    let keys = sorted_pairs(a, given, "given")?;
+    let mut terms = Vec::new();
+    for group in keys.chunk_by(|x, y| x >> 32 == y >> 32) {
+        let g = group.len() as u64;
+        terms.extend(group.chunk_by(|x, y| x == y).map(|r| (r.len() as u64, g)));
+    }
+    Ok(sum_terms(&mut terms, keys.len() as u64))
+}
+
+/// Mutual information `I(A; B) = H(A) + H(B) - H(A, B)` in bits; negatives of magnitude below
+/// `1e-12` (rounding) are returned as 0. Errors if the lengths differ.
+pub fn mutual_information_bits(a: &[u32], b: &[u32]) -> Result<f64> {
+    let h_ab = joint_entropy_bits(a, b)?;
+    Ok(clamp_rounding(entropy_bits(a) + entropy_bits(b) - h_ab))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_forms() {
+        for k in 0..=12u32 {
+            let ids: Vec<u32> = (0..1u32 << k).collect();
+            assert_eq!(entropy_bits(&ids), k as f64, "uniform over 2^{k}");
+        }
+        assert_eq!(entropy_from_counts(&[2, 1, 1]), 1.5);
+        assert_eq!(entropy_from_counts(&[0, 5, 0]), 0.0);
+        assert_eq!(entropy_from_counts(&[]), 0.0);
+        assert_eq!(entropy_bits(&[]), 0.0);
+        // Binary entropy of p = 1/3: log2 3 - 2/3.
+        assert!((entropy_from_counts(&[1, 2]) - (3f64.log2() - 2.0 / 3.0)).abs() < 1e-15);
+        // Sparse ids take the sorting path and give the same answer.
+        assert_eq!(entropy_bits(&[u32::MAX, 0, u32::MAX, 9]), 1.5);
+    }
+
+    #[test]
+    fn conditional_and_joint() {
+        let a = [0, 0, 1, 1, 2, 2, 3, 3];
+        let b = [0, 0, 0, 0, 1, 1, 1, 1];
+        assert_eq!(joint_entropy_bits(&a, &b).unwrap(), 2.0);
+        assert_eq!(conditional_entropy_bits(&a, &b).unwrap(), 1.0);
+        assert_eq!(conditional_entropy_bits(&b, &a).unwrap(), 0.0);
+        assert_eq!(mutual_information_bits(&a, &b).unwrap(), 1.0);
+        assert!(matches!(
+            joint_entropy_bits(&a, &b[1..]),
+            Err(Error::LengthMismatch {
+                expected: 8,
+                got: 7,
+                ..
+            })
+        ));
+        assert!(conditional_entropy_bits(&a, &b[1..]).is_err());
+        assert!(mutual_information_bits(&a[1..], &b).is_err());
+    }
+
+    #[test]
+    fn clamp_only_touches_rounding() {
+        assert_eq!(clamp_rounding(-1e-13), 0.0);
+        assert_eq!(clamp_rounding(-1e-11), -1e-11);
+        assert_eq!(clamp_rounding(0.5), 0.5);
+    }
+}

@@ -1,0 +1,54 @@
+//! The one error type of `probe-estimators`.
+//!
+//! Every public function validates its input and answers bad input with an [`Error`] whose message
+//! names the offending value and what was expected; nothing in this crate panics on user input.
+
+use candle_core::DType;
+
+/// Everything that can go wrong in an estimator call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A [`crate::Binning`] with parameters that do not describe any bins.
+    #[error("invalid binning: {0}")]
+    InvalidBinning(String),
+
+    /// A slice whose length does not match the declared shape.
+    #[error("length mismatch: {what} has length {got}, expected {expected}")]
+    LengthMismatch {
+        /// Which argument is wrong, e.g. `"acts"` or `"y"`.
+        what: &'static str,
+        /// The length implied by the other arguments.
+        expected: usize,
+        /// The length that was passed.
+        got: usize,
+    },
+
+    /// A dimension (sample count, row width, element count) outside the supported range.
+    #[error("invalid dimension: {what} = {got}, expected {expected}")]
+    InvalidDimension {
+        /// Which dimension, e.g. `"n"` (rows) or `"d"` (values per row).
+        what: &'static str,
+        /// The value that was passed (or computed from the shape).
+        got: usize,
+        /// What the dimension must satisfy.
+        expected: &'static str,
+    },
+
+    /// A tensor whose shape cannot be read as `[n, ...]` samples.
+    #[error("invalid tensor shape {shape:?}: expected [n, ...] with rank >= 1")]
+    InvalidShape {
+        /// The shape of the tensor that was passed.
+        shape: Vec<usize>,
+    },
+
+    /// A tensor dtype the estimators do not accept (activations must be floating point).
+    #[error("unsupported dtype {0:?}: expected a floating-point dtype")]
+    UnsupportedDtype(DType),
+
+    /// An error from candle while moving a tensor to host memory.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

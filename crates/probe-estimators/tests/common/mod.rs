@@ -1,0 +1,127 @@
+//! Helpers shared by the integration tests: the 12-bit data set and slow reference estimators.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+/// The 4096 12-bit inputs, row r = bits of r, MSB first, as 0.0 / 1.0 (`[4096, 12]`).
+pub fn twelve_bit_inputs() -> Vec<f32> {
+    (0..4096u32)
+        .flat_map(|r| (0..12).map(move |j| ((r >> (11 - j)) & 1) as f32))
+        .collect()
+}
+
+/// Labels of the 12-bit task by the closed-form rule in docs/references.md.
+pub fn twelve_bit_labels() -> Vec<u32> {
+    const P: [(u32, u32); 6] = [(0, 9), (1, 7), (2, 5), (3, 6), (4, 10), (8, 11)];
+    const S: [(u32, u32); 30] = [
+        (0, 2),
+        (0, 4),
+        (0, 6),
+        (0, 7),
+        (0, 8),
+        (1, 5),
+        (1, 6),
+        (1, 8),
+        (1, 9),
+        (1, 10),
+        (2, 6),
+        (2, 7),
+        (2, 10),
+        (2, 11),
+        (3, 4),
+        (3, 5),
+        (3, 7),
+        (3, 9),
+        (3, 11),
+        (4, 5),
+        (4, 7),
+        (4, 8),
+        (5, 8),
+        (5, 9),
+        (6, 8),
+        (6, 10),
+        (7, 11),
+        (9, 10),
+        (9, 11),
+        (10, 11),
+    ];
+    (0..4096u32)
+        .map(|r| {
+            let bit = |j: u32| (r >> (11 - j)) & 1 == 1;
+            let w = r.count_ones() as i64;
+            let (mut np, mut ns, mut nb) = (0i64, 0i64, 0i64);
+            for a in 0..12 {
+                for b in a + 1..12 {
+                    if bit(a) && bit(b) {
+                        if P.contains(&(a, b)) {
+                            np += 1;
+                        } else if S.contains(&(a, b)) {
+                            ns += 1;
+                        } else {
+                            nb += 1;
+                        }
+                    }
+                }
+            }
+            (23 * w - 8 * np - 5 * ns + nb >= 99) as u32
+        })
+        .collect()
+}
+
+/// Slow fixed binning: numpy linspace edges, count of edges <= x minus one, clamped; NaN -> MIN.
+pub fn naive_fixed_bin(lo: f64, hi: f64, n_edges: usize, x: f32) -> i64 {
+    let x = x as f64;
+    if x.is_nan() {
+        return i64::MIN;
+    }
+    let step = (hi - lo) / (n_edges - 1) as f64;
+    let mut count = 0i64;
+    for i in 0..n_edges {
+        let e = if i == n_edges - 1 {
+            hi
+        } else {
+            lo + i as f64 * step
+        };
+        if e <= x {
+            count += 1;
+        }
+    }
+    (count - 1).clamp(0, n_edges as i64 - 2)
+}
+
+/// Slow floor binning with the documented sentinels.
+pub fn naive_floor_bin(width: f64, x: f32) -> i64 {
+    let x = x as f64;
+    if x.is_nan() {
+        i64::MIN
+    } else if x == f64::INFINITY {
+        i64::MAX
+    } else if x == f64::NEG_INFINITY {
+        i64::MIN + 1
+    } else {
+        ((x / width).floor() as i64).clamp(i64::MIN + 2, i64::MAX - 1)
+    }
+}
+
+/// Reference grouping: dense first-appearance ids of the rows' key vectors via a BTreeMap.
+pub fn naive_ids(data: &[f32], d: usize, key: impl Fn(f32) -> i64) -> Vec<u32> {
+    let mut seen: BTreeMap<Vec<i64>, u32> = BTreeMap::new();
+    data.chunks(d)
+        .map(|row| {
+            let k: Vec<i64> = row.iter().map(|&x| key(x)).collect();
+            let next = seen.len() as u32;
+            *seen.entry(k).or_insert(next)
+        })
+        .collect()
+}
+
+/// Reference plug-in entropy in bits, straight from the definition.
+pub fn naive_entropy<K: Ord>(keys: impl IntoIterator<Item = K>) -> f64 {
+    let mut counts: BTreeMap<K, f64> = BTreeMap::new();
+    let mut n = 0.0;
+    for k in keys {
+        *counts.entry(k).or_default() += 1.0;
+        n += 1.0;
+    }
+    counts.values().map(|&c| c / n * (n / c).log2()).sum()
+}

@@ -1,0 +1,248 @@
+//! A minimal CSV writer for run-directory tables (`metrics.csv`, `infoplane.csv`).
+//!
+//! Callers format numbers; use [`fmt_f64`] for floats so the file round-trips exactly. Fields that
+//! contain a comma, a double quote or a line break are quoted (RFC 4180); lines end with `\n`.
+//!
+//! ```
+//! use probe_report::{fmt_f64, CsvTable};
+//!
+//! let mut t = CsvTable::new(&["epoch", "layer", "i_xt_bits"]);
+//! t.push(["1".to_string(), "layers.0".to_string(), fmt_f64(0.1 + 0.2)]).unwrap();
+//! t.push(["2", "a,b", "NaN"]).unwrap();
+//! assert_eq!(
+//!     t.to_string(),
+//!     "epoch,layer,i_xt_bits\n1,layers.0,0.30000000000000004\n2,\"a,b\",NaN\n"
+//! );
+//! assert!(t.push(["3"]).is_err());
+//! ```
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::path::Path;
+
+/// An in-memory CSV table: a header and rows of already-formatted fields, all the same width.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CsvTable {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl CsvTable {
+    /// A table with the given column names and no rows.
+    pub fn new(header: &[&str]) -> Self {
+        Self {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row. Errors (and leaves the table unchanged) if the number of fields differs from
+    /// the number of header columns.
+    pub fn push<I, S>(&mut self, row: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let row: Vec<String> = row.into_iter().map(Into::into).collect();
+        if row.len() != self.header.len() {
+            return Err(Error::CsvColumns {
+                header: self.header.join(","),
+                row: self.rows.len(),
+                expected: self.header.len(),
+                got: row.len(),
+            });
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// The column names.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The rows pushed so far.
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
+
+    /// Number of rows (the header not counted).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no rows have been pushed.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Writes the table to `path` with [`crate::atomic::write_atomic`].
+    pub fn write_atomic(&self, path: &Path) -> Result<()> {
+        crate::atomic::write_atomic(path, self.to_string().as_bytes())
+    }
+}
+
+/// Renders the header and rows, one `\n`-terminated line each.
+impl fmt::Display for CsvTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, field) in line.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write_field(f, field)?;
+            }
+            f.write_str("\n")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_field(f: &mut fmt::Formatter<'_>, field: &str) -> fmt::Result {
+    if field.contains([',', '"', '\n', '\r']) {
+        write!(f, "\"{}\"", field.replace('"', "\"\""))
+    } else {
+        f.write_str(field)
+    }
+}
+
+/// Formats an `f64` as the shortest string that parses back to the same value (bit-exact,
+/// including the sign of zero).
+///
+/// Plain decimal (Rust's `Display`) for magnitudes in `[1e-5, 1e16)` and zero; shortest
+/// scientific notation (`LowerExp`, e.g. `1e-300`) outside it, where `Display` would spell out
+/// hundreds of digits. Non-finite values give `NaN`, `inf`, `-inf`, which Rust, numpy and pandas
+/// all parse.
+pub fn fmt_f64(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_string();
+    }
+    let a = x.abs();
+    if a == 0.0 || a.is_infinite() || (1e-5..1e16).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_fields_with_comma_quote_or_newline() {
+        let mut t = CsvTable::new(&["a", "b,c"]);
+        t.push(["plain", "has \"quote\""]).unwrap();
+        t.push(["line\nbreak", "cr\rhere"]).unwrap();
+        t.push(["", " spaced "]).unwrap();
+        assert_eq!(
+            t.to_string(),
+            "a,\"b,c\"\nplain,\"has \"\"quote\"\"\"\n\"line\nbreak\",\"cr\rhere\"\n, spaced \n"
+        );
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn column_count_mismatch_is_an_error_and_leaves_table_unchanged() {
+        let mut t = CsvTable::new(&["epoch", "loss"]);
+        t.push(vec!["1".to_string(), "0.5".to_string()]).unwrap();
+        let err = t.push(["2", "0.4", "extra"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::CsvColumns {
+                    row: 1,
+                    expected: 2,
+                    got: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("epoch,loss"), "{err}");
+        assert!(t.push(["2"]).is_err());
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn header_only_table() {
+        let t = CsvTable::new(&["x"]);
+        assert!(t.is_empty());
+        assert_eq!(t.to_string(), "x\n");
+    }
+
+    #[test]
+    fn write_atomic_writes_the_rendered_table() {
+        let dir = crate::atomic::tests::TempDir::new("csv");
+        let mut t = CsvTable::new(&["k", "v"]);
+        t.push(["pi", &fmt_f64(std::f64::consts::PI)]).unwrap();
+        let path = dir.0.join("metrics.csv");
+        t.write_atomic(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "k,v\npi,3.141592653589793\n"
+        );
+    }
+
+    fn assert_round_trip(x: f64) {
+        let s = fmt_f64(x);
+        let back: f64 = s.parse().unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        assert_eq!(back.to_bits(), x.to_bits(), "{x:e} -> {s:?} -> {back:e}");
+        assert!(s.len() <= 24, "{x:e} -> {s:?} is not short");
+    }
+
+    #[test]
+    fn fmt_f64_round_trips_exactly() {
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            2.0f64.ln(),
+            1e-5,
+            9.999_999_999_999_999e-6,
+            1e16,
+            9_999_999_999_999_998.0,
+            1e300,
+            1e-300,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            5e-324, // smallest subnormal
+            123_456_789.012_345_68,
+        ];
+        for x in specials {
+            assert_round_trip(x);
+        }
+        // Pseudo-random bit patterns (xorshift64*), covering every exponent.
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut n = 0;
+        while n < 20_000 {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            let x = f64::from_bits(s.wrapping_mul(0x2545_F491_4F6C_DD1D));
+            if x.is_finite() {
+                assert_round_trip(x);
+                n += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn fmt_f64_spells_short_common_values_and_non_finite() {
+        assert_eq!(fmt_f64(1.0), "1");
+        assert_eq!(fmt_f64(0.25), "0.25");
+        assert_eq!(fmt_f64(12.5), "12.5");
+        assert_eq!(fmt_f64(1e-7), "1e-7");
+        assert_eq!(fmt_f64(f64::NAN), "NaN");
+        assert_eq!(fmt_f64(f64::INFINITY), "inf");
+        assert_eq!(fmt_f64(f64::NEG_INFINITY), "-inf");
+        assert!(fmt_f64(f64::INFINITY).parse::<f64>().unwrap().is_infinite());
+        assert!(fmt_f64(f64::NAN).parse::<f64>().unwrap().is_nan());
+    }
+}

@@ -1,0 +1,54 @@
+//! The training crate's error type.
+
+use std::path::PathBuf;
+
+/// Errors from data loading, model construction, training and checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Loading or splitting a data set failed.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// A model, optimiser or trainer setting is invalid.
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid {
+        /// The configuration key (e.g. `model.hidden`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// The training loss became NaN or infinite.
+    #[error("training diverged at epoch {epoch}: the loss became {loss}; lower the learning rate or check the data")]
+    Diverged {
+        /// The epoch (1-based) in which it happened.
+        epoch: usize,
+        /// The offending loss value.
+        loss: f64,
+    },
+    /// Reading or writing a checkpoint failed.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// Hook points / capture failed.
+    #[error(transparent)]
+    Capture(#[from] probe_capture::Error),
+}
+
+/// Result with the training crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An [`Error::Invalid`] for `key`.
+    pub fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Activation functions and weight initialisations.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// A hidden-layer non-linearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Hyperbolic tangent (Tishby's networks).
+    Tanh,
+    /// max(0, x).
+    Relu,
+    /// 1 / (1 + e^-x).
+    Sigmoid,
+    /// GELU with the exact erf form (PyTorch's default `nn.GELU()`).
+    Gelu,
+    /// The identity (a linear network).
+    Linear,
+}
+
+impl Activation {
+    /// Applies the activation; differentiable.
+    pub fn apply(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Activation::Tanh => x.tanh()?,
+            Activation::Relu => x.relu()?,
+            Activation::Sigmoid => candle_nn::ops::sigmoid(x)?,
+            Activation::Gelu => x.gelu_erf()?,
+            Activation::Linear => x.clone(),
+        })
+    }
+}
+
+/// How weights and biases are initialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// The framework default, as PyTorch's `nn.Linear`: weights and biases uniform in
+    /// ±1/√fan_in.
+    Default,
+    /// IDNNs: weights truncated normal (±2σ) with σ = 1/√fan_in, biases zero.
+    TruncatedNormal,
+}

@@ -1,0 +1,131 @@
+//! The training loop: seeded shuffling, mini-batch steps with cross-entropy, and evaluation.
+//!
+//! Data sit on the model's device as whole tensors (`x` `[n, d]` f32, `y` `[n]` u32); each batch is
+//! gathered on the device with `index_select`, so only the shuffled indices move per step. Loss and
+//! accuracy are accumulated on the device and read back once per epoch.
+
+use candle_core::{DType, Device, Tensor, D};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Dataset;
+use crate::model::Model;
+use crate::optim::Optimizer;
+use crate::rng::{self, Stream};
+use crate::{Error, Result};
+
+/// A data set resident on a device.
+#[derive(Clone, Debug)]
+pub struct DeviceData {
+    /// Features `[n, d]`, f32.
+    pub x: Tensor,
+    /// Labels `[n]`, u32.
+    pub y: Tensor,
+    /// Number of samples.
+    pub n: usize,
+}
+
+impl DeviceData {
+    /// Copies `ds` to `device` once.
+    pub fn new(ds: &Dataset, device: &Device) -> Result<Self> {
+        let x = Tensor::from_slice(&ds.x, (ds.n, ds.d), device)?;
+        let y = Tensor::from_slice(&ds.y, ds.n, device)?;
+        Ok(Self { x, y, n: ds.n })
+    }
+}
+
+/// Mean loss and accuracy over a set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossAcc {
+    /// Mean cross-entropy, in nats (as PyTorch reports it).
+    pub loss: f64,
+    /// Fraction of samples whose arg-max logit is the label.
+    pub acc: f64,
+}
+
+/// Runs training epochs with a fixed batch size and a seeded shuffle stream.
+#[derive(Debug)]
+pub struct Trainer {
+    batch_size: usize,
+    shuffle: ChaCha8Rng,
+}
+
+impl Trainer {
+    /// A trainer whose per-epoch shuffles come from the `Shuffle` stream of `seed`.
+    pub fn new(batch_size: usize, seed: u64) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::invalid(
+                "train.batch_size",
+                "0; expected a batch size of at least 1",
+            ));
+        }
+        Ok(Self {
+            batch_size,
+            shuffle: rng::stream(seed, Stream::Shuffle),
+        })
+    }
+
+    /// One epoch over `data` in a fresh random order (the last batch may be smaller). Returns the
+    /// sample-weighted mean of the batch losses and the accuracy of the batches' predictions, as
+    /// measured during the epoch. A NaN or infinite loss is [`Error::Diverged`].
+    pub fn epoch(
+        &mut self,
+        epoch: usize,
+        model: &dyn Model,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+    ) -> Result<LossAcc> {
+        let device = data.x.device();
+        let order = rng::permutation(&mut self.shuffle, data.n);
+        let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
+        let mut correct = Tensor::zeros((), DType::F32, device)?;
+        for idx in order.chunks(self.batch_size) {
+            let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
+            let x = data.x.index_select(&idx_t, 0)?;
+            let y = data.y.index_select(&idx_t, 0)?;
+            let logits = model.forward(&x, None)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            opt.step(&loss.backward()?)?;
+            loss_sum = (loss_sum + (loss.detach() * idx.len() as f64)?)?;
+            correct = (correct + count_correct(&logits.detach(), &y)?)?;
+        }
+        let n = data.n as f64;
+        let loss = loss_sum.to_scalar::<f32>()? as f64 / n;
+        if !loss.is_finite() {
+            return Err(Error::Diverged { epoch, loss });
+        }
+        Ok(LossAcc {
+            loss,
+            acc: correct.to_scalar::<f32>()? as f64 / n,
+        })
+    }
+}
+
+/// Loss and accuracy of `model` on all of `data`, evaluated in chunks of `chunk` samples.
+pub fn evaluate(model: &dyn Model, data: &DeviceData, chunk: usize) -> Result<LossAcc> {
+    let device = data.x.device();
+    let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
+    let mut correct = Tensor::zeros((), DType::F32, device)?;
+    let chunk = chunk.max(1);
+    let mut start = 0;
+    while start < data.n {
+        let len = chunk.min(data.n - start);
+        let x = data.x.narrow(0, start, len)?;
+        let y = data.y.narrow(0, start, len)?;
+        let logits = model.forward(&x, None)?.detach();
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+        loss_sum = (loss_sum + (loss * len as f64)?)?;
+        correct = (correct + count_correct(&logits, &y)?)?;
+        start += len;
+    }
+    let n = data.n.max(1) as f64;
+    Ok(LossAcc {
+        loss: loss_sum.to_scalar::<f32>()? as f64 / n,
+        acc: correct.to_scalar::<f32>()? as f64 / n,
+    })
+}
+
+/// Number of rows whose arg-max equals the label, as an f32 scalar on the device.
+fn count_correct(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let pred = logits.argmax(D::Minus1)?;
+    Ok(pred.eq(y)?.to_dtype(DType::F32)?.sum_all()?)
+}
