@@ -122,11 +122,7 @@ impl Binning {
                     )));
                 }
                 let step = (hi - lo) / (edges - 1) as f64;
-                Ok(Binner::Fixed(FixedBins {
-                    lo,
-                    inv_step: 1.0 / step,
-                    edges: e,
-                }))
+                Ok(Binner::Fixed(FixedBins::new(lo, step, &e)))
             }
             Binning::Floor { width } => Ok(Binner::Floor(FloorBins { width })),
         }
@@ -172,10 +168,25 @@ impl Binner {
 pub struct FixedBins {
     lo: f64,
     inv_step: f64,
-    edges: Vec<f64>,
+    /// The interior edges at `cmp[1..=edges-2]`, with NaN at `cmp[0]` and `cmp[edges-1]`: every
+    /// comparison with NaN is false, so the correction loops below stop at both ends without an
+    /// index test (the clamp to `[0, edges - 2]` falls out for free).
+    cmp: Vec<f64>,
 }
 
 impl FixedBins {
+    fn new(lo: f64, step: f64, edges: &[f64]) -> Self {
+        let mut cmp = edges.to_vec();
+        let last = cmp.len() - 1;
+        cmp[0] = f64::NAN;
+        cmp[last] = f64::NAN;
+        FixedBins {
+            lo,
+            inv_step: 1.0 / step,
+            cmp,
+        }
+    }
+
     /// The bin of `x`, in `[0, edges - 2]`, or [`NAN_BIN`].
     #[inline(always)]
     pub fn bin(&self, x: f32) -> i64 {
@@ -183,20 +194,18 @@ impl FixedBins {
         if x.is_nan() {
             return NAN_BIN;
         }
-        // After clamping, the bin is the number of *interior* edges e[1..=last] that are <= x, with
-        // last = edges - 2. Guess it arithmetically, then correct against the edges themselves.
-        let e = &self.edges;
-        let last = e.len() - 2;
-        // `f64::max/min` drop a NaN guess (0 * inf) to the bound; `as` saturates; nothing panics.
-        let guess = ((x - self.lo) * self.inv_step)
-            .floor()
-            .max(0.0)
-            .min(last as f64);
-        let mut b = guess as usize;
-        while b < last && e[b + 1] <= x {
+        // After clamping, the bin is the number of *interior* edges e[1..=edges-2] that are <= x.
+        // Guess it arithmetically, then correct against the edges themselves (exact).
+        let c = &self.cmp[..];
+        let last = c.len() - 2;
+        // `f64::max/min` drop a NaN guess (0 * inf) to the bound; on the clamped, non-negative
+        // guess `as` truncation is floor (and avoids a libm `floor` call on baseline x86-64).
+        let guess = ((x - self.lo) * self.inv_step).max(0.0).min(last as f64);
+        let mut b = guess as i64 as usize;
+        while c[b + 1] <= x {
             b += 1;
         }
-        while b > 0 && e[b] > x {
+        while c[b] > x {
             b -= 1;
         }
         b as i64
