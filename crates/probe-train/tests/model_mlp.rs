@@ -17,7 +17,12 @@ fn spec(init: Init, activation: Activation) -> MlpSpec {
 
 #[test]
 fn hook_points_have_the_documented_names_and_shapes() {
-    let m = Mlp::new(&spec(Init::TruncatedNormal, Activation::Tanh), 0, &Device::Cpu).unwrap();
+    let m = Mlp::new(
+        &spec(Init::TruncatedNormal, Activation::Tanh),
+        0,
+        &Device::Cpu,
+    )
+    .unwrap();
     let names = m.hook_names();
     assert_eq!(names.len(), 12);
     assert_eq!(names[0], "layers.0.hook_pre");
@@ -37,7 +42,12 @@ fn hook_points_have_the_documented_names_and_shapes() {
     m.forward(&x, Some(&mut cache)).unwrap();
     let pre = cache.take("layers.0.hook_pre").unwrap().unwrap();
     let post = cache.take("layers.0.hook_post").unwrap().unwrap();
-    let diff = (pre.tanh().unwrap() - post).unwrap().abs().unwrap().max_all().unwrap();
+    let diff = (pre.tanh().unwrap() - post)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap();
     assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
     let probs = cache.take("layers.5.hook_post").unwrap().unwrap();
     let sums = probs.sum(1).unwrap().to_vec1::<f32>().unwrap();
@@ -55,7 +65,13 @@ fn initialisations_have_their_stated_statistics() {
     };
     let m = Mlp::new(&wide(Init::TruncatedNormal), 1, &Device::Cpu).unwrap();
     let vars = m.named_vars();
-    let w: Vec<f32> = vars[0].1.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+    let w: Vec<f32> = vars[0]
+        .1
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     let b: Vec<f32> = vars[1].1.as_tensor().to_vec1().unwrap();
     let sigma = 1.0 / 20.0; // 1/√400
     assert!(b.iter().all(|&v| v == 0.0));
@@ -66,7 +82,13 @@ fn initialisations_have_their_stated_statistics() {
 
     let m = Mlp::new(&wide(Init::Default), 1, &Device::Cpu).unwrap();
     let vars = m.named_vars();
-    let w: Vec<f32> = vars[0].1.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+    let w: Vec<f32> = vars[0]
+        .1
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     let b: Vec<f32> = vars[1].1.as_tensor().to_vec1().unwrap();
     // Uniform in ±1/√fan_in: max close to the bound, variance bound²/3.
     assert!(w.iter().chain(&b).all(|&v| v.abs() <= sigma as f32));
@@ -77,16 +99,37 @@ fn initialisations_have_their_stated_statistics() {
 
 #[test]
 fn every_parameter_receives_a_gradient() {
-    for act in [Activation::Tanh, Activation::Relu, Activation::Sigmoid, Activation::Gelu, Activation::Linear] {
+    for act in [
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Linear,
+    ] {
         let m = Mlp::new(&spec(Init::Default, act), 3, &Device::Cpu).unwrap();
         let x = Tensor::rand(-1f32, 1., (16, 12), &Device::Cpu).unwrap();
-        let y = Tensor::new(&[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0], &Device::Cpu).unwrap();
+        let y = Tensor::new(
+            &[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0],
+            &Device::Cpu,
+        )
+        .unwrap();
         let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
         let grads = loss.backward().unwrap();
         for (name, v) in m.named_vars() {
-            let g = grads.get(v.as_tensor()).unwrap_or_else(|| panic!("{act:?}: no gradient for {name}"));
-            let norm = g.sqr().unwrap().sum_all().unwrap().to_dtype(DType::F64).unwrap();
-            assert!(norm.to_scalar::<f64>().unwrap() > 0.0, "{act:?}: zero gradient for {name}");
+            let g = grads
+                .get(v.as_tensor())
+                .unwrap_or_else(|| panic!("{act:?}: no gradient for {name}"));
+            let norm = g
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap();
+            assert!(
+                norm.to_scalar::<f64>().unwrap() > 0.0,
+                "{act:?}: zero gradient for {name}"
+            );
         }
     }
 }
@@ -95,7 +138,10 @@ fn every_parameter_receives_a_gradient() {
 fn invalid_shapes_are_errors() {
     let mut s = spec(Init::Default, Activation::Tanh);
     s.hidden[2] = 0;
-    assert!(Mlp::new(&s, 0, &Device::Cpu).unwrap_err().to_string().contains("model.hidden"));
+    assert!(Mlp::new(&s, 0, &Device::Cpu)
+        .unwrap_err()
+        .to_string()
+        .contains("model.hidden"));
     let mut s = spec(Init::Default, Activation::Tanh);
     s.classes = 1;
     assert!(Mlp::new(&s, 0, &Device::Cpu).is_err());
