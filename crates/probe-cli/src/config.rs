@@ -3,14 +3,17 @@
 //! in `configs/README.md`; the resolved configuration, defaults filled in, is written to each run
 //! directory as `config.toml`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use probe_capture::Schedule;
-use probe_estimators::Binning;
 use probe_train::model::{Activation, Init};
 use probe_train::optim::OptimSpec;
 use serde::{Deserialize, Serialize};
+
+pub use crate::estimate::NamedEstimator;
+use crate::estimate::RawEstimator;
 
 /// A whole run: data, model, training and measurement.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -147,13 +150,27 @@ pub struct MeasureConfig {
     pub hooks: Vec<String>,
     /// Estimators, each a `[[measure.estimators]]` table.
     pub estimators: Vec<EstimatorConfig>,
+    /// Epochs whose captured activations are written as `activations-epoch{E}.safetensors`
+    /// (with `labels.safetensors` and `inputs.safetensors`), in the format `probe analyze` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_activations: Option<DumpSpec>,
+}
+
+/// `measure.dump_activations`: a list of measured epochs, or `"measured"` for all of them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DumpSpec {
+    /// These epochs (each must be measured).
+    Epochs(Vec<usize>),
+    /// `"measured"`: every measured epoch.
+    Keyword(String),
 }
 
 /// One `[[measure.estimators]]` table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimatorConfig {
-    /// `binned` (fixed range) or `floor` (unbounded bins of a width).
+    /// `binned` (fixed range), `floor` (unbounded bins of a width), …; see configs/README.md.
     pub kind: String,
     /// Name in `infoplane.csv` (default: the kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,6 +187,27 @@ pub struct EstimatorConfig {
     /// Bin width (`floor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<f64>,
+    /// Noise variance σ² (`kde`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma2: Option<f64>,
+    /// Neighbours (`knn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+}
+
+impl EstimatorConfig {
+    /// The parameters, for validation.
+    fn raw(&self) -> RawEstimator {
+        RawEstimator {
+            kind: self.kind.clone(),
+            lo: self.lo,
+            hi: self.hi,
+            edges: self.edges,
+            width: self.width,
+            sigma2: self.sigma2,
+            k: self.k,
+        }
+    }
 }
 
 fn default_device() -> String {
@@ -212,15 +250,6 @@ pub enum MeasureOn {
     Train,
     /// The test samples (Saxe's MNIST protocol).
     Test,
-}
-
-/// A named, validated estimator.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedEstimator {
-    /// Its `estimator` column value.
-    pub name: String,
-    /// Its binning.
-    pub binning: Binning,
 }
 
 impl Config {
@@ -297,50 +326,50 @@ impl Config {
         }
         let mut out: Vec<NamedEstimator> = Vec::new();
         for (i, e) in self.measure.estimators.iter().enumerate() {
-            let key = format!("measure.estimators[{i}]");
-            let (binning, allowed): (Binning, &[&str]) = match e.kind.as_str() {
-                "binned" => (
-                    Binning::Fixed {
-                        lo: e.lo.unwrap_or(-1.0),
-                        hi: e.hi.unwrap_or(1.0),
-                        edges: e.edges.unwrap_or(30),
-                    },
-                    &["lo", "hi", "edges"],
-                ),
-                "floor" => (
-                    Binning::Floor {
-                        width: e.width.with_context(|| {
-                            format!("`{key}.width` is required for kind = \"floor\" (e.g. 0.07)")
-                        })?,
-                    },
-                    &["width"],
-                ),
-                other => bail!(
-                    "invalid value for `{key}.kind`: {other:?}; expected \"binned\" or \"floor\""
-                ),
-            };
-            let given = [
-                ("lo", e.lo.is_some()),
-                ("hi", e.hi.is_some()),
-                ("edges", e.edges.is_some()),
-                ("width", e.width.is_some()),
-            ];
-            if let Some((k, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
-                bail!(
-                    "`{key}.{k}` does not apply to kind = {:?}; allowed: {allowed:?}",
-                    e.kind
-                );
-            }
-            binning
-                .validate()
-                .with_context(|| format!("invalid value in `{key}`"))?;
+            let spec = e
+                .raw()
+                .resolve(&|k| format!("`measure.estimators[{i}].{k}`"))?;
             let name = e.name.clone().unwrap_or_else(|| e.kind.clone());
             if out.iter().any(|o| o.name == name) {
                 bail!("two estimators are named {name:?}; give each a distinct `name` in `measure.estimators`");
             }
-            out.push(NamedEstimator { name, binning });
+            out.push(NamedEstimator { name, spec });
         }
         Ok(out)
+    }
+
+    /// The epochs whose activations are written to the run directory (`measure.dump_activations`),
+    /// validated against the schedule: only measured epochs are captured.
+    pub fn dump_epochs(&self) -> Result<BTreeSet<usize>> {
+        let measured: BTreeSet<usize> = self
+            .schedule()?
+            .epochs(self.train.epochs)?
+            .into_iter()
+            .collect();
+        match &self.measure.dump_activations {
+            None => Ok(BTreeSet::new()),
+            Some(DumpSpec::Keyword(k)) if k == "measured" => Ok(measured),
+            Some(DumpSpec::Keyword(k)) => bail!(
+                "invalid value for `measure.dump_activations`: {k:?}; expected \"measured\" or a list of measured epochs, e.g. [1, 100]"
+            ),
+            Some(DumpSpec::Epochs(list)) => {
+                let mut out = BTreeSet::new();
+                for &e in list {
+                    if !measured.contains(&e) {
+                        let shown: Vec<String> = measured.iter().take(12).map(|e| e.to_string()).collect();
+                        bail!(
+                            "invalid value in `measure.dump_activations`: epoch {e} is not measured ({} measured epochs of {}: {}{}); only measured epochs are captured",
+                            measured.len(),
+                            self.train.epochs,
+                            shown.join(", "),
+                            if measured.len() > shown.len() { ", …" } else { "" }
+                        );
+                    }
+                    out.insert(e);
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// Checks every value that does not depend on the data, so mistakes surface before loading it.
@@ -378,6 +407,7 @@ impl Config {
         self.schedule()?;
         self.measure_on()?;
         self.estimators()?;
+        self.dump_epochs()?;
         probe_capture::NameFilter::new(&self.measure.hooks)
             .context("invalid value for `measure.hooks`")?;
         Ok(())

@@ -1,18 +1,23 @@
 //! `probe`: train neural networks and measure the information that flows through them.
 //!
-//! The binary is thin: clap parses the flags, [`run`] drives the library crates, and errors are
-//! printed with their whole chain (`error: …: caused by …`) and exit code 1.
+//! The binary is thin: clap parses the flags, [`run`] (`probe train`) and [`analyze`]
+//! (`probe analyze`) drive the library crates, and errors are printed with their whole chain
+//! (`error: …: caused by …`) and exit code 1.
 
+mod analyze;
 mod config;
 mod data;
 mod device;
+mod estimate;
 mod measure;
+mod outdir;
 mod run;
+mod tensors;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Train neural networks and draw their information planes: I(X;T) and I(T;Y) per layer per epoch.
 #[derive(Parser)]
@@ -27,7 +32,9 @@ enum Command {
     /// Train the model a config describes and measure its information plane.
     ///
     /// Writes to the run directory: config.toml (resolved), metrics.csv, infoplane.csv,
-    /// model.safetensors, infoplane.png and infoplane.svg. Config keys: configs/README.md.
+    /// model.safetensors, infoplane.png and infoplane.svg (and, with `measure.dump_activations`,
+    /// activations-epoch{E}.safetensors, labels.safetensors and inputs.safetensors for
+    /// `probe analyze`). Config keys: configs/README.md.
     Train {
         /// The run's TOML config, e.g. configs/tishby_tanh.toml.
         #[arg(long, value_name = "FILE")]
@@ -52,6 +59,73 @@ enum Command {
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
     },
+    /// Measure the information plane of activations saved elsewhere (e.g. by PyTorch hooks).
+    ///
+    /// Every tensor of the activations file is one layer, [samples, …] (flattened per sample, any
+    /// float dtype). Writes analysis.csv (the columns of infoplane.csv), analysis.json and
+    /// analysis.png/svg to --out. Values in bits. Estimators: docs/estimators.md.
+    #[command(
+        after_help = "Example:\n  probe analyze --activations acts.safetensors --labels labels.safetensors \\\n      --estimator binned --estimator floor --width 0.5 --out runs/analysis"
+    )]
+    Analyze(Box<AnalyzeArgs>),
+}
+
+/// The flags of `probe analyze`.
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Safetensors file, one tensor per layer: [samples, …], F16/BF16/F32/F64. Metadata
+    /// `probe.layers` (JSON list) orders the layers, else natural name order.
+    #[arg(long, value_name = "FILE")]
+    activations: PathBuf,
+    /// Safetensors file with one integer tensor of class ids, [samples] (e.g. torch.int64).
+    #[arg(long, value_name = "FILE")]
+    labels: PathBuf,
+    /// The tensor of --labels to use when the file holds several.
+    #[arg(long, value_name = "NAME")]
+    labels_key: Option<String>,
+    /// Safetensors file with the inputs X, [samples, …]: I(X;T) = H(T) − H(T|X) with equal
+    /// inputs sharing a symbol. Without it every sample is a distinct input (H(T|X) = 0 for
+    /// a deterministic network).
+    #[arg(long, value_name = "FILE")]
+    inputs: Option<PathBuf>,
+    /// The tensor of --inputs to use when the file holds several.
+    #[arg(long, value_name = "NAME")]
+    inputs_key: Option<String>,
+    /// Estimator to run; repeat for several [default: binned].
+    #[arg(long = "estimator", value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(estimate::KINDS))]
+    estimators: Vec<String>,
+    /// Take the estimators from a config's [[measure.estimators]] tables instead (names
+    /// included), e.g. a run directory's config.toml.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["estimators", "lo", "hi", "edges", "width", "sigma2", "k"])]
+    config: Option<PathBuf>,
+    /// binned: first edge [default: -1]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    lo: Option<f64>,
+    /// binned: last edge [default: 1]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    hi: Option<f64>,
+    /// binned: number of edges, edges − 1 bins [default: 30]
+    #[arg(long, value_name = "N")]
+    edges: Option<usize>,
+    /// floor: bin width of floor(x / width) (required with --estimator floor)
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    width: Option<f64>,
+    /// kde: noise variance σ² (required with --estimator kde; Saxe et al.: 1e-3 on the
+    /// 12-bit net, 0.1 on MNIST)
+    #[arg(long, value_name = "S2", allow_negative_numbers = true)]
+    sigma2: Option<f64>,
+    /// knn: neighbours [default: 3]; knn needs --inputs
+    #[arg(long, value_name = "K")]
+    k: Option<usize>,
+    /// Output directory (created; an existing non-empty one needs --overwrite).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Replace analyze's files in an existing directory (other files are kept).
+    #[arg(long)]
+    overwrite: bool,
+    /// No summary line.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,6 +159,30 @@ fn main() -> ExitCode {
             epochs,
             seed,
         })
+        .map(|_| ()),
+        Command::Analyze(a) => {
+            let a = *a;
+            analyze::analyze(&analyze::AnalyzeArgs {
+                activations: a.activations,
+                labels: a.labels,
+                labels_key: a.labels_key,
+                inputs: a.inputs,
+                inputs_key: a.inputs_key,
+                flags: analyze::EstimatorFlags {
+                    kinds: a.estimators,
+                    lo: a.lo,
+                    hi: a.hi,
+                    edges: a.edges,
+                    width: a.width,
+                    sigma2: a.sigma2,
+                    k: a.k,
+                },
+                config: a.config,
+                out: a.out,
+                overwrite: a.overwrite,
+                quiet: a.quiet,
+            })
+        }
         .map(|_| ()),
     };
     match result {

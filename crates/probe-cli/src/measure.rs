@@ -4,43 +4,28 @@
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use probe_capture::{ActivationCache, NameFilter};
-use probe_estimators::binned_mi_tensor;
 use probe_train::model::Model;
 
-use crate::config::NamedEstimator;
+use crate::estimate::{estimate_layer, Estimate, NamedEstimator, Samples};
 
 /// The samples information is measured on, resident on the device, and their fixed symbols.
 pub struct ProbeSet {
     /// Inputs `[n, d]`.
     pub x: Tensor,
-    /// Symbol of each input row (equal rows share one), for I(X;T).
-    pub x_ids: Vec<u32>,
-    /// Labels, for I(T;Y).
-    pub y: Vec<u32>,
-}
-
-/// One estimate: layer (hook name), estimator name, I(X;T) and I(T;Y) in bits.
-pub struct Estimate {
-    /// Hook point name.
-    pub layer: String,
-    /// Estimator name.
-    pub estimator: String,
-    /// I(X;T), bits.
-    pub i_xt: f64,
-    /// I(T;Y), bits.
-    pub i_ty: f64,
+    /// Input symbols (equal rows share one) and labels.
+    pub samples: Samples,
 }
 
 /// Rows the probe forward pass processes at a time.
 const CHUNK: usize = 8192;
 
-/// Captures `hooks` of `model` on `probe` and estimates their information with `estimators`.
-pub fn measure(
+/// The activations of `hooks` (in that order) of `model` on the whole probe set, `[n, …]` each,
+/// on the model's device.
+pub fn capture(
     model: &dyn Model,
     probe: &ProbeSet,
     hooks: &[String],
-    estimators: &[NamedEstimator],
-) -> Result<Vec<Estimate>> {
+) -> Result<Vec<(String, Tensor)>> {
     let mut cache = ActivationCache::new(NameFilter::new(hooks)?);
     let n = probe.x.dim(0)?;
     let mut start = 0;
@@ -49,20 +34,27 @@ pub fn measure(
         model.forward(&probe.x.narrow(0, start, len)?, Some(&mut cache))?;
         start += len;
     }
-    let mut out = Vec::with_capacity(hooks.len() * estimators.len());
-    for hook in hooks {
-        let t = cache
-            .take(hook)?
-            .with_context(|| format!("hook point {hook} produced no activation"))?;
+    hooks
+        .iter()
+        .map(|hook| {
+            let t = cache
+                .take(hook)?
+                .with_context(|| format!("hook point {hook} produced no activation"))?;
+            Ok((hook.clone(), t))
+        })
+        .collect()
+}
+
+/// Every estimator on every layer: one [`Estimate`] per (layer, estimator), layers outermost.
+pub fn estimate_all(
+    layers: &[(String, Tensor)],
+    samples: &Samples,
+    estimators: &[NamedEstimator],
+) -> Result<Vec<Estimate>> {
+    let mut out = Vec::with_capacity(layers.len() * estimators.len());
+    for (name, t) in layers {
         for e in estimators {
-            let mi = binned_mi_tensor(&t, &e.binning, &probe.x_ids, &probe.y)
-                .with_context(|| format!("estimator {} on {hook}", e.name))?;
-            out.push(Estimate {
-                layer: hook.clone(),
-                estimator: e.name.clone(),
-                i_xt: mi.i_xt,
-                i_ty: mi.i_ty,
-            });
+            out.push(estimate_layer(name, t, e, samples)?);
         }
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! `probe train`: load the config and data, train, measure on the schedule, and write the run
 //! directory. Results are written atomically as they are produced (the CSVs on every measured
-//! epoch), so an interrupted or diverged run keeps everything it finished.
+//! epoch, the activations of `measure.dump_activations` epochs as soon as they are captured), so
+//! an interrupted or diverged run keeps everything it finished.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,9 @@ use probe_train::optim::Optimizer;
 use probe_train::trainer::{evaluate, DeviceData, Trainer};
 
 use crate::config::{Config, MeasureOn};
-use crate::measure::{measure, ProbeSet};
-use crate::{data, device};
+use crate::estimate::{csv_row, Estimate, EstimatorSpec, Samples, INFOPLANE_HEADER};
+use crate::measure::{capture, estimate_all, ProbeSet};
+use crate::{data, device, outdir, tensors};
 
 /// What `probe train` was asked to do.
 pub struct TrainArgs {
@@ -86,6 +88,7 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
         .map(String::from)
         .collect();
     let estimators = cfg.estimators()?;
+    let dumped = cfg.dump_epochs()?;
     let measured: BTreeSet<usize> = cfg
         .schedule()?
         .epochs(cfg.train.epochs)?
@@ -105,12 +108,33 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
     };
     let probe = ProbeSet {
         x: Tensor::from_slice(&probe_ds.x, (probe_ds.n, probe_ds.d), &device)?,
-        x_ids: x_sym.ids,
-        y: probe_ds.y.clone(),
+        samples: Samples {
+            x_ids: x_sym.ids,
+            // Only knn reads the inputs themselves; others need just their symbols.
+            x: estimators
+                .iter()
+                .any(|e| matches!(e.spec, EstimatorSpec::Knn { .. }))
+                .then(|| (probe_ds.x.clone(), probe_ds.d)),
+            y: probe_ds.y.clone(),
+        },
     };
 
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
     create_run_dir(&out, args.overwrite)?;
+    if args.overwrite {
+        outdir::remove_own_files(&out, outdir::is_dump_file)?;
+    }
+    if !dumped.is_empty() {
+        // Written once: every dumped epoch shares the probe set's labels and inputs.
+        write_atomic(
+            &out.join("labels.safetensors"),
+            &tensors::labels_bytes(&probe_ds.y)?,
+        )?;
+        write_atomic(
+            &out.join("inputs.safetensors"),
+            &tensors::inputs_bytes(&probe_ds.x, probe_ds.n, probe_ds.d)?,
+        )?;
+    }
     cfg.device = device::name(&device).to_string();
     write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
 
@@ -138,8 +162,15 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
                 tr.loss, tr.acc, te.loss, te.acc
             ));
             if measured.contains(&epoch) {
-                for e in measure(&model, &probe, &hooks, &estimators)? {
-                    results.add(epoch, e.layer, e.estimator, e.i_xt, e.i_ty)?;
+                let layers = capture(&model, &probe, &hooks)?;
+                if dumped.contains(&epoch) {
+                    write_atomic(
+                        &out.join(format!("activations-epoch{epoch}.safetensors")),
+                        &tensors::activations_bytes(&layers, epoch)?,
+                    )?;
+                }
+                for e in estimate_all(&layers, &probe.samples, &estimators)? {
+                    results.add(epoch, e)?;
                 }
                 results.flush_csv()?;
             }
@@ -195,33 +226,20 @@ impl Results {
             dir: dir.to_path_buf(),
             plane,
             metrics: CsvTable::new(&["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]),
-            infoplane: CsvTable::new(&["epoch", "layer", "estimator", "i_xt", "i_ty"]),
+            infoplane: CsvTable::new(&INFOPLANE_HEADER),
             points: Vec::new(),
         }
     }
 
-    fn add(
-        &mut self,
-        epoch: usize,
-        layer: String,
-        estimator: String,
-        i_xt: f64,
-        i_ty: f64,
-    ) -> Result<()> {
-        self.infoplane.push([
-            epoch.to_string(),
-            layer.clone(),
-            estimator.clone(),
-            fmt_f64(i_xt),
-            fmt_f64(i_ty),
-        ])?;
+    fn add(&mut self, epoch: usize, e: Estimate) -> Result<()> {
+        self.infoplane.push(csv_row(Some(epoch), &e))?;
         self.points.push((
-            estimator,
+            e.estimator,
             InfoPoint {
                 epoch,
-                layer,
-                i_xt,
-                i_ty,
+                layer: e.layer,
+                i_xt: e.i_xt,
+                i_ty: e.i_ty,
             },
         ));
         Ok(())

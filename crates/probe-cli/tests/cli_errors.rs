@@ -159,3 +159,67 @@ fn cuda_without_the_feature_is_a_clear_error() {
     );
     assert_mentions(&err, &["without CUDA support", "--features cuda"]);
 }
+
+#[test]
+fn estimator_tables_of_every_kind_are_validated() {
+    let table = "kind = \"binned\"\nlo = -1.0\nhi = 1.0\nedges = 30";
+    let err = fails("kind", &variant(table, "kind = \"mine\""), &[]);
+    assert_mentions(
+        &err,
+        &[
+            "measure.estimators[0].kind",
+            "\"mine\"",
+            "\"kde\"",
+            "\"knn\"",
+        ],
+    );
+    let err = fails(
+        "kde-sigma",
+        &variant(table, "kind = \"kde\"\nname = \"k\""),
+        &[],
+    );
+    assert_mentions(&err, &["measure.estimators[0].sigma2", "required"]);
+    let err = fails(
+        "kde-neg",
+        &variant(table, "kind = \"kde\"\nsigma2 = -1.0"),
+        &[],
+    );
+    assert_mentions(&err, &["measure.estimators[0].sigma2", "-1"]);
+    let err = fails("knn-k", &variant(table, "kind = \"knn\"\nk = 0"), &[]);
+    assert_mentions(&err, &["measure.estimators[0].k", "at least 1"]);
+    // `lo`, `hi` and `edges` of the binned table do not apply to kde.
+    let err = fails(
+        "kde-lo",
+        &variant("kind = \"binned\"", "kind = \"kde\"\nsigma2 = 0.1"),
+        &[],
+    );
+    assert_mentions(
+        &err,
+        &["measure.estimators[0].lo", "does not apply", "sigma2"],
+    );
+}
+
+#[test]
+fn dump_epochs_must_be_measured() {
+    let err = fails(
+        "dump-epoch",
+        &variant("points = 274", "points = 274\ndump_activations = [1, 7999]"),
+        &[],
+    );
+    assert_mentions(&err, &["measure.dump_activations", "7999", "not measured"]);
+    let err = fails(
+        "dump-word",
+        &variant(
+            "points = 274",
+            "points = 274\ndump_activations = \"sometimes\"",
+        ),
+        &[],
+    );
+    assert_mentions(&err, &["measure.dump_activations", "\"measured\""]);
+    let err = fails(
+        "dump-type",
+        &variant("points = 274", "points = 274\ndump_activations = 3"),
+        &[],
+    );
+    assert_mentions(&err, &["dump_activations"]);
+}

@@ -85,7 +85,21 @@ fn short_tishby_run_writes_every_file_with_sane_values() {
     }
 
     let (h, rows) = read_csv(&out.join("infoplane.csv"));
-    assert_eq!(h, ["epoch", "layer", "estimator", "i_xt", "i_ty"]);
+    // The KDE columns are always present (empty for binned rows): one schema for every run and
+    // for `probe analyze`'s analysis.csv.
+    assert_eq!(
+        h,
+        [
+            "epoch",
+            "layer",
+            "estimator",
+            "i_xt",
+            "i_ty",
+            "i_xt_lower",
+            "i_ty_lower",
+            "sigma2"
+        ]
+    );
     // 30 log-spaced points of 30 epochs = every epoch; 6 layers (5 hidden + softmax output).
     assert_eq!(rows.len(), 30 * 6);
     let mut layers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
@@ -106,6 +120,11 @@ fn short_tishby_run_writes_every_file_with_sane_values() {
             "data processing: I(T;Y) ≤ I(X;T) {r:?}"
         );
         assert_eq!(r[2], "binned");
+        assert_eq!(
+            r[5..],
+            ["", "", ""],
+            "binned rows have no bounds or σ² {r:?}"
+        );
     }
     // 10 tanh units with 29 bins each separate almost all 4096 patterns.
     let first: Vec<f64> = rows

@@ -26,6 +26,7 @@ use candle_core::{DType, Tensor};
 use crate::binning::{Binner, Binning};
 use crate::discrete::{clamp_rounding, conditional_entropy_bits, entropy_bits};
 use crate::error::{Error, Result};
+use crate::keys::ExactKeys;
 use crate::rows::group_rows;
 pub use crate::rows::Symbols;
 
@@ -60,27 +61,14 @@ fn check_matrix(what: &'static str, len: usize, n: usize, d: usize) -> Result<()
     Ok(())
 }
 
-/// The key of one input value for [`exact_symbols`]: its bits, with `-0.0` as `0.0` and every NaN
-/// as one value (`-1`, which no `u32` bit pattern reaches).
-#[inline(always)]
-fn exact_key(x: f32) -> i64 {
-    if x.is_nan() {
-        -1
-    } else if x == 0.0 {
-        0
-    } else {
-        x.to_bits() as i64
-    }
-}
-
 /// Dense symbol ids `0..k` (first-appearance order) for the `n` rows of the row-major `[n, d]`
 /// matrix `acts`: two rows share an id iff every element falls in the same bin. Exact (no hash
 /// collision can merge rows). Errors on a bad shape or an invalid `binning`.
 pub fn binned_symbols(acts: &[f32], n: usize, d: usize, binning: &Binning) -> Result<Symbols> {
     check_matrix("acts", acts.len(), n, d)?;
     Ok(match binning.binner()? {
-        Binner::Fixed(b) => group_rows(acts, n, d, &|x| b.bin(x)),
-        Binner::Floor(b) => group_rows(acts, n, d, &|x| b.bin(x)),
+        Binner::Fixed(b) => group_rows(acts, n, d, &b),
+        Binner::Floor(b) => group_rows(acts, n, d, &b),
     })
 }
 
@@ -89,7 +77,7 @@ pub fn binned_symbols(acts: &[f32], n: usize, d: usize, binning: &Binning) -> Re
 /// NaNs are equal to each other). Used for the inputs `X`. Errors on a bad shape.
 pub fn exact_symbols(rows: &[f32], n: usize, d: usize) -> Result<Symbols> {
     check_matrix("rows", rows.len(), n, d)?;
-    Ok(group_rows(rows, n, d, &exact_key))
+    Ok(group_rows(rows, n, d, &ExactKeys))
 }
 
 /// Binned information-plane coordinates of one layer, in bits.

@@ -10,8 +10,10 @@
 //!   `±1.0` saturation lands in the end bins. This deliberately differs from the IDNNs code, where
 //!   `bins[digitize - 1]` with index `-1` makes values `< lo` wrap around to the *top* bin (a bug we do
 //!   not copy), and where `x >= hi` gets a bin of its own. `-inf`/`+inf` go to bin `0`/`edges - 2`.
-//!   An O(1) guess `floor((x - lo) / step)` is corrected against the edge array, so the result is
-//!   exactly that of the edge comparisons in `f64`.
+//!   Computed in `O(1)`: a guess `floor((x - lo) / step)` is corrected by comparing `x` with the
+//!   neighbouring edges (recomputed bit-exactly as `lo + i*step`), so the result is exactly that of
+//!   the edge comparisons in `f64`. When a binner is built we prove that the guess is never more than
+//!   one bin off for any `f32` (see `FixedBins`), which lets the bulk path use one branch-free step.
 //! * [`Binning::Floor`] — the Saxe et al. 2018 scheme: unbounded bins `floor(x as f64 / width) as i64`.
 //!   `-inf` and `+inf` each get a bin of their own ([`NEG_INF_BIN`], [`POS_INF_BIN`]). Finite quotients
 //!   beyond the `i64` range saturate into the extreme finite bins `i64::MIN + 2` / `i64::MAX - 1`
@@ -37,7 +39,7 @@ pub const NAN_BIN: i64 = i64::MIN;
 pub const NEG_INF_BIN: i64 = i64::MIN + 1;
 /// Bin of `+inf` under [`Binning::Floor`] (under `Fixed`, `+inf` joins the last bin).
 pub const POS_INF_BIN: i64 = i64::MAX;
-/// Largest number of edges [`Binning::Fixed`] accepts (the edge array is held in memory).
+/// Largest number of edges [`Binning::Fixed`] accepts (building a binner checks every edge).
 pub const MAX_EDGES: usize = 1 << 24;
 
 /// A binning scheme for activations; see the [module docs](self) for the exact semantics.
@@ -164,51 +166,128 @@ impl Binner {
 }
 
 /// Prepared fixed-edge bins: bin = `#{edges <= x} - 1`, clamped to `[0, edges - 2]`.
+///
+/// Edges are never stored: edge `i` is recomputed as `lo + i * step`, the very operations
+/// `numpy.linspace` performs, so it is bit-identical to `Binning::edges()[i]` (for `i <= edges - 2`;
+/// the last edge `hi` is never consulted, since values at or above it are clamped anyway).
 #[derive(Clone, Debug)]
 pub struct FixedBins {
     lo: f64,
+    step: f64,
     inv_step: f64,
-    /// The interior edges at `cmp[1..=edges-2]`, with NaN at `cmp[0]` and `cmp[edges-1]`: every
-    /// comparison with NaN is false, so the correction loops below stop at both ends without an
-    /// index test (the clamp to `[0, edges - 2]` falls out for free).
-    cmp: Vec<f64>,
+    /// `edges - 2` as `f64`: the largest bin.
+    last: f64,
+    /// Whether [`Self::guess`] is within one bin of the true bin for every non-NaN `f32`, so a
+    /// single branch-free correction step is exact (checked at construction; true for sane edges).
+    pub(crate) one_step: bool,
 }
+
+/// 2^52: adding and subtracting it rounds a non-negative `f64` below 2^52 to an integer.
+const TWO52: f64 = 4_503_599_627_370_496.0;
 
 impl FixedBins {
     fn new(lo: f64, step: f64, edges: &[f64]) -> Self {
-        let mut cmp = edges.to_vec();
-        let last = cmp.len() - 1;
-        cmp[0] = f64::NAN;
-        cmp[last] = f64::NAN;
-        FixedBins {
+        let mut bins = FixedBins {
             lo,
+            step,
             inv_step: 1.0 / step,
-            cmp,
+            last: (edges.len() - 2) as f64,
+            one_step: false,
+        };
+        bins.one_step = bins.guess_within_one_bin(edges);
+        bins
+    }
+
+    /// Edge `i` (integer-valued `f64`, `0 <= i <= edges - 2`), exactly as `numpy.linspace`.
+    #[inline(always)]
+    pub(crate) fn edge(&self, i: f64) -> f64 {
+        self.lo + i * self.step
+    }
+
+    /// Largest bin (`edges - 2`) as `f64`.
+    #[inline(always)]
+    pub(crate) fn last(&self) -> f64 {
+        self.last
+    }
+
+    /// Monotone arithmetic guess of the bin of `x` (non-NaN): an integer-valued `f64` in
+    /// `[0, edges - 2]`, usually exact. Branch-free and free of float-to-int conversions, so it
+    /// vectorises.
+    #[inline(always)]
+    pub(crate) fn guess(&self, x: f64) -> f64 {
+        let g = (x - self.lo) * self.inv_step;
+        let g = if g < self.last { g } else { self.last }; // a NaN guess (0 * inf) becomes `last`
+        let g = if g > 0.0 { g } else { 0.0 };
+        let r = (g + TWO52) - TWO52; // g in [0, 2^24]: nearest integer
+        if r > g {
+            r - 1.0
+        } else {
+            r
         }
     }
 
+    /// Both the guess and the true bin are monotone step functions of `x`; the bin is constant on
+    /// `[t_i, pred(t_i+1)]` with `t_i` the smallest `f32` at or above edge `i`. If the guess is within
+    /// one bin at every such endpoint (and at ±inf), it is within one bin everywhere.
+    fn guess_within_one_bin(&self, edges: &[f64]) -> bool {
+        let mut points = vec![f32::NEG_INFINITY, f32::INFINITY];
+        for &e in &edges[1..edges.len() - 1] {
+            let mut t = e as f32;
+            if (t as f64) < e {
+                t = next_up(t);
+            }
+            points.extend([t, -next_up(-t)]);
+        }
+        points.iter().all(|&x| {
+            let (g, b) = (self.guess(x as f64) as i64, self.bin(x));
+            (g - b).abs() <= 1
+        })
+    }
+
     /// The bin of `x`, in `[0, edges - 2]`, or [`NAN_BIN`].
-    #[inline(always)]
+    #[inline]
     pub fn bin(&self, x: f32) -> i64 {
         let x = x as f64;
         if x.is_nan() {
             return NAN_BIN;
         }
-        // After clamping, the bin is the number of *interior* edges e[1..=edges-2] that are <= x.
-        // Guess it arithmetically, then correct against the edges themselves (exact).
-        let c = &self.cmp[..];
-        let last = c.len() - 2;
-        // `f64::max/min` drop a NaN guess (0 * inf) to the bound; on the clamped, non-negative
-        // guess `as` truncation is floor (and avoids a libm `floor` call on baseline x86-64).
-        let guess = ((x - self.lo) * self.inv_step).max(0.0).min(last as f64);
-        let mut b = guess as i64 as usize;
-        while c[b + 1] <= x {
-            b += 1;
+        // After clamping, the bin is the largest i in [0, last] with i == 0 or edge(i) <= x (the
+        // number of interior edges <= x; edges never decrease). Check the arithmetic guess against
+        // its two neighbouring edges; if it is off, binary-search the side the answer lies on, so
+        // even absurd parameters cost O(log edges) and the answer is always that of the comparisons.
+        let last = self.last as i64;
+        let le = |i: i64| self.edge(i as f64) <= x;
+        let g = self.guess(x) as i64;
+        let (mut lo, mut hi) = if g > 0 && !le(g) {
+            (0, g - 1)
+        } else if g < last && le(g + 1) {
+            (g + 1, last)
+        } else {
+            return g;
+        };
+        // Invariant: the answer is in [lo, hi] and lo qualifies (lo == 0 or edge(lo) <= x).
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            if le(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
         }
-        while c[b] > x {
-            b -= 1;
-        }
-        b as i64
+        lo
+    }
+}
+
+/// The next `f32` towards +inf (NaN and +inf unchanged).
+fn next_up(f: f32) -> f32 {
+    if f.is_nan() || f == f32::INFINITY {
+        f
+    } else if f == 0.0 {
+        f32::from_bits(1)
+    } else if f > 0.0 {
+        f32::from_bits(f.to_bits() + 1)
+    } else {
+        f32::from_bits(f.to_bits() - 1)
     }
 }
 
@@ -216,6 +295,13 @@ impl FixedBins {
 #[derive(Clone, Debug)]
 pub struct FloorBins {
     width: f64,
+}
+
+impl FloorBins {
+    /// The bin width.
+    pub(crate) fn width(&self) -> f64 {
+        self.width
+    }
 }
 
 impl FloorBins {
@@ -246,184 +332,4 @@ fn floor_i64(q: f64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Slow, obviously-correct fixed binning: count the edges <= x, minus one, clamp.
-    fn fixed_slow(edges: &[f64], x: f32) -> i64 {
-        let x = x as f64;
-        if x.is_nan() {
-            return NAN_BIN;
-        }
-        let c = edges.iter().filter(|&&e| e <= x).count() as i64;
-        (c - 1).clamp(0, edges.len() as i64 - 2)
-    }
-
-    #[test]
-    fn linspace_matches_numpy_values() {
-        // numpy.linspace(-1, 1, 30)[[1, 14, 15, 28]] printed with repr().
-        let e = Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 30,
-        }
-        .edges()
-        .unwrap();
-        assert_eq!(e.len(), 30);
-        assert_eq!(e[0], -1.0);
-        assert_eq!(e[29], 1.0);
-        assert_eq!(e[1], -1.0 + 2.0 / 29.0);
-        assert_eq!(e[14], -1.0 + 14.0 * (2.0 / 29.0));
-        assert_eq!(e[28], -1.0 + 28.0 * (2.0 / 29.0));
-    }
-
-    #[test]
-    fn fixed_guess_agrees_with_edge_count_around_every_edge() {
-        for (lo, hi, n) in [
-            (-1.0, 1.0, 30),
-            (-1.0, 1.0, 3),
-            (0.0, 1.0, 2),
-            (-3.7, 11.1, 1000),
-        ] {
-            let binning = Binning::Fixed { lo, hi, edges: n };
-            let b = binning.binner().unwrap();
-            let edges = binning.edges().unwrap();
-            for &e in &edges {
-                let x = e as f32;
-                for y in [
-                    x,
-                    f32::from_bits(x.to_bits().wrapping_add(1)),
-                    f32::from_bits(x.to_bits().wrapping_sub(1)),
-                ] {
-                    for z in [y, -y] {
-                        assert_eq!(b.bin(z), fixed_slow(&edges, z), "x = {z:e}, {binning:?}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn fixed_specials() {
-        let b = Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 30,
-        }
-        .binner()
-        .unwrap();
-        assert_eq!(b.bin(f32::NEG_INFINITY), 0);
-        assert_eq!(b.bin(f32::INFINITY), 28);
-        assert_eq!(b.bin(f32::NAN), NAN_BIN);
-        assert_eq!(b.bin(-f32::NAN), NAN_BIN);
-        assert_eq!(b.bin(f32::MAX), 28);
-        assert_eq!(b.bin(f32::MIN), 0);
-        assert_eq!(b.bin(1.0), 28);
-        assert_eq!(b.bin(-1.0), 0);
-    }
-
-    #[test]
-    fn floor_i64_is_floor() {
-        let big = 2f64.powi(52);
-        for q in [
-            0.0,
-            -0.0,
-            0.5,
-            -0.5,
-            -1.0,
-            1.0,
-            -1.5,
-            2.999,
-            -2.999,
-            1e-300,
-            -1e-300,
-            big,
-            -big,
-            big + 1.0,
-            -big - 1.0,
-            big - 0.5,
-            -big + 0.5,
-            9.3e18,
-            -9.3e18,
-            f64::MAX,
-            f64::MIN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            4503599627370495.5,
-            -4503599627370495.5,
-        ] {
-            assert_eq!(floor_i64(q), q.floor() as i64, "q = {q:e}");
-        }
-    }
-
-    #[test]
-    fn floor_specials_and_negatives() {
-        let b = Binning::Floor { width: 0.5 }.binner().unwrap();
-        assert_eq!(b.bin(-0.01), -1);
-        assert_eq!(b.bin(-0.5), -1);
-        assert_eq!(b.bin(-0.51), -2);
-        assert_eq!(b.bin(-0.0), 0);
-        assert_eq!(b.bin(f32::INFINITY), POS_INF_BIN);
-        assert_eq!(b.bin(f32::NEG_INFINITY), NEG_INF_BIN);
-        assert_eq!(b.bin(f32::NAN), NAN_BIN);
-        let tiny = Binning::Floor { width: 1e-300 }.binner().unwrap();
-        assert_eq!(tiny.bin(f32::MAX), i64::MAX - 1);
-        assert_eq!(tiny.bin(f32::MIN), i64::MIN + 2);
-    }
-
-    #[test]
-    fn validate_names_the_bad_value() {
-        let bad = [
-            Binning::Fixed {
-                lo: 1.0,
-                hi: 1.0,
-                edges: 30,
-            },
-            Binning::Fixed {
-                lo: f64::NAN,
-                hi: 1.0,
-                edges: 30,
-            },
-            Binning::Fixed {
-                lo: -1.0,
-                hi: f64::INFINITY,
-                edges: 30,
-            },
-            Binning::Fixed {
-                lo: -f64::MAX,
-                hi: f64::MAX,
-                edges: 30,
-            },
-            Binning::Fixed {
-                lo: -1.0,
-                hi: 1.0,
-                edges: 1,
-            },
-            Binning::Fixed {
-                lo: -1.0,
-                hi: 1.0,
-                edges: MAX_EDGES + 1,
-            },
-            Binning::Floor { width: 0.0 },
-            Binning::Floor { width: -0.5 },
-            Binning::Floor { width: f64::NAN },
-            Binning::Floor {
-                width: f64::INFINITY,
-            },
-        ];
-        for b in bad {
-            let msg = b.validate().unwrap_err().to_string();
-            assert!(msg.contains("expected"), "{msg}");
-            assert!(b.binner().is_err());
-        }
-        let msg = Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 1,
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
-        assert!(msg.contains("edges = 1"), "{msg}");
-    }
-}
+mod tests;

@@ -158,6 +158,28 @@ mod tests {
     }
 
     #[test]
+    fn results_do_not_depend_on_order_or_labels_to_the_bit() {
+        // Terms are sorted (and the sum compensated), so reordering counts or relabelling ids changes
+        // nothing, not even the last bit (callers compare runs and permuted data with `==`).
+        let counts: Vec<u64> = (1..2000).map(|i| (i * 7919) % 1013 + 1).collect();
+        let mut reversed = counts.clone();
+        reversed.reverse();
+        let mut rotated = counts.clone();
+        rotated.rotate_left(777);
+        let h = entropy_from_counts(&counts);
+        assert_eq!(h.to_bits(), entropy_from_counts(&reversed).to_bits());
+        assert_eq!(h.to_bits(), entropy_from_counts(&rotated).to_bits());
+        let a: Vec<u32> = (0..5000u32).map(|i| (i * 31) % 97).collect();
+        let b: Vec<u32> = (0..5000u32).map(|i| (i * 17) % 13).collect();
+        let a2: Vec<u32> = a.iter().map(|&v| 96 - v).collect(); // relabelled
+        let h1 = conditional_entropy_bits(&a, &b).unwrap();
+        assert_eq!(
+            h1.to_bits(),
+            conditional_entropy_bits(&a2, &b).unwrap().to_bits()
+        );
+    }
+
+    #[test]
     fn conditional_and_joint() {
         let a = [0, 0, 1, 1, 2, 2, 3, 3];
         let b = [0, 0, 0, 0, 1, 1, 1, 1];

@@ -45,7 +45,29 @@ pub enum Error {
     #[error("unsupported dtype {0:?}: expected a floating-point dtype")]
     UnsupportedDtype(DType),
 
-    /// An error from candle while moving a tensor to host memory.
+    /// A scalar parameter outside its domain (e.g. a noise variance `sigma2 <= 0`, a neighbour
+    /// count `k` of 0 or `>= n`, a chunk size of 0).
+    #[error("invalid parameter: {what} = {got}, expected {expected}")]
+    InvalidParameter {
+        /// Which parameter, e.g. `"sigma2"` or `"k"`.
+        what: &'static str,
+        /// The value that was passed, formatted.
+        got: String,
+        /// What the parameter must satisfy.
+        expected: &'static str,
+    },
+
+    /// A sample (row) holding a NaN or infinite value, or, for the KDE estimators, a row whose
+    /// squared norm does not fit in `f32` (see [`crate::kde`]).
+    #[error("non-finite data: {what} row {row} holds a NaN or infinite value (or its squared norm overflows f32)")]
+    NonFinite {
+        /// Which argument, e.g. `"t"` or `"x"`.
+        what: &'static str,
+        /// The index of the first offending sample.
+        row: usize,
+    },
+
+    /// An error from candle: moving a tensor to host memory, or a tensor op of the KDE estimators.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -7,8 +7,13 @@
 //!   ([`binned_mi`], [`binned_mi_tensor`]).
 //! * [`discrete`] — plug-in entropy, joint/conditional entropy and mutual information of `u32`
 //!   symbol sequences.
+//! * [`kde`] — Kolchinsky & Tracey's KDE upper and lower bounds on `I(X;T)` and `I(T;Y)`, computed in
+//!   bounded-memory chunks of pairwise distances (candle ops, so they run on any candle device).
+//! * [`knn`] — the Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimator for
+//!   low-dimensional representations.
 //!
-//! Everything here runs on the CPU, validates its input and returns [`Error`] instead of panicking.
+//! The binned and kNN estimators run on the CPU; every function validates its input and returns
+//! [`Error`] instead of panicking.
 //!
 //! ```
 //! use probe_estimators::{binned_mi, exact_symbols, Binning};
@@ -26,6 +31,9 @@ pub mod binned;
 pub mod binning;
 pub mod discrete;
 pub mod error;
+pub mod kde;
+mod keys;
+pub mod knn;
 mod rows;
 
 pub use binned::{binned_mi, binned_mi_tensor, binned_symbols, exact_symbols, BinnedMi, Symbols};
@@ -35,3 +43,5 @@ pub use discrete::{
     mutual_information_bits,
 };
 pub use error::{Error, Result};
+pub use kde::{default_chunk_rows, kde_mi, kde_mi_chunked, KdeMi};
+pub use knn::{digamma, ksg_mi};

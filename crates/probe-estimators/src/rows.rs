@@ -1,12 +1,14 @@
-//! Exact grouping of the rows of a row-major `[n, d]` `f32` matrix by a per-element key.
+//! Exact grouping of the rows of a row-major `[n, d]` `f32` matrix by per-value keys.
 //!
-//! Two rows belong together iff `key(a[j]) == key(b[j])` for every column `j`. A 64-bit hash of the
-//! keys only proposes a candidate (the first earlier row with the same hash); the candidate is then
-//! verified element by element, and rows that fail verification go through an exact slow path, so
-//! no hash collision can ever merge two rows. Nothing of size `[n, d]` is materialised: keys are
-//! recomputed from the raw values when two rows are compared (after a cheap raw-bits check).
+//! Two rows belong together iff their keys (see the private `keys` module) are equal at every
+//! column. A 64-bit hash of the keys only proposes a candidate (the first earlier row with the same
+//! hash); the candidate is then verified block by block (raw bits first, keys only where the bits
+//! differ), and rows that fail verification go through an exact slow path, so no hash collision
+//! can ever merge two rows. Nothing of size `[n, d]` is materialised: keys are recomputed from the
+//! raw values, a block of 64 at a time, whenever they are needed.
 //!
-//! Work is split in four passes; the two `O(n·d)` ones run on scoped threads over row ranges:
+//! Work is split in four passes; the two `O(n·d)` ones run on scoped threads over row ranges and,
+//! on x86-64 CPUs with AVX2 (detected at run time), in code compiled for AVX2:
 //! 1. hash every row (parallel);
 //! 2. map each row to the first row with its hash (sequential, `O(n)`);
 //! 3. verify each row against that candidate (parallel);
@@ -16,8 +18,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+use crate::keys::{RowKeys, BLOCK};
+
 /// Odd 64-bit multiplier (2^64 / golden ratio).
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Independent hash lanes (multiply chains) per row.
+const LANES: usize = 8;
 /// Elements of work below which a pass stays on the calling thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 16;
 
@@ -30,11 +36,11 @@ pub struct Symbols {
     pub distinct: usize,
 }
 
-/// One mixing step: a bijection in `h` for fixed `v` and in `v` for fixed `h`, so two sequences
-/// that differ in exactly one element never collide within a lane.
+/// One mixing step: a bijection in `h` for fixed `k` and in `k` for fixed `h`, so two rows whose
+/// keys differ in exactly one column always get different hashes.
 #[inline(always)]
-fn mix(h: u64, v: i64) -> u64 {
-    (h ^ v as u64).wrapping_mul(MUL).rotate_left(26)
+fn mix(h: u64, k: u64) -> u64 {
+    (h ^ k).wrapping_mul(MUL).rotate_left(26)
 }
 
 /// MurmurHash3's 64-bit finaliser (a bijection).
@@ -47,29 +53,99 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Hash of the keys of one row; four independent lanes keep the multiply chains short.
-#[inline]
-pub(crate) fn hash_row<K: Fn(f32) -> i64>(row: &[f32], key: &K) -> u64 {
-    let mut l = [1u64, 2, 3, 4];
-    let mut chunks = row.chunks_exact(4);
-    for c in &mut chunks {
-        l[0] = mix(l[0], key(c[0]));
-        l[1] = mix(l[1], key(c[1]));
-        l[2] = mix(l[2], key(c[2]));
-        l[3] = mix(l[3], key(c[3]));
+/// Hash of the keys of one row: column `j` feeds lane `j % LANES`.
+#[inline(always)]
+fn hash_row_body<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
+    let mut lanes: [u64; LANES] = std::array::from_fn(|i| i as u64 + 1);
+    let mut buf = [0u64; BLOCK];
+    for chunk in row.chunks(BLOCK) {
+        keys.keys(chunk, &mut buf);
+        let full = chunk.len() / LANES * LANES;
+        for c in buf[..full].chunks_exact(LANES) {
+            for (l, &k) in lanes.iter_mut().zip(c) {
+                *l = mix(*l, k);
+            }
+        }
+        for (l, &k) in lanes.iter_mut().zip(&buf[full..chunk.len()]) {
+            *l = mix(*l, k);
+        }
     }
-    for (lane, &x) in l.iter_mut().zip(chunks.remainder()) {
-        *lane = mix(*lane, key(x));
-    }
-    fmix(l[0] ^ fmix(l[1] ^ fmix(l[2] ^ fmix(l[3]))))
+    lanes.iter().rev().fold(0, |h, &l| fmix(l ^ h))
 }
 
-/// Whether two rows have equal keys everywhere (equal raw bits imply equal keys).
-#[inline]
-fn rows_equal<K: Fn(f32) -> i64>(a: &[f32], b: &[f32], key: &K) -> bool {
-    a.iter()
-        .zip(b)
-        .all(|(&x, &y)| x.to_bits() == y.to_bits() || key(x) == key(y))
+/// Whether two rows have equal keys at every column (equal raw bits imply equal keys).
+#[inline(always)]
+fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
+    let (mut ka, mut kb) = ([0u64; BLOCK], [0u64; BLOCK]);
+    for (ca, cb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let diff = ca
+            .iter()
+            .zip(cb)
+            .fold(0, |acc, (x, y)| acc | (x.to_bits() ^ y.to_bits()));
+        if diff != 0 {
+            keys.keys(ca, &mut ka);
+            keys.keys(cb, &mut kb);
+            if ka[..ca.len()] != kb[..cb.len()] {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Run-time selected instruction set for the two per-row kernels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Isa::Avx2;
+        }
+        Isa::Baseline
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+
+    /// [`hash_row_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
+        hash_row_body(row, keys)
+    }
+
+    /// [`rows_equal_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
+        rows_equal_body(a, b, keys)
+    }
+}
+
+/// Hash of the keys of `row` (identical at every instruction set).
+pub(crate) fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
+    match isa() {
+        // SAFETY: `isa()` returns `Avx2` only after detecting AVX2 and FMA on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::hash_row(row, keys) },
+        Isa::Baseline => hash_row_body(row, keys),
+    }
+}
+
+fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
+    match isa() {
+        // SAFETY: `isa()` returns `Avx2` only after detecting AVX2 and FMA on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::rows_equal(a, b, keys) },
+        Isa::Baseline => rows_equal_body(a, b, keys),
+    }
 }
 
 /// Hasher for keys that already are well-mixed 64-bit hashes.
@@ -82,7 +158,7 @@ impl Hasher for PassThrough {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = mix(self.0, b as i64);
+            self.0 = mix(self.0, b as u64);
         }
     }
     fn write_u64(&mut self, v: u64) {
@@ -117,13 +193,13 @@ fn for_each_chunk<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], threads
     });
 }
 
-/// Groups the `n` rows of `data` (`[n, d]`, row-major) by `key`, using `hash` to find candidates.
+/// Groups the `n` rows of `data` (`[n, d]`, row-major) by `keys`, using `hash` to find candidates.
 ///
 /// Callers guarantee `data.len() == n * d`, `n >= 1`, `d >= 1`, `n <= u32::MAX`. `hash` must be a
 /// function of the keys of a row only (it may be arbitrarily bad: correctness never depends on it).
-pub(crate) fn group_rows_with<K, H>(data: &[f32], n: usize, d: usize, key: &K, hash: &H) -> Symbols
+pub(crate) fn group_rows_with<K, H>(data: &[f32], n: usize, d: usize, keys: &K, hash: &H) -> Symbols
 where
-    K: Fn(f32) -> i64 + Sync,
+    K: RowKeys,
     H: Fn(&[f32]) -> u64 + Sync,
 {
     debug_assert_eq!(data.len(), n * d);
@@ -153,7 +229,7 @@ where
         for (i, o) in out.iter_mut().enumerate() {
             let r = start + i;
             let c = cand[r] as usize;
-            *o = c == r || rows_equal(row(c), row(r), key);
+            *o = c == r || rows_equal(row(c), row(r), keys);
         }
     });
 
@@ -173,7 +249,7 @@ where
             let reps = collided.entry(hashes[r]).or_default();
             match reps
                 .iter()
-                .find(|&&q| rows_equal(row(q as usize), row(r), key))
+                .find(|&&q| rows_equal(row(q as usize), row(r), keys))
             {
                 Some(&q) => ids[r] = ids[q as usize],
                 None => {
@@ -191,79 +267,9 @@ where
 }
 
 /// [`group_rows_with`] using the production row hash.
-pub(crate) fn group_rows<K: Fn(f32) -> i64 + Sync>(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    key: &K,
-) -> Symbols {
-    group_rows_with(data, n, d, key, &|r: &[f32]| hash_row(r, key))
+pub(crate) fn group_rows<K: RowKeys>(data: &[f32], n: usize, d: usize, keys: &K) -> Symbols {
+    group_rows_with(data, n, d, keys, &|r: &[f32]| hash_row(r, keys))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn naive(data: &[f32], d: usize, key: &impl Fn(f32) -> i64) -> Vec<u32> {
-        let mut seen = std::collections::BTreeMap::new();
-        data.chunks(d)
-            .map(|r| {
-                let k: Vec<i64> = r.iter().map(|&x| key(x)).collect();
-                let next = seen.len() as u32;
-                *seen.entry(k).or_insert(next)
-            })
-            .collect()
-    }
-
-    fn data(n: usize, d: usize) -> Vec<f32> {
-        // Deterministic values from a small set, so rows repeat and differ in single elements.
-        let mut s = 0x1234_5678_u64;
-        (0..n * d)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 61) as f32) * 0.25 - 0.5
-            })
-            .collect()
-    }
-
-    #[test]
-    fn colliding_hashes_never_merge_rows() {
-        // A constant hash makes every row a collision candidate of every other: only the exact
-        // comparison separates them.
-        let key = |x: f32| (x * 4.0).floor() as i64;
-        for (n, d) in [(200, 1), (200, 2), (300, 3), (64, 7)] {
-            let m = data(n, d);
-            let want = naive(&m, d, &key);
-            let got = group_rows_with(&m, n, d, &key, &|_: &[f32]| 0);
-            assert_eq!(got.ids, want, "constant hash, n={n} d={d}");
-            let got = group_rows_with(&m, n, d, &key, &|r: &[f32]| (r[0] > 0.0) as u64);
-            assert_eq!(got.ids, want, "two-valued hash, n={n} d={d}");
-            let got = group_rows(&m, n, d, &key);
-            assert_eq!(got.ids, want, "real hash, n={n} d={d}");
-            assert_eq!(got.distinct, *want.iter().max().unwrap() as usize + 1);
-        }
-    }
-
-    #[test]
-    fn single_element_changes_change_the_hash() {
-        let key = |x: f32| x as i64;
-        let base = vec![0.0f32; 1024];
-        let h0 = hash_row(&base, &key);
-        for j in 0..1024 {
-            let mut r = base.clone();
-            r[j] = 1.0;
-            assert_ne!(hash_row(&r, &key), h0, "column {j}");
-        }
-    }
-
-    #[test]
-    fn threaded_passes_agree_with_single_thread() {
-        // Large enough to cross MIN_WORK_PER_THREAD (when the machine has more than one core).
-        let (n, d) = (4096, 64);
-        let m = data(n, d);
-        let key = |x: f32| (x * 4.0).floor() as i64;
-        assert_eq!(group_rows(&m, n, d, &key).ids, naive(&m, d, &key));
-    }
-}
+mod tests;

@@ -8,11 +8,22 @@ use probe_estimators::{binned_mi, binned_symbols, exact_symbols, Binning};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A value on, or one f32 ulp either side of, a random edge of linspace(-1, 1, 30) or of a
-/// multiple of `width`; occasionally a special value.
-fn tricky_value(rng: &mut ChaCha8Rng, width: f64) -> f32 {
+/// Edges of linspace(-1, 1, 30).
+fn idnns_edges() -> Vec<f64> {
+    Binning::Fixed {
+        lo: -1.0,
+        hi: 1.0,
+        edges: 30,
+    }
+    .edges()
+    .unwrap()
+}
+
+/// A value on, or one f32 ulp either side of, a random one of `edges` or of a multiple of `width`;
+/// occasionally a special value.
+fn tricky_value(rng: &mut ChaCha8Rng, edges: &[f64], width: f64) -> f32 {
     let base = match rng.random_range(0..4) {
-        0 => -1.0 + rng.random_range(0..30) as f64 * (2.0 / 29.0),
+        0 => edges[rng.random_range(0..edges.len())],
         1 => rng.random_range(-20..20) as f64 * width,
         2 => rng.random_range(-1.2..1.2),
         _ => [
@@ -34,16 +45,22 @@ fn tricky_value(rng: &mut ChaCha8Rng, width: f64) -> f32 {
 }
 
 /// `n` rows of width `d`: copies of a few base rows, each with a few elements replaced.
-fn near_collisions(rng: &mut ChaCha8Rng, n: usize, d: usize, width: f64) -> Vec<f32> {
+fn near_collisions(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    d: usize,
+    edges: &[f64],
+    width: f64,
+) -> Vec<f32> {
     let bases: Vec<Vec<f32>> = (0..8)
-        .map(|_| (0..d).map(|_| tricky_value(rng, width)).collect())
+        .map(|_| (0..d).map(|_| tricky_value(rng, edges, width)).collect())
         .collect();
     let mut out = Vec::with_capacity(n * d);
     for _ in 0..n {
         let mut row = bases[rng.random_range(0..bases.len())].clone();
         for _ in 0..rng.random_range(0..3) {
             let j = rng.random_range(0..d);
-            row[j] = tricky_value(rng, width);
+            row[j] = tricky_value(rng, edges, width);
         }
         out.extend(row);
     }
@@ -62,16 +79,13 @@ fn binned_symbols_match_the_naive_reference() {
         (300, 1024),
         (2000, 64),
     ] {
-        for width in [0.07, 0.5] {
-            let m = near_collisions(&mut rng, n, d, width);
-            let fixed = Binning::Fixed {
-                lo: -1.0,
-                hi: 1.0,
-                edges: 30,
-            };
+        // (-1, 2, 69): edges exact in f32 where the arithmetic guess undershoots (see keys.rs).
+        for (width, (lo, hi, e)) in [(0.07, (-1.0, 1.0, 30)), (0.5, (-1.0, 2.0, 69))] {
+            let fixed = Binning::Fixed { lo, hi, edges: e };
+            let m = near_collisions(&mut rng, n, d, &fixed.edges().unwrap(), width);
             let got = binned_symbols(&m, n, d, &fixed).unwrap();
-            let want = naive_ids(&m, d, |x| naive_fixed_bin(-1.0, 1.0, 30, x));
-            assert_eq!(got.ids, want, "Fixed n={n} d={d}");
+            let want = naive_ids(&m, d, |x| naive_fixed_bin(lo, hi, e, x));
+            assert_eq!(got.ids, want, "{fixed:?} n={n} d={d}");
             assert_eq!(
                 got.distinct,
                 want.iter().max().map_or(0, |&m| m as usize + 1)
@@ -97,7 +111,7 @@ fn exact_symbols_match_the_naive_reference() {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for &(n, d) in &[(700, 1), (700, 3), (300, 1024)] {
-        let m = near_collisions(&mut rng, n, d, 0.07);
+        let m = near_collisions(&mut rng, n, d, &idnns_edges(), 0.07);
         let got = exact_symbols(&m, n, d).unwrap();
         assert_eq!(got.ids, naive_ids(&m, d, key), "n={n} d={d}");
     }
@@ -117,7 +131,7 @@ fn exact_symbols_match_the_naive_reference() {
 fn binned_mi_matches_the_definition() {
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let (n, d) = (3000, 16);
-    let m = near_collisions(&mut rng, n, d, 0.07);
+    let m = near_collisions(&mut rng, n, d, &idnns_edges(), 0.07);
     let x: Vec<u32> = (0..n as u32).map(|i| i % 700).collect();
     let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
     let binning = Binning::Fixed {

@@ -1,0 +1,85 @@
+//! Output-directory rules beyond `probe_report::create_run_dir`: the files `probe train` dumps
+//! (`activations-epoch{E}.safetensors`, `labels.safetensors`, `inputs.safetensors`) and the files
+//! `probe analyze` writes (`analysis.*`, `analysis-{estimator}.{png,svg}`) are probe's own too, so
+//! `--overwrite` removes stale ones (a dump of an epoch the new run does not dump must not survive
+//! to be mistaken for the new run's), and nothing else.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Whether `name` is a file `probe train` dumps.
+pub fn is_dump_file(name: &str) -> bool {
+    if name == "labels.safetensors" || name == "inputs.safetensors" {
+        return true;
+    }
+    name.strip_prefix("activations-epoch")
+        .and_then(|r| r.strip_suffix(".safetensors"))
+        .is_some_and(|e| !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether `name` is a file `probe analyze` writes.
+pub fn is_analysis_file(name: &str) -> bool {
+    matches!(
+        name,
+        "analysis.csv" | "analysis.json" | "analysis.png" | "analysis.svg"
+    ) || (name.starts_with("analysis-") && (name.ends_with(".png") || name.ends_with(".svg")))
+}
+
+/// Removes the regular files in `dir` whose names satisfy `ours`, and leftover temporary files of
+/// `probe_report::write_atomic` for such names (`.{name}.tmp.*`).
+pub fn remove_own_files(dir: &Path, ours: fn(&str) -> bool) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let target = match name.strip_prefix('.').and_then(|r| r.split_once(".tmp.")) {
+            Some((target, _)) => target,
+            None => name,
+        };
+        if ours(target) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let path = entry.path();
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove old output {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_file_names() {
+        for ok in [
+            "activations-epoch1.safetensors",
+            "activations-epoch8000.safetensors",
+            "labels.safetensors",
+            "inputs.safetensors",
+        ] {
+            assert!(is_dump_file(ok), "{ok}");
+        }
+        for no in [
+            "activations-epoch.safetensors",
+            "activations-epochx.safetensors",
+            "model.safetensors",
+            "acts.safetensors",
+        ] {
+            assert!(!is_dump_file(no), "{no}");
+        }
+        for ok in [
+            "analysis.csv",
+            "analysis.json",
+            "analysis.png",
+            "analysis-kde.svg",
+        ] {
+            assert!(is_analysis_file(ok), "{ok}");
+        }
+        for no in ["analysis.txt", "analysis-notes.md", "infoplane.csv"] {
+            assert!(!is_analysis_file(no), "{no}");
+        }
+    }
+}

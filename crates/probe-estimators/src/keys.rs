@@ -1,0 +1,199 @@
+//! Block-wise integer keys of `f32` values: what rows are hashed and compared by.
+//!
+//! A key is a `u64` that is equal for two values iff their bins are equal (an injective image of
+//! the bin index of [`crate::binning`], or of the value itself for exact grouping). Keys are
+//! computed [`BLOCK`] values at a time by branch-free loops that the compiler can vectorise (see
+//! the AVX2 dispatch in the private `rows` module); the results are identical at every instruction
+//! set, since Rust's `f64` arithmetic is IEEE-exact (no fused or reassociated operations).
+
+use crate::binning::{FixedBins, FloorBins};
+
+/// Values per key block.
+pub(crate) const BLOCK: usize = 64;
+/// Key of every NaN (no non-NaN value reaches it in any scheme).
+const NAN_KEY: u64 = u64::MAX;
+/// 2^52: from here on every `f64` is an integer.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+/// 2^63: floor values are clamped to `[-2^63, 2^63]`, the image of the i64 saturation.
+const TWO63: f64 = 9_223_372_036_854_775_808.0;
+
+/// Per-value keys, a block at a time.
+pub(crate) trait RowKeys: Sync {
+    /// Writes the key of `xs[i]` to `out[i]` for every `i < xs.len() <= BLOCK`.
+    fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]);
+}
+
+impl RowKeys for FixedBins {
+    /// Key = bits of the bin index as an `f64` (NaN: [`NAN_KEY`]).
+    #[inline(always)]
+    fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        if !self.one_step {
+            for (o, &x) in out.iter_mut().zip(xs) {
+                let b = self.bin(x);
+                *o = if x.is_nan() {
+                    NAN_KEY
+                } else {
+                    (b as f64).to_bits()
+                };
+            }
+            return;
+        }
+        let last = self.last();
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let xd = x as f64;
+            // The guess is within one bin (checked at construction), so one step is exact:
+            // up iff edge g+1 exists as an interior edge and is <= x, down iff g > 0 and edge g > x.
+            let g = self.guess(xd);
+            let g1 = g + 1.0;
+            let up = if self.edge(g1) <= xd { 1.0 } else { 0.0 };
+            let up = if g1 <= last { up } else { 0.0 };
+            let down = if self.edge(g) > xd { 1.0 } else { 0.0 };
+            let down = if g >= 1.0 { down } else { 0.0 };
+            let b = g + up - down;
+            *o = if x.is_nan() { NAN_KEY } else { b.to_bits() };
+        }
+    }
+}
+
+impl RowKeys for FloorBins {
+    /// Key = bits of `floor(x / width)` as an `f64`, clamped to `[-2^63, 2^63]` (a bijection with
+    /// the saturated `i64` bins: no `f64` integer lies strictly between `i64::MIN` and
+    /// `i64::MIN + 2`, or between `i64::MAX - 1` and `2^63`), `+0.0` for `-0.0`, `±inf` for `±inf`.
+    #[inline(always)]
+    fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        let w = self.width();
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let xd = x as f64;
+            let q = xd / w;
+            let a = q.abs();
+            // Below 2^52, (a + 2^52) - 2^52 rounds a to an integer; at and above, q is one already.
+            let t = if a < TWO52 {
+                ((a + TWO52) - TWO52).copysign(q)
+            } else {
+                q
+            };
+            let r = if t > q { t - 1.0 } else { t }; // round -> floor
+            let r = if r < -TWO63 { -TWO63 } else { r };
+            let r = if r > TWO63 { TWO63 } else { r };
+            let k = (r + 0.0).to_bits(); // -0.0 + 0.0 = +0.0
+            let k = if xd.is_infinite() { xd.to_bits() } else { k };
+            *o = if x.is_nan() { NAN_KEY } else { k };
+        }
+    }
+}
+
+/// Keys for exact grouping: the value's bits, `-0.0` as `0.0`, every NaN as one key.
+pub(crate) struct ExactKeys;
+
+impl RowKeys for ExactKeys {
+    #[inline(always)]
+    fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let k = if x == 0.0 { 0 } else { x.to_bits() as u64 };
+            *o = if x.is_nan() { NAN_KEY } else { k };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binning::{Binner, Binning};
+
+    /// Specials, a grid, and every boundary `bounds` (edges or multiples of the width) as the
+    /// nearest `f32` and one ulp either side.
+    fn tricky(bounds: &[f64]) -> Vec<f32> {
+        let mut v = vec![
+            0.0,
+            -0.0,
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        v.extend([
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            1e-45,
+            -1e-45,
+        ]);
+        v.extend([4.5e15, -4.5e15, 9.3e18, -9.3e18, 1e30, -1e30]);
+        let grid = (-300i32..=300).map(|i| i as f64 * 0.01);
+        for e in bounds.iter().copied().chain(grid) {
+            let x = e as f32;
+            let up = f32::from_bits(x.to_bits().wrapping_add(1));
+            let down = f32::from_bits(x.to_bits().wrapping_sub(1));
+            v.extend([x, up, down, -x, -up, -down]);
+        }
+        v
+    }
+
+    /// Keys must induce exactly the same partition as the scalar bins.
+    fn check_same_partition(
+        keys: &impl RowKeys,
+        bin: impl Fn(f32) -> i64,
+        bounds: &[f64],
+        what: &str,
+    ) {
+        let v = tricky(bounds);
+        let mut k = Vec::new();
+        let mut buf = [0u64; BLOCK];
+        for c in v.chunks(BLOCK) {
+            keys.keys(c, &mut buf);
+            k.extend_from_slice(&buf[..c.len()]);
+        }
+        for i in 0..v.len() {
+            for j in (0..v.len()).step_by(7) {
+                let same_bin = bin(v[i]) == bin(v[j]);
+                assert_eq!(k[i] == k[j], same_bin, "{what}: {:e} vs {:e}", v[i], v[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_partition_like_bins() {
+        // Fixed{-1, 2, 69}: at x = 1.25 (edge 51, exact in f32) the guess undershoots to bin 50,
+        // so the upward correction step is exercised.
+        let fixed = [(-1.0, 1.0, 30), (-0.5, 2.0, 7), (-1.0, 2.0, 69)];
+        for (lo, hi, n) in fixed {
+            let binning = Binning::Fixed { lo, hi, edges: n };
+            let edges = binning.edges().unwrap();
+            // Independent reference: count the edges <= x, minus one, clamped.
+            let slow = |x: f32| match x.is_nan() {
+                true => i64::MIN,
+                false => {
+                    let c = edges.iter().filter(|&&e| e <= x as f64).count() as i64;
+                    (c - 1).clamp(0, n as i64 - 2)
+                }
+            };
+            let Binner::Fixed(mut b) = binning.binner().unwrap() else {
+                unreachable!()
+            };
+            assert!(b.one_step);
+            check_same_partition(&b, slow, &edges, &format!("{binning:?}"));
+            b.one_step = false; // the fallback path
+            check_same_partition(&b, slow, &edges, &format!("{binning:?}, fallback"));
+        }
+        for w in [0.07, 0.5, 1e-300, 1e30] {
+            let Binner::Floor(b) = (Binning::Floor { width: w }).binner().unwrap() else {
+                unreachable!()
+            };
+            let slow = |x: f32| match x {
+                _ if x.is_nan() => i64::MIN,
+                f32::INFINITY => i64::MAX,
+                f32::NEG_INFINITY => i64::MIN + 1,
+                _ => ((x as f64 / w).floor() as i64).clamp(i64::MIN + 2, i64::MAX - 1),
+            };
+            let bounds: Vec<f64> = (-50..=50).map(|i| i as f64 * w).collect();
+            check_same_partition(&b, slow, &bounds, &format!("Floor({w})"));
+        }
+        let exact = |x: f32| match x {
+            _ if x.is_nan() => -1,
+            _ if x == 0.0 => 0,
+            _ => x.to_bits() as i64,
+        };
+        check_same_partition(&ExactKeys, exact, &[], "exact");
+    }
+}
