@@ -2,7 +2,10 @@
 //!
 //! [`write_atomic`] writes to a temporary file beside the target (`.{name}.tmp.{pid}.{n}`),
 //! flushes and fsyncs it, then renames it over the target, so readers see either the old or the
-//! new content, never a torn file. [`create_run_dir`] prepares an output directory and refuses to
+//! new content, never a torn file. [`replace_atomic`] does the same without the fsyncs: just as
+//! safe against readers and against the process being killed (the kernel keeps the renamed file),
+//! not durable across a power loss, and far cheaper on slow disks — for results rewritten often
+//! during a run, whose final version is written with [`write_atomic`]. [`create_run_dir`] prepares an output directory and refuses to
 //! clobber an existing run unless asked; even then it only removes probe's own files
 //! ([`PROBE_OUTPUT_FILES`]).
 //!
@@ -49,6 +52,18 @@ fn tmp_prefix(name: &str) -> String {
 /// The parent directory must exist. On error the temporary file is removed and `path` is left as
 /// it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, bytes, true)
+}
+
+/// Like [`write_atomic`] but without `fsync`: readers and a killed process still see the old or
+/// the new content, never a torn file; only a power loss or kernel crash can lose the last write.
+/// Use it for files rewritten many times during a run (a CSV after every measured epoch), and
+/// [`write_atomic`] for their final version.
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, bytes, false)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let name = path.file_name().ok_or_else(|| Error::NotAFile {
         path: path.to_path_buf(),
     })?;
@@ -63,19 +78,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
 
-    let result = write_and_rename(&tmp, path, bytes);
+    let result = write_and_rename(&tmp, path, bytes, durable);
     if result.is_err() {
         // Best effort: the temporary file may not exist (create failed) or already be renamed.
         let _ = fs::remove_file(&tmp);
         return result;
     }
-    sync_dir(dir);
+    if durable {
+        sync_dir(dir);
+    }
     Ok(())
 }
 
 /// Errors name the target `path` (what the user asked for); the temporary file's name follows from
 /// it (`.{name}.tmp.*` beside it).
-fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -85,8 +102,10 @@ fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("write temporary file for", path, e))?;
     file.flush()
         .map_err(|e| Error::io("flush temporary file for", path, e))?;
-    file.sync_all()
-        .map_err(|e| Error::io("fsync temporary file for", path, e))?;
+    if durable {
+        file.sync_all()
+            .map_err(|e| Error::io("fsync temporary file for", path, e))?;
+    }
     drop(file);
     // Keep the target's permissions if it exists (rename would otherwise reset them to the
     // temporary file's defaults).
@@ -209,6 +228,9 @@ pub(crate) mod tests {
         );
         write_atomic(&path, b"second\n").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second\n");
+        assert_eq!(names(&t.0), vec!["metrics.csv".to_string()]);
+        replace_atomic(&path, b"third, without fsync\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"third, without fsync\n");
         assert_eq!(names(&t.0), vec!["metrics.csv".to_string()]);
     }
 

@@ -80,6 +80,12 @@ impl CsvTable {
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomic(path, self.to_string().as_bytes())
     }
+
+    /// Writes the table to `path` with [`crate::atomic::replace_atomic`] (no fsync): for the
+    /// intermediate versions of a table rewritten during a run.
+    pub fn replace_atomic(&self, path: &Path) -> Result<()> {
+        crate::atomic::replace_atomic(path, self.to_string().as_bytes())
+    }
 }
 
 /// Renders the header and rows, one `\n`-terminated line each.

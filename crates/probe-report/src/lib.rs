@@ -35,7 +35,7 @@ pub mod csv;
 pub mod error;
 pub mod plot;
 
-pub use atomic::{create_run_dir, write_atomic, PROBE_OUTPUT_FILES};
+pub use atomic::{create_run_dir, replace_atomic, write_atomic, PROBE_OUTPUT_FILES};
 pub use csv::{fmt_f64, CsvTable};
 pub use error::{Error, Result};
 pub use plot::{plot_infoplane, InfoPoint, PlaneOptions};
