@@ -2,8 +2,9 @@
 //! hook, a `probe train` dump): every tensor of a safetensors file is a layer `[samples, …]`, the
 //! labels file gives Y, and the optional inputs file gives X (equal inputs share a symbol;
 //! without it every sample is its own input). Writes `analysis.csv` (the columns of
-//! `infoplane.csv`), `analysis.json` and `analysis.{png,svg}` (`analysis-{name}.*` for further
-//! estimators) to the output directory. Units: bits.
+//! `infoplane.csv`), `analysis-flow.csv` and `analysis-stats.csv` (the columns of `flow.csv` and
+//! `stats.csv`), `analysis.json` (all of them, and the bottlenecks) and `analysis.{png,svg}`
+//! (`analysis-{name}.*` for further estimators) to the output directory. Units: bits.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,7 +19,10 @@ use crate::config::Config;
 use crate::estimate::{
     csv_row, EstimatorSpec, NamedEstimator, RawEstimator, Samples, INFOPLANE_HEADER,
 };
-use crate::measure::estimate_all;
+use crate::measure::{
+    bottleneck_lines, estimate_all, extras_all, flow_row, stats_row, ExtrasSpec,
+    DEFAULT_SATURATION, FLOW_HEADER, STATS_HEADER,
+};
 use crate::{outdir, tensors};
 
 /// Estimator parameters given as flags; each applies to the selected estimator(s) that take it.
@@ -34,6 +38,8 @@ pub struct EstimatorFlags {
     pub edges: Option<usize>,
     /// `--width`.
     pub width: Option<f64>,
+    /// `--bins`.
+    pub bins: Option<usize>,
     /// `--sigma2`.
     pub sigma2: Option<f64>,
     /// `--k`.
@@ -56,6 +62,12 @@ pub struct AnalyzeArgs {
     pub flags: EstimatorFlags,
     /// … or from a config's `[[measure.estimators]]`.
     pub config: Option<PathBuf>,
+    /// `--no-flow`: skip the layer-to-layer information.
+    pub no_flow: bool,
+    /// `--no-stats`: skip the activation statistics.
+    pub no_stats: bool,
+    /// `--saturation`: the statistics' threshold on `|x|`.
+    pub saturation: Option<f64>,
     /// Output directory.
     pub out: PathBuf,
     /// Replace analyze's files in an existing directory.
@@ -72,6 +84,7 @@ impl EstimatorFlags {
             ("hi", self.hi.is_some()),
             ("edges", self.edges.is_some()),
             ("width", self.width.is_some()),
+            ("bins", self.bins.is_some()),
             ("sigma2", self.sigma2.is_some()),
             ("k", self.k.is_some()),
         ]
@@ -105,6 +118,7 @@ impl EstimatorFlags {
                 hi: self.hi.filter(|_| has("hi")),
                 edges: self.edges.filter(|_| has("edges")),
                 width: self.width.filter(|_| has("width")),
+                bins: self.bins.filter(|_| has("bins")),
                 sigma2: self.sigma2.filter(|_| has("sigma2")),
                 k: self.k.filter(|_| has("k")),
             };
@@ -139,12 +153,29 @@ impl EstimatorFlags {
 /// Runs the analysis; returns the output directory.
 pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
     let started = Instant::now();
-    let estimators = match &args.config {
-        Some(path) => Config::load(path)?
-            .estimators()
-            .with_context(|| format!("invalid config file {}", path.display()))?,
-        None => args.flags.resolve()?,
+    let (estimators, config_extras) = match &args.config {
+        Some(path) => {
+            let cfg = Config::load(path)?;
+            let invalid = || format!("invalid config file {}", path.display());
+            (
+                cfg.estimators().with_context(invalid)?,
+                Some(cfg.extras().with_context(invalid)?),
+            )
+        }
+        None => (args.flags.resolve()?, None),
     };
+    // Flags switch things off or set the threshold; a config's [measure] keys are the defaults.
+    let base = config_extras.unwrap_or(ExtrasSpec {
+        flow: true,
+        stats: true,
+        saturation: DEFAULT_SATURATION,
+    });
+    let extras = ExtrasSpec::new(
+        base.flow && !args.no_flow,
+        base.stats && !args.no_stats,
+        args.saturation.unwrap_or(base.saturation),
+    )
+    .context("invalid value for --saturation")?;
     let acts = tensors::load_activations(&args.activations)?;
     let y = tensors::load_labels(&args.labels, args.labels_key.as_deref(), acts.n)?;
     let (x_ids, distinct, x) = match &args.inputs {
@@ -183,12 +214,27 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
 
     let samples = Samples { x_ids, x, y };
     let rows = estimate_all(&acts.layers, &samples, &estimators)?;
+    let (flows, stats) = extras_all(&extras, &acts.layers, &estimators, &rows)?;
 
     let mut csv = CsvTable::new(&INFOPLANE_HEADER);
     for e in &rows {
         csv.push(csv_row(acts.epoch, e))?;
     }
     csv.write_atomic(&args.out.join("analysis.csv"))?;
+    if extras.flow {
+        let mut csv = CsvTable::new(&FLOW_HEADER);
+        for f in &flows {
+            csv.push(flow_row(acts.epoch, f))?;
+        }
+        csv.write_atomic(&args.out.join("analysis-flow.csv"))?;
+    }
+    if extras.stats {
+        let mut csv = CsvTable::new(&STATS_HEADER);
+        for s in &stats {
+            csv.push(stats_row(acts.epoch, s))?;
+        }
+        csv.write_atomic(&args.out.join("analysis-stats.csv"))?;
+    }
 
     let path_str = |p: &Path| p.display().to_string();
     let json = serde_json::json!({
@@ -218,6 +264,10 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
             v["epoch"] = serde_json::json!(acts.epoch);
             v
         }).collect::<Vec<_>>(),
+        "flow": extras.flow.then_some(&flows),
+        "bottlenecks": extras.flow.then(|| flows.iter().filter(|f| f.bottleneck).collect::<Vec<_>>()),
+        "stats": extras.stats.then_some(&stats),
+        "saturation_threshold": extras.stats.then_some(extras.saturation),
     });
     let mut text = serde_json::to_string_pretty(&json)?;
     text.push('\n');
@@ -272,6 +322,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
             started.elapsed().as_secs_f64(),
             args.out.display()
         );
+        for line in bottleneck_lines(&flows) {
+            eprintln!("{line}");
+        }
     }
     Ok(args.out.clone())
 }

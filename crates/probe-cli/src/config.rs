@@ -3,12 +3,12 @@
 //! in `configs/README.md`; the resolved configuration, defaults filled in, is written to each run
 //! directory as `config.toml`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use probe_capture::Schedule;
-use probe_train::model::{Activation, Init};
+use probe_train::model::{Activation, CellKind, Init, PoolType, Pooling};
 use probe_train::optim::OptimSpec;
 use serde::{Deserialize, Serialize};
 
@@ -88,20 +88,91 @@ pub enum SplitKind {
     Shuffled,
 }
 
-/// `[model]`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// `[model]`: the architecture (`kind`) and its keys. Which keys a kind takes, their defaults and
+/// their checks are in [`crate::model`]; after the model is built the run writes this table back
+/// resolved (every key of the kind filled in).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Only `mlp` for now.
+    /// `mlp` (default), `cnn`, `transformer` or `rnn`.
     #[serde(default = "default_kind")]
     pub kind: String,
-    /// Every layer's width, input and output included: 12-10-7-5-4-3-2 is `[12, 10, 7, 5, 4, 3, 2]`.
-    pub widths: Vec<usize>,
-    /// Hidden-layer activation.
-    pub activation: Activation,
-    /// Weight initialisation.
-    #[serde(default = "default_init")]
-    pub init: Init,
+    /// mlp: every layer's width, input and output included (`[12, 10, 7, 5, 4, 3, 2]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widths: Option<Vec<usize>>,
+    /// mlp, cnn: hidden non-linearity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// mlp, cnn, transformer: weight initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// cnn, transformer, rnn: input image `[C, H, W]` (default `[1, rows, cols]` of the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Vec<usize>>,
+    /// cnn: output channels of each convolution block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<usize>>,
+    /// cnn: kernel size, one for all blocks or one per block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<PerBlock>,
+    /// cnn: stride, one or per block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<PerBlock>,
+    /// cnn: zero padding, one or per block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<PerBlock>,
+    /// cnn: pooling window after each block (1 = none), one or per block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PerBlock>,
+    /// cnn: `max` or `avg` pooling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_type: Option<PoolType>,
+    /// cnn: hidden fully connected widths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fc: Option<Vec<usize>>,
+    /// cnn: batch norm after each convolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_norm: Option<bool>,
+    /// cnn: dropout probability on the fully connected layers' inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f64>,
+    /// transformer: `patch` or `rows` tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<String>,
+    /// transformer: patch size (with `tokens = "patch"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<usize>,
+    /// transformer: residual width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d_model: Option<usize>,
+    /// transformer: attention heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<usize>,
+    /// transformer: blocks; rnn: stacked recurrent layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    /// transformer: MLP width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d_mlp: Option<usize>,
+    /// transformer: `cls` or `mean`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<Pooling>,
+    /// rnn: `lstm` or `gru`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<CellKind>,
+    /// rnn: hidden units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+}
+
+/// A CNN setting given once for every block (`kernel = 3`) or per block (`kernel = [5, 3]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerBlock {
+    /// The same value for every block.
+    One(usize),
+    /// One value per block.
+    Each(Vec<usize>),
 }
 
 /// `[train]`.
@@ -154,6 +225,21 @@ pub struct MeasureConfig {
     /// (with `labels.safetensors` and `inputs.safetensors`), in the format `probe analyze` reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dump_activations: Option<DumpSpec>,
+    /// Layer-to-layer information `I(A_l; A_{l+1})` of consecutive measured hooks, per binned
+    /// and kde estimator, in `flow.csv` (and the bottleneck in the end-of-run summary).
+    #[serde(default = "default_true")]
+    pub flow: bool,
+    /// Per-layer activation statistics (per-neuron entropy, sparsity, saturation, dead units,
+    /// mean surprisal) in `stats.csv`.
+    #[serde(default = "default_true")]
+    pub stats: bool,
+    /// Saturation threshold of the statistics: a value counts as saturated when `|x| >=` it.
+    #[serde(default = "default_saturation")]
+    pub saturation: f64,
+    /// `[measure.represent]`: hook-name glob → representation (`flatten`, `channel_mean`,
+    /// `token_mean`, `cls`, `project:K`); unmatched hooks are flattened.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub represent: BTreeMap<String, String>,
 }
 
 /// `measure.dump_activations`: a list of measured epochs, or `"measured"` for all of them.
@@ -187,6 +273,9 @@ pub struct EstimatorConfig {
     /// Bin width (`floor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<f64>,
+    /// Number of equal-mass bins (`adaptive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bins: Option<usize>,
     /// Noise variance σ² (`kde`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigma2: Option<f64>,
@@ -204,6 +293,7 @@ impl EstimatorConfig {
             hi: self.hi,
             edges: self.edges,
             width: self.width,
+            bins: self.bins,
             sigma2: self.sigma2,
             k: self.k,
         }
@@ -222,9 +312,6 @@ fn default_train_fraction() -> f64 {
 fn default_kind() -> String {
     "mlp".into()
 }
-fn default_init() -> Init {
-    Init::Default
-}
 fn default_beta1() -> f64 {
     0.9
 }
@@ -236,6 +323,12 @@ fn default_eps() -> f64 {
 }
 fn default_on() -> String {
     "test".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_saturation() -> f64 {
+    crate::measure::DEFAULT_SATURATION
 }
 fn default_hooks() -> Vec<String> {
     vec!["layers.*.hook_post".into()]
@@ -338,6 +431,14 @@ impl Config {
         Ok(out)
     }
 
+    /// What is measured besides the information plane (`measure.flow`, `measure.stats`,
+    /// `measure.saturation`), validated.
+    pub fn extras(&self) -> Result<crate::measure::ExtrasSpec> {
+        let m = &self.measure;
+        crate::measure::ExtrasSpec::new(m.flow, m.stats, m.saturation)
+            .context("invalid value for `measure.saturation`")
+    }
+
     /// The epochs whose activations are written to the run directory (`measure.dump_activations`),
     /// validated against the schedule: only measured epochs are captured.
     pub fn dump_epochs(&self) -> Result<BTreeSet<usize>> {
@@ -372,21 +473,25 @@ impl Config {
         }
     }
 
+    /// The representations of `measure.represent` for the measured `hooks`: every pattern must
+    /// select one of them, and no hook two patterns. Projections are seeded by the run's seed.
+    pub fn representations(&self, hooks: &[String]) -> Result<probe_capture::Representations> {
+        let r = probe_capture::Representations::new(
+            self.measure
+                .represent
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            self.seed,
+        )
+        .context("invalid value in `measure.represent`")?;
+        r.check(hooks)
+            .context("invalid value in `measure.represent` (the measured hooks are those `measure.hooks` selects)")?;
+        Ok(r)
+    }
+
     /// Checks every value that does not depend on the data, so mistakes surface before loading it.
     pub fn validate(&self) -> Result<()> {
-        let m = &self.model;
-        if m.kind != "mlp" {
-            bail!(
-                "invalid value for `model.kind`: {:?}; expected \"mlp\"",
-                m.kind
-            );
-        }
-        if m.widths.len() < 2 {
-            bail!("`model.widths` = {:?} needs at least the input and output widths, e.g. [784, 1024, 10]", m.widths);
-        }
-        if let Some(i) = m.widths.iter().position(|&x| x == 0) {
-            bail!("invalid value for `model.widths[{i}]`: 0; every width must be at least 1");
-        }
+        crate::model::validate(&self.model)?;
         if self.train.batch_size == 0 {
             bail!("invalid value for `train.batch_size`: 0; expected at least 1");
         }
@@ -408,21 +513,17 @@ impl Config {
         self.measure_on()?;
         self.estimators()?;
         self.dump_epochs()?;
+        self.extras()?;
         probe_capture::NameFilter::new(&self.measure.hooks)
             .context("invalid value for `measure.hooks`")?;
-        Ok(())
-    }
-
-    /// Checks `model.widths` against the data's features and classes.
-    pub fn check_data(&self, features: usize, classes: usize, dataset: &str) -> Result<()> {
-        let w = &self.model.widths;
-        if w[0] != features {
-            bail!("`model.widths[0]` = {} does not match the data: {dataset} has {features} features per sample", w[0]);
-        }
-        let last = w.len() - 1;
-        if w[last] != classes {
-            bail!("`model.widths[{last}]` = {} (the output) does not match the data: {dataset} has {classes} classes", w[last]);
-        }
+        probe_capture::Representations::new(
+            self.measure
+                .represent
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            self.seed,
+        )
+        .context("invalid value in `measure.represent`")?;
         Ok(())
     }
 }

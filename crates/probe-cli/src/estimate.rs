@@ -28,8 +28,8 @@ pub const INFOPLANE_HEADER: [&str; 8] = [
 /// What an estimator computes, with its validated parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EstimatorSpec {
-    /// Plug-in estimate on binned activations (`binned`, `floor`): each sample's row of bins is
-    /// one symbol; `I(X;T) = H(T) − H(T|X)`, `I(T;Y) = H(T) − H(T|Y)`.
+    /// Plug-in estimate on binned activations (`binned`, `floor`, `adaptive`): each sample's row
+    /// of bins is one symbol; `I(X;T) = H(T) − H(T|X)`, `I(T;Y) = H(T) − H(T|Y)`.
     Binned(Binning),
     /// Kolchinsky & Tracey's KDE bounds on a noisy layer `T + N(0, σ²I)` (Saxe et al.): upper
     /// bounds in `i_xt`/`i_ty`, lower bounds in `i_xt_lower`/`i_ty_lower`.
@@ -51,6 +51,7 @@ impl EstimatorSpec {
         match self {
             EstimatorSpec::Binned(Binning::Fixed { .. }) => "binned",
             EstimatorSpec::Binned(Binning::Floor { .. }) => "floor",
+            EstimatorSpec::Binned(Binning::Adaptive { .. }) => "adaptive",
             EstimatorSpec::Kde { .. } => "kde",
             EstimatorSpec::Knn { .. } => "knn",
         }
@@ -65,6 +66,9 @@ impl EstimatorSpec {
             EstimatorSpec::Binned(Binning::Floor { width }) => {
                 serde_json::json!({ "width": width })
             }
+            EstimatorSpec::Binned(Binning::Adaptive { bins }) => {
+                serde_json::json!({ "bins": bins })
+            }
             EstimatorSpec::Kde { sigma2 } => serde_json::json!({ "sigma2": sigma2 }),
             EstimatorSpec::Knn { k } => serde_json::json!({ "k": k }),
         }
@@ -72,7 +76,7 @@ impl EstimatorSpec {
 }
 
 /// The estimator kinds a config table or `--estimator` may name.
-pub const KINDS: &[&str] = &["binned", "floor", "kde", "knn"];
+pub const KINDS: &[&str] = &["binned", "floor", "adaptive", "kde", "knn"];
 
 /// The raw parameters of one estimator, as a `[[measure.estimators]]` table or `probe analyze`
 /// flags give them; [`RawEstimator::resolve`] validates them.
@@ -88,6 +92,8 @@ pub struct RawEstimator {
     pub edges: Option<usize>,
     /// `floor`: bin width.
     pub width: Option<f64>,
+    /// `adaptive`: number of equal-mass bins.
+    pub bins: Option<usize>,
     /// `kde`: noise variance σ².
     pub sigma2: Option<f64>,
     /// `knn`: neighbours.
@@ -102,6 +108,7 @@ impl RawEstimator {
             ("hi", self.hi.is_some()),
             ("edges", self.edges.is_some()),
             ("width", self.width.is_some()),
+            ("bins", self.bins.is_some()),
             ("sigma2", self.sigma2.is_some()),
             ("k", self.k.is_some()),
         ]
@@ -116,6 +123,7 @@ impl RawEstimator {
         Some(match kind {
             "binned" => &["lo", "hi", "edges"],
             "floor" => &["width"],
+            "adaptive" => &["bins"],
             "kde" => &["sigma2"],
             "knn" => &["k"],
             _ => return None,
@@ -162,6 +170,9 @@ impl RawEstimator {
                         key("width")
                     )
                 })?,
+            }),
+            "adaptive" => EstimatorSpec::Binned(Binning::Adaptive {
+                bins: self.bins.unwrap_or(30),
             }),
             "kde" => {
                 let sigma2 = self.sigma2.with_context(|| {
@@ -297,7 +308,7 @@ pub fn estimate_layer(
 }
 
 /// `t` as host `f32` rows: `(n, d, values)`.
-fn host_rows(t: &Tensor) -> Result<(usize, usize, Vec<f32>)> {
+pub fn host_rows(t: &Tensor) -> Result<(usize, usize, Vec<f32>)> {
     let Some((&n, rest)) = t.dims().split_first() else {
         bail!("a scalar is not a layer: expected [samples, …]");
     };

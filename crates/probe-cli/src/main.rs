@@ -10,6 +10,7 @@ mod data;
 mod device;
 mod estimate;
 mod measure;
+mod model;
 mod outdir;
 mod run;
 mod tensors;
@@ -32,7 +33,8 @@ enum Command {
     /// Train the model a config describes and measure its information plane.
     ///
     /// Writes to the run directory: config.toml (resolved), metrics.csv, infoplane.csv,
-    /// model.safetensors, infoplane.png and infoplane.svg (and, with `measure.dump_activations`,
+    /// flow.csv, stats.csv, model.safetensors, infoplane.png and infoplane.svg (and, with
+    /// `measure.dump_activations`,
     /// activations-epoch{E}.safetensors, labels.safetensors and inputs.safetensors for
     /// `probe analyze`). Config keys: configs/README.md.
     Train {
@@ -62,8 +64,9 @@ enum Command {
     /// Measure the information plane of activations saved elsewhere (e.g. by PyTorch hooks).
     ///
     /// Every tensor of the activations file is one layer, [samples, …] (flattened per sample, any
-    /// float dtype). Writes analysis.csv (the columns of infoplane.csv), analysis.json and
-    /// analysis.png/svg to --out. Values in bits. Estimators: docs/estimators.md.
+    /// float dtype). Writes analysis.csv (the columns of infoplane.csv), analysis-flow.csv and
+    /// analysis-stats.csv (those of flow.csv and stats.csv), analysis.json and analysis.png/svg
+    /// to --out. Values in bits. Estimators: docs/estimators.md.
     #[command(
         after_help = "Example:\n  probe analyze --activations acts.safetensors --labels labels.safetensors \\\n      --estimator binned --estimator floor --width 0.5 --out runs/analysis"
     )]
@@ -96,7 +99,7 @@ struct AnalyzeArgs {
     estimators: Vec<String>,
     /// Take the estimators from a config's [[measure.estimators]] tables instead (names
     /// included), e.g. a run directory's config.toml.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["estimators", "lo", "hi", "edges", "width", "sigma2", "k"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["estimators", "lo", "hi", "edges", "width", "bins", "sigma2", "k"])]
     config: Option<PathBuf>,
     /// binned: first edge [default: -1]
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
@@ -110,6 +113,9 @@ struct AnalyzeArgs {
     /// floor: bin width of floor(x / width) (required with --estimator floor)
     #[arg(long, value_name = "W", allow_negative_numbers = true)]
     width: Option<f64>,
+    /// adaptive: number of equal-mass bins, edges from each layer's values [default: 30]
+    #[arg(long, value_name = "N")]
+    bins: Option<usize>,
     /// kde: noise variance σ² (required with --estimator kde; Saxe et al.: 1e-3 on the
     /// 12-bit net, 0.1 on MNIST)
     #[arg(long, value_name = "S2", allow_negative_numbers = true)]
@@ -117,6 +123,15 @@ struct AnalyzeArgs {
     /// knn: neighbours [default: 3]; knn needs --inputs
     #[arg(long, value_name = "K")]
     k: Option<usize>,
+    /// Skip the layer-to-layer information I(A_l; A_l+1) (analysis-flow.csv).
+    #[arg(long)]
+    no_flow: bool,
+    /// Skip the per-layer activation statistics (analysis-stats.csv).
+    #[arg(long)]
+    no_stats: bool,
+    /// Statistics: |x| >= this counts as saturated [default: 0.99, or the --config's]
+    #[arg(long, value_name = "T")]
+    saturation: Option<f64>,
     /// Output directory (created; an existing non-empty one needs --overwrite).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -136,6 +151,7 @@ enum DeviceArg {
 }
 
 fn main() -> ExitCode {
+    pin_thread_count();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
@@ -174,10 +190,14 @@ fn main() -> ExitCode {
                     hi: a.hi,
                     edges: a.edges,
                     width: a.width,
+                    bins: a.bins,
                     sigma2: a.sigma2,
                     k: a.k,
                 },
                 config: a.config,
+                no_flow: a.no_flow,
+                no_stats: a.no_stats,
+                saturation: a.saturation,
                 out: a.out,
                 overwrite: a.overwrite,
                 quiet: a.quiet,
@@ -191,5 +211,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Fixes candle's CPU thread count for the whole process before any work starts.
+///
+/// Without `RAYON_NUM_THREADS`, candle 0.11 works out its default thread count (the physical cores,
+/// read from `/proc/cpuinfo`) again on **every** matrix product; for small networks that file read
+/// cost more than the training itself (the 12-bit protocol ran 2–3× slower). Setting the variable
+/// once to the same default keeps candle's choice and removes the per-call reads. A value the user
+/// set is left alone.
+fn pin_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = candle_core::utils::get_num_threads();
+        // Single-threaded here: no other thread can be reading the environment yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
 }

@@ -1,6 +1,7 @@
 //! Output-directory rules beyond `probe_report::create_run_dir`: the files `probe train` dumps
 //! (`activations-epoch{E}.safetensors`, `labels.safetensors`, `inputs.safetensors`) and the files
-//! `probe analyze` writes (`analysis.*`, `analysis-{estimator}.{png,svg}`) are probe's own too, so
+//! `probe analyze` writes (`analysis.*`, `analysis-{flow,stats}.csv`, `analysis-{estimator}.{png,svg}`)
+//! and `probe train`'s `flow.csv` and `stats.csv` are probe's own too, so
 //! `--overwrite` removes stale ones (a dump of an epoch the new run does not dump must not survive
 //! to be mistaken for the new run's), and nothing else.
 
@@ -18,11 +19,22 @@ pub fn is_dump_file(name: &str) -> bool {
         .is_some_and(|e| !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()))
 }
 
+/// Whether `name` is a file `probe train` writes besides `probe_report::PROBE_OUTPUT_FILES`: the
+/// dumps, `flow.csv` and `stats.csv`.
+pub fn is_train_file(name: &str) -> bool {
+    is_dump_file(name) || matches!(name, "flow.csv" | "stats.csv")
+}
+
 /// Whether `name` is a file `probe analyze` writes.
 pub fn is_analysis_file(name: &str) -> bool {
     matches!(
         name,
-        "analysis.csv" | "analysis.json" | "analysis.png" | "analysis.svg"
+        "analysis.csv"
+            | "analysis.json"
+            | "analysis.png"
+            | "analysis.svg"
+            | "analysis-flow.csv"
+            | "analysis-stats.csv"
     ) || (name.starts_with("analysis-") && (name.ends_with(".png") || name.ends_with(".svg")))
 }
 
@@ -75,11 +87,24 @@ mod tests {
             "analysis.json",
             "analysis.png",
             "analysis-kde.svg",
+            "analysis-flow.csv",
+            "analysis-stats.csv",
         ] {
             assert!(is_analysis_file(ok), "{ok}");
         }
-        for no in ["analysis.txt", "analysis-notes.md", "infoplane.csv"] {
+        for no in [
+            "analysis.txt",
+            "analysis-notes.md",
+            "infoplane.csv",
+            "flow.csv",
+        ] {
             assert!(!is_analysis_file(no), "{no}");
+        }
+        for ok in ["flow.csv", "stats.csv", "labels.safetensors"] {
+            assert!(is_train_file(ok), "{ok}");
+        }
+        for no in ["analysis-flow.csv", "notes.csv", "model.safetensors"] {
+            assert!(!is_train_file(no), "{no}");
         }
     }
 }

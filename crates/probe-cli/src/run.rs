@@ -15,13 +15,13 @@ use probe_estimators::{entropy_bits, exact_symbols};
 use probe_report::{
     create_run_dir, fmt_f64, plot_infoplane, write_atomic, CsvTable, InfoPoint, PlaneOptions,
 };
-use probe_train::model::{Mlp, MlpSpec, Model};
+use probe_train::model::Model;
 use probe_train::optim::Optimizer;
 use probe_train::trainer::{evaluate, DeviceData, Trainer};
 
 use crate::config::{Config, MeasureOn};
 use crate::estimate::{csv_row, Estimate, EstimatorSpec, Samples, INFOPLANE_HEADER};
-use crate::measure::{capture, estimate_all, ProbeSet};
+use crate::measure::{capture, estimate_all, Extras, ProbeSet};
 use crate::{data, device, outdir, tensors};
 
 /// What `probe train` was asked to do.
@@ -64,18 +64,15 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
     let device = device::resolve(&cfg.device)?;
     let splits = data::load(&cfg)?;
     let classes = splits.train.classes.max(splits.test.classes);
-    cfg.check_data(splits.train.d, classes, &splits.train.name)
-        .with_context(|| format!("invalid config file {}", args.config.display()))?;
-
-    let w = &cfg.model.widths;
-    let spec = MlpSpec {
-        input_dim: w[0],
-        hidden: w[1..w.len() - 1].to_vec(),
+    let shape = crate::model::DataShape {
+        features: splits.train.d,
         classes,
-        activation: cfg.model.activation,
-        init: cfg.model.init,
+        image: splits.train.image_shape,
+        name: &splits.train.name,
     };
-    let model = Mlp::new(&spec, cfg.seed, &device)?;
+    let (model, resolved) = crate::model::build(&cfg.model, &shape, cfg.seed, &device)
+        .with_context(|| format!("invalid config file {}", args.config.display()))?;
+    cfg.model = resolved;
     let hooks: Vec<String> = NameFilter::new(&cfg.measure.hooks)?
         .select(&model.hook_names())
         .with_context(|| {
@@ -117,12 +114,15 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
                 .then(|| (probe_ds.x.clone(), probe_ds.d)),
             y: probe_ds.y.clone(),
         },
+        represent: cfg
+            .representations(&hooks)
+            .with_context(|| format!("invalid config file {}", args.config.display()))?,
     };
 
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
     create_run_dir(&out, args.overwrite)?;
     if args.overwrite {
-        outdir::remove_own_files(&out, outdir::is_dump_file)?;
+        outdir::remove_own_files(&out, outdir::is_train_file)?;
     }
     if !dumped.is_empty() {
         // Written once: every dumped epoch shares the probe set's labels and inputs.
@@ -144,6 +144,7 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
     let mut opt = Optimizer::new(cfg.optim()?, vars)?;
     let mut trainer = Trainer::new(cfg.train.batch_size, cfg.seed)?;
     let mut results = Results::new(&out, plane);
+    let mut extras = Extras::new(cfg.extras()?); // flow.csv, stats.csv
     let bar = progress(cfg.train.epochs, args.quiet);
 
     for epoch in 1..=cfg.train.epochs {
@@ -169,17 +170,21 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
                         &tensors::activations_bytes(&layers, epoch)?,
                     )?;
                 }
-                for e in estimate_all(&layers, &probe.samples, &estimators)? {
+                let estimates = estimate_all(&layers, &probe.samples, &estimators)?;
+                extras.record(epoch, &layers, &estimators, &estimates)?;
+                for e in estimates {
                     results.add(epoch, e)?;
                 }
-                results.flush_csv()?;
+                results.flush_csv(false)?;
+                extras.flush(&out, false)?;
             }
             Ok(())
         })();
         if let Err(err) = step {
             bar.abandon();
             // Keep what was finished: the CSVs and a plot of every measured epoch so far.
-            results.flush_csv()?;
+            results.flush_csv(true)?;
+            extras.flush(&out, true)?;
             results.plot(&estimators_names(&estimators)).ok();
             return Err(err.context(format!(
                 "run stopped at epoch {epoch}; results up to the last finished epoch are in {}",
@@ -189,7 +194,8 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    results.flush_csv()?;
+    results.flush_csv(true)?;
+    extras.flush(&out, true)?;
     write_atomic(
         &out.join("model.safetensors"),
         &probe_train::checkpoint::to_bytes(&model)?,
@@ -203,6 +209,9 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
             started.elapsed().as_secs_f64(),
             out.display()
         );
+        if let Some(s) = extras.summary() {
+            eprintln!("{s}");
+        }
     }
     Ok(out)
 }
@@ -245,10 +254,21 @@ impl Results {
         Ok(())
     }
 
-    fn flush_csv(&self) -> Result<()> {
-        self.metrics.write_atomic(&self.dir.join("metrics.csv"))?;
-        self.infoplane
-            .write_atomic(&self.dir.join("infoplane.csv"))?;
+    /// Rewrites the CSVs atomically. Intermediate versions (`durable = false`) skip the fsyncs,
+    /// which cost more than the training of a small network on slow disks; they still survive the
+    /// process being killed. The final (and the error path's) version is fsynced.
+    fn flush_csv(&self, durable: bool) -> Result<()> {
+        for (table, name) in [
+            (&self.metrics, "metrics.csv"),
+            (&self.infoplane, "infoplane.csv"),
+        ] {
+            let path = self.dir.join(name);
+            if durable {
+                table.write_atomic(&path)?;
+            } else {
+                table.replace_atomic(&path)?;
+            }
+        }
         Ok(())
     }
 

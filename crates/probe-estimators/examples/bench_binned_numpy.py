@@ -1,7 +1,9 @@
 """numpy baselines for examples/bench_binned.rs: binned I(X;T), I(T;Y) on the same shapes and kinds
 of data, the way the published numpy code computes them.
 
-Run: python3 crates/probe-estimators/examples/bench_binned_numpy.py   (needs numpy)
+Run `bash scripts/setup_python.sh` first (it creates .venv with numpy), then, from the repository root:
+    .venv/bin/python crates/probe-estimators/examples/bench_binned_numpy.py
+Results: BENCHMARKS.md (estimators section).
 
 * Fixed(-1, 1, 30): the IDNNs pipeline (np.digitize, gather the bin values, view each row as one
   np.void, np.unique with inverse and counts); the conditional entropies use np.unique on

@@ -63,12 +63,14 @@ fn check_matrix(what: &'static str, len: usize, n: usize, d: usize) -> Result<()
 
 /// Dense symbol ids `0..k` (first-appearance order) for the `n` rows of the row-major `[n, d]`
 /// matrix `acts`: two rows share an id iff every element falls in the same bin. Exact (no hash
-/// collision can merge rows). Errors on a bad shape or an invalid `binning`.
+/// collision can merge rows). A [`Binning::Adaptive`] takes its edges from `acts` (the whole
+/// layer). Errors on a bad shape or an invalid `binning`.
 pub fn binned_symbols(acts: &[f32], n: usize, d: usize, binning: &Binning) -> Result<Symbols> {
     check_matrix("acts", acts.len(), n, d)?;
-    Ok(match binning.binner()? {
+    Ok(match binning.binner_for(acts)? {
         Binner::Fixed(b) => group_rows(acts, n, d, &b),
         Binner::Floor(b) => group_rows(acts, n, d, &b),
+        Binner::Edges(b) => group_rows(acts, n, d, &b),
     })
 }
 
@@ -133,9 +135,12 @@ pub fn binned_mi(
 }
 
 /// [`binned_mi`] on a tensor of shape `[n, ...]` (each sample flattened to `d` values) of any float
-/// dtype on any device. For now the tensor is converted to `f32` and copied to host memory (`f64`
-/// activations are therefore rounded to `f32` before binning); a CUDA path will replace this.
-/// Errors on a rank-0 tensor, a non-float dtype, or as [`binned_mi`].
+/// dtype on any device. On a CUDA device (feature `cuda`) probe's kernels compute it there and only
+/// the entropy terms come back ([`crate::binned_counts_tensor`]; the result is bit-identical to the
+/// CPU's unless two binned rows collide in their 122-bit keys, see [`crate::cuda`]); elsewhere the
+/// tensor is converted to `f32` and copied to host memory. `f64` activations are rounded to `f32`
+/// before binning on every device. Errors on a rank-0 tensor, a non-float dtype, or as
+/// [`binned_mi`].
 pub fn binned_mi_tensor(
     t: &Tensor,
     binning: &Binning,
@@ -150,6 +155,10 @@ pub fn binned_mi_tensor(
     };
     if !t.dtype().is_float() {
         return Err(Error::UnsupportedDtype(t.dtype()));
+    }
+    #[cfg(feature = "cuda")]
+    if t.device().is_cuda() {
+        return Ok(crate::counts::binned_counts_tensor(t, binning, x_ids, y)?.mi());
     }
     let d = rest.iter().product::<usize>();
     let host = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;

@@ -20,7 +20,13 @@
 //!   (unreachable for `|x / width| < 9.2e18`). Note that Saxe's numpy code divides in `f32`; we divide
 //!   in `f64`, which can differ for values within an `f32` rounding of a bin boundary.
 //!
-//! In both schemes every NaN (any payload, any sign) falls into one bin, [`NAN_BIN`], distinct from
+//! * [`Binning::Adaptive`] — Chelombiev et al. 2019: `bins` equal-mass bins whose edges are taken
+//!   from the data of each layer (see [`crate::adaptive`]): `bins − 1` edges `u[⌊k·U/bins⌋]` of the
+//!   `U` sorted distinct finite values `u`, and the bin of `x` is the number of edges `<= x`
+//!   (`0 ..= bins − 1`; `−inf` in bin 0, `+inf` in the last). It is resolved per layer (and per
+//!   measurement) with [`Binning::binner_for`]; [`Binning::binner`] cannot resolve it.
+//!
+//! In every scheme every NaN (any payload, any sign) falls into one bin, [`NAN_BIN`], distinct from
 //! every bin a number can reach.
 //!
 //! ```
@@ -31,6 +37,7 @@
 //! assert_eq!((f.bin(-0.01), f.bin(0.0), f.bin(0.99)), (-1, 0, 1));
 //! ```
 
+use crate::adaptive::{adaptive_edges, check_bins, EdgeBins};
 use crate::error::{Error, Result};
 
 /// Bin of every NaN, in both schemes (no number can reach it).
@@ -60,11 +67,18 @@ pub enum Binning {
         /// Bin width (`> 0`, finite).
         width: f64,
     },
+    /// Chelombiev et al.: `bins` equal-mass bins with edges computed from each layer's values
+    /// ([`crate::adaptive_edges`]); resolved per layer by [`Binning::binner_for`].
+    Adaptive {
+        /// Number of bins (`>= 1`; Chelombiev et al. use 30); there are `bins − 1` edges.
+        bins: usize,
+    },
 }
 
 impl Binning {
     /// Checks the parameters: `Fixed` needs finite `lo < hi` with finite `hi - lo` and
-    /// `2 <= edges <= MAX_EDGES`; `Floor` needs a finite `width > 0`.
+    /// `2 <= edges <= MAX_EDGES`; `Floor` needs a finite `width > 0`; `Adaptive` needs
+    /// `1 <= bins <= MAX_ADAPTIVE_BINS`.
     pub fn validate(&self) -> Result<()> {
         match *self {
             Binning::Fixed { lo, hi, edges } => {
@@ -98,19 +112,40 @@ impl Binning {
                 }
                 Ok(())
             }
+            Binning::Adaptive { bins } => check_bins(bins),
         }
     }
 
     /// The edges of a `Fixed` binning, computed as `numpy.linspace(lo, hi, edges)` does
-    /// (`lo + i * step`, last edge exactly `hi`); `None` for `Floor`. Does not validate.
+    /// (`lo + i * step`, last edge exactly `hi`); `None` for `Floor` and for `Adaptive` (whose
+    /// edges depend on the data: [`crate::adaptive_edges`]). Does not validate.
     pub fn edges(&self) -> Option<Vec<f64>> {
         match *self {
             Binning::Fixed { lo, hi, edges } => Some(linspace(lo, hi, edges)),
-            Binning::Floor { .. } => None,
+            Binning::Floor { .. } | Binning::Adaptive { .. } => None,
         }
     }
 
-    /// Validates and precomputes what [`Binner::bin`] needs.
+    /// Whether the bins depend on the data they bin (`Adaptive`).
+    pub fn is_data_dependent(&self) -> bool {
+        matches!(self, Binning::Adaptive { .. })
+    }
+
+    /// Validates and resolves the binning for `values` (one layer's activations, any shape
+    /// flattened): `Adaptive` computes its edges from them ([`crate::adaptive_edges`]) into a
+    /// [`Binner::Edges`]; the other schemes ignore `values` and give what [`Binning::binner`]
+    /// gives.
+    pub fn binner_for(&self, values: &[f32]) -> Result<Binner> {
+        match *self {
+            Binning::Adaptive { bins } => {
+                Ok(Binner::Edges(EdgeBins::new(adaptive_edges(values, bins)?)?))
+            }
+            _ => self.binner(),
+        }
+    }
+
+    /// Validates and precomputes what [`Binner::bin`] needs. Errors for `Adaptive`, whose edges
+    /// need the data: use [`Binning::binner_for`].
     pub fn binner(&self) -> Result<Binner> {
         self.validate()?;
         match *self {
@@ -127,6 +162,10 @@ impl Binning {
                 Ok(Binner::Fixed(FixedBins::new(lo, step, &e)))
             }
             Binning::Floor { width } => Ok(Binner::Floor(FloorBins { width })),
+            Binning::Adaptive { bins } => Err(Error::InvalidBinning(format!(
+                "Adaptive {{ bins: {bins} }} takes its edges from the data: resolve it per layer \
+                 with Binning::binner_for(values)"
+            ))),
         }
     }
 }
@@ -152,6 +191,8 @@ pub enum Binner {
     Fixed(FixedBins),
     /// Prepared [`Binning::Floor`].
     Floor(FloorBins),
+    /// An explicit edge array (a resolved [`Binning::Adaptive`]).
+    Edges(EdgeBins),
 }
 
 impl Binner {
@@ -161,6 +202,18 @@ impl Binner {
         match self {
             Binner::Fixed(b) => b.bin(x),
             Binner::Floor(b) => b.bin(x),
+            Binner::Edges(b) => b.bin(x),
+        }
+    }
+
+    /// Number of bins a number can fall into when that is finite and small enough to count
+    /// densely (`Fixed`: `edges − 1`, `Edges`: `edges + 1`), else `None` (`Floor`). NaN is not
+    /// counted here.
+    pub fn dense_bins(&self) -> Option<usize> {
+        match self {
+            Binner::Fixed(b) => Some(b.last() as usize + 1),
+            Binner::Floor(_) => None,
+            Binner::Edges(b) => Some(b.bins()),
         }
     }
 }

@@ -67,9 +67,44 @@ pub enum Error {
         row: usize,
     },
 
+    /// Two tensors that must have the same shape do not.
+    #[error(
+        "shape mismatch: {what} has shape {got:?}, expected {expected:?} (the shape of {like})"
+    )]
+    ShapeMismatch {
+        /// Which argument is wrong, e.g. `"sigma"`.
+        what: &'static str,
+        /// The shape it must have.
+        expected: Vec<usize>,
+        /// The argument it must match, e.g. `"mu"`.
+        like: &'static str,
+        /// The shape that was passed.
+        got: Vec<usize>,
+    },
+
+    /// A probability vector (or distribution parameter) outside its domain: a negative or
+    /// non-finite entry, a sum other than 1, a standard deviation that is not finite and positive.
+    #[error("invalid distribution: {what}: {reason}")]
+    InvalidDistribution {
+        /// Which argument, e.g. `"p"` or `"sigma_q"`.
+        what: &'static str,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
+
     /// An error from candle: moving a tensor to host memory, or a tensor op of the KDE estimators.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+
+    /// A failure of probe's own CUDA kernels (feature `cuda`): loading a kernel, a launch, a
+    /// device allocation or transfer, or a kernel reporting an internal error.
+    #[error("CUDA {op} failed: {reason}")]
+    Cuda {
+        /// What was being done, e.g. `"launch of row_keys_thr_f32"`.
+        op: String,
+        /// The driver's or kernel's error.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -140,7 +140,35 @@ pub fn kde_mi_chunked(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize) -> 
     kde_mi_with(t, y, sigma2, chunk_rows, Path::for_device(t.device()))
 }
 
-fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path) -> Result<KdeMi> {
+/// The KDE bounds on the entropy of a noisy layer `T' = T + N(0, σ²I)` minus the noise entropy
+/// `H(Z) = (d/2)·ln(2πeσ²)`, in **bits**: `upper = F(2σ²) / ln 2`, `lower = F(8σ²) / ln 2` with `F`
+/// as in the [module docs](self), so `H(Z) + lower ≤ H(T') ≤ H(Z) + upper`. With distinct inputs
+/// and a deterministic network these are [`KdeMi::i_xt_upper`] and [`KdeMi::i_xt_lower`]
+/// (computed the same way, so equal to the bit); both lie in `[0, log2 N]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KdeEntropy {
+    /// `F(2σ²)` in bits (KL kernel).
+    pub upper: f64,
+    /// `F(8σ²)` in bits (Bhattacharyya kernel).
+    pub lower: f64,
+}
+
+/// [`KdeEntropy`] of the activations `t` (`[N, ...]`, flattened per sample; any float dtype, any
+/// device) at noise variance `sigma2`. Errors as [`kde_mi`] (without the labels).
+pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
+    let n = t.dims().first().copied().unwrap_or(0);
+    let chunk_rows = default_chunk_rows(n, t.device());
+    let data = prepare(t, None, sigma2, chunk_rows)?;
+    let (upper, lower) = data.entropy_terms(sigma2, chunk_rows, Path::for_device(t.device()))?;
+    Ok(KdeEntropy {
+        upper: upper / LN_2,
+        lower: lower / LN_2,
+    })
+}
+
+/// Validates the arguments (`y_len`: the label count, when there are labels) and returns the
+/// centred samples as the augmented factors of the distance matmul.
+fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
     let dims = t.dims();
     let Some((&n, rest)) = dims.split_first() else {
         return Err(Error::InvalidShape {
@@ -165,11 +193,11 @@ fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path
             expected: "at least 1 value per sample",
         });
     }
-    if y.len() != n {
+    if let Some(got) = y_len.filter(|&len| len != n) {
         return Err(Error::LengthMismatch {
             what: "y",
             expected: n,
-            got: y.len(),
+            got,
         });
     }
     if !(sigma2.is_finite() && sigma2 > 0.0) {
@@ -194,8 +222,12 @@ fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path
     let t = t.broadcast_sub(&t.mean_keepdim(0)?)?;
     let norms = t.sqr()?.sum_keepdim(1)?; // [n, 1]
     check_norms(&norms, f32::MAX / 4.0)?;
-    let data = Augmented::new(&t, &norms)?;
+    Augmented::new(&t, &norms)
+}
 
+fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path) -> Result<KdeMi> {
+    let data = prepare(t, Some(y.len()), sigma2, chunk_rows)?;
+    let n = y.len();
     let (f_upper, f_lower) = data.entropy_terms(sigma2, chunk_rows, path)?;
     let (mut cond_upper, mut cond_lower) = (0.0f64, 0.0f64);
     for idx in class_indices(y).into_values() {

@@ -6,6 +6,7 @@
 //! the AVX2 dispatch in the private `rows` module); the results are identical at every instruction
 //! set, since Rust's `f64` arithmetic is IEEE-exact (no fused or reassociated operations).
 
+use crate::adaptive::EdgeBins;
 use crate::binning::{FixedBins, FloorBins};
 
 /// Values per key block.
@@ -79,6 +80,14 @@ impl RowKeys for FloorBins {
             let k = if xd.is_infinite() { xd.to_bits() } else { k };
             *o = if x.is_nan() { NAN_KEY } else { k };
         }
+    }
+}
+
+impl RowKeys for EdgeBins {
+    /// Key = the number of edges `<= x` (NaN: [`NAN_KEY`], which no count reaches).
+    #[inline(always)]
+    fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        self.count_block(xs, &mut out[..xs.len()], NAN_KEY);
     }
 }
 
@@ -188,6 +197,18 @@ mod tests {
             };
             let bounds: Vec<f64> = (-50..=50).map(|i| i as f64 * w).collect();
             check_same_partition(&b, slow, &bounds, &format!("Floor({w})"));
+        }
+        // Explicit edge arrays: short (linear scan), repeated edges, and long (binary search).
+        let short = vec![-1.0f32, -0.25, -0.25, 0.0, 0.5, 0.5, 0.5, 1.0];
+        let long: Vec<f32> = (0..200).map(|i| (i as f32 - 100.0) * 0.013).collect();
+        for edges in [short, long, vec![], vec![0.0]] {
+            let b = crate::adaptive::EdgeBins::new(edges.clone()).unwrap();
+            let slow = |x: f32| match x.is_nan() {
+                true => i64::MIN,
+                false => edges.iter().filter(|&&e| e <= x).count() as i64,
+            };
+            let bounds: Vec<f64> = edges.iter().map(|&e| e as f64).collect();
+            check_same_partition(&b, slow, &bounds, &format!("Edges({})", edges.len()));
         }
         let exact = |x: f32| match x {
             _ if x.is_nan() => -1,

@@ -1,16 +1,28 @@
 //! Information estimators for probe: entropies and mutual information, in **bits**.
 //!
 //! * [`binning`] — how an activation value becomes a bin ([`Binning::Fixed`] as in Shwartz-Ziv &
-//!   Tishby's IDNNs code, with out-of-range values clamped; [`Binning::Floor`] as in Saxe et al.).
+//!   Tishby's IDNNs code, with out-of-range values clamped; [`Binning::Floor`] as in Saxe et al.;
+//!   [`Binning::Adaptive`], equal-mass bins as in Chelombiev et al.).
+//! * [`adaptive`] — the adaptive edges of a layer ([`adaptive_edges`]) and the explicit edge-array
+//!   rule ([`EdgeBins`]: bin = number of edges `<= x`).
 //! * [`binned`] — exact symbol ids for rows of an `[n, d]` matrix ([`binned_symbols`],
 //!   [`exact_symbols`]) and the binned information-plane coordinates `I(X;T)`, `I(T;Y)`
 //!   ([`binned_mi`], [`binned_mi_tensor`]).
+//! * [`counts`] — the entropy terms of a binned estimate ([`BinnedCounts`]) and per-neuron
+//!   histograms ([`NeuronHistograms`]): what the CUDA kernels return (feature `cuda`, module
+//!   `cuda`), and their CPU reference.
 //! * [`discrete`] — plug-in entropy, joint/conditional entropy and mutual information of `u32`
 //!   symbol sequences.
 //! * [`kde`] — Kolchinsky & Tracey's KDE upper and lower bounds on `I(X;T)` and `I(T;Y)`, computed in
 //!   bounded-memory chunks of pairwise distances (candle ops, so they run on any candle device).
 //! * [`knn`] — the Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimator for
 //!   low-dimensional representations.
+//! * [`flow`] — layer-to-layer information `I(A_l; A_{l+1})` (binned and KDE) and the bottleneck
+//!   (the transition that loses the most).
+//! * [`stats`] — per-layer activation statistics: per-neuron entropy, sparsity, saturation, dead
+//!   units, mean surprisal.
+//! * [`divergence`] — entropy, cross-entropy and KL divergence of discrete distributions and of
+//!   diagonal Gaussians, in bits or nats (the VIB regulariser as a differentiable candle op).
 //!
 //! The binned and kNN estimators run on the CPU; every function validates its input and returns
 //! [`Error`] instead of panicking.
@@ -27,21 +39,40 @@
 
 #![warn(missing_docs)]
 
+pub mod adaptive;
 pub mod binned;
 pub mod binning;
+pub mod counts;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod discrete;
+pub mod divergence;
 pub mod error;
+pub mod flow;
 pub mod kde;
+mod kernel_plan;
 mod keys;
 pub mod knn;
 mod rows;
+pub mod stats;
 
+pub use adaptive::{adaptive_edges, EdgeBins};
 pub use binned::{binned_mi, binned_mi_tensor, binned_symbols, exact_symbols, BinnedMi, Symbols};
 pub use binning::{Binner, Binning};
+pub use counts::{
+    binned_counts, binned_counts_tensor, neuron_histograms, neuron_histograms_tensor, BinnedCounts,
+    NeuronHistograms, TermRun,
+};
 pub use discrete::{
     conditional_entropy_bits, entropy_bits, entropy_from_counts, joint_entropy_bits,
     mutual_information_bits,
 };
+pub use divergence::{kl_diag_gaussian_std_normal, kl_diag_gaussian_std_normal_f64, Unit};
 pub use error::{Error, Result};
-pub use kde::{default_chunk_rows, kde_mi, kde_mi_chunked, KdeMi};
+pub use flow::{
+    binned_flow, binned_flow_from_symbols, binned_flow_tensor, bottleneck, kde_flow,
+    kde_joint_entropy, BinnedFlow, KdeFlow,
+};
+pub use kde::{default_chunk_rows, kde_entropy, kde_mi, kde_mi_chunked, KdeEntropy, KdeMi};
 pub use knn::{digamma, ksg_mi};
+pub use stats::{layer_stats, layer_stats_tensor, LayerStats, NeuronEntropy};

@@ -1,6 +1,6 @@
 //! Golden test against numpy: `fixtures/make_golden.py` bins a 600×6 matrix (saturated tanh values,
-//! values on and one ulp beside the edges, out-of-range values, ±0.0) and writes the entropies it
-//! gets to `fixtures/golden_binned.txt`; we must agree.
+//! values on and one ulp beside the edges, out-of-range values, ±0.0) with fixed, floor and adaptive
+//! bins and writes the entropies it gets to `fixtures/golden_binned.txt`; we must agree.
 
 use probe_estimators::{binned_mi, Binning};
 
@@ -48,6 +48,12 @@ fn load() -> Golden {
                     },
                     &w[4..],
                 ),
+                "adaptive" => (
+                    Binning::Adaptive {
+                        bins: w[1].parse().unwrap(),
+                    },
+                    &w[2..],
+                ),
                 _ => (
                     Binning::Floor {
                         width: w[1].parse().unwrap(),
@@ -81,7 +87,7 @@ fn binned_entropies_match_numpy() {
     let g = load();
     assert_eq!(
         (g.acts.len(), g.x.len(), g.y.len(), g.expected.len()),
-        (g.n * g.d, g.n, g.n, 2)
+        (g.n * g.d, g.n, g.n, 4)
     );
     for (binning, distinct, h_t, h_t_x, h_t_y) in g.expected {
         let mi = binned_mi(&g.acts, g.n, g.d, &binning, &g.x, &g.y).unwrap();

@@ -98,10 +98,19 @@ fn random_layers_obey_the_information_inequalities() {
     let h_y = entropy_bits(&y);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut saw_partial = false;
-    for width in [1, 2, 3, 5, 10] {
+    // Every binned kind: the fixed IDNNs bins, Saxe's floor bins, Chelombiev's adaptive bins.
+    let kinds = [
+        IDNNS,
+        Binning::Floor { width: 0.07 },
+        Binning::Adaptive { bins: 30 },
+    ];
+    for (width, binning) in [1, 2, 3, 5, 10]
+        .into_iter()
+        .flat_map(|w| kinds.iter().map(move |b| (w, b)))
+    {
         for scale in [0.1f32, 0.5, 2.0] {
             let acts = random_tanh_layer(&mut rng, &x, width, scale);
-            let mi = binned_mi(&acts, 4096, width, &IDNNS, &x_ids(), &y).unwrap();
+            let mi = binned_mi(&acts, 4096, width, binning, &x_ids(), &y).unwrap();
             assert!(mi.i_ty <= h_y + 1e-12, "I(T;Y) {} > H(Y) {h_y}", mi.i_ty);
             assert!(
                 mi.i_ty <= mi.i_xt + 1e-12,

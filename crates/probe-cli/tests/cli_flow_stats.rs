@@ -1,0 +1,478 @@
+//! End-to-end tests of the adaptive estimator, the layer-to-layer flow and the activation
+//! statistics (the real binary): `probe analyze` against the numpy fixtures of
+//! `scripts/make_binned_fixture.py` (random layers, and a network trained in numpy), `probe train`'s
+//! `flow.csv` / `stats.csv` reproduced by `probe analyze` on a dump, the switches, and errors.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn probe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_probe"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run probe")
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("probe-flow-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn succeeds(args: &[&str]) -> String {
+    let o = probe(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "probe {args:?} failed:\n{err}");
+    err
+}
+
+fn fails(args: &[&str], parts: &[&str]) {
+    let o = probe(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "probe {args:?} should fail");
+    assert!(!err.contains("panicked"), "probe {args:?} panicked: {err}");
+    for p in parts {
+        assert!(
+            err.contains(p),
+            "error of {args:?} should mention {p:?}:\n{err}"
+        );
+    }
+}
+
+/// Rows of a CSV probe wrote, as maps from column name to field.
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(field: &str) -> f64 {
+    field
+        .parse()
+        .unwrap_or_else(|e| panic!("{field:?} is not a number: {e}"))
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= 1e-12,
+        "{what}: probe {got}, numpy {want}"
+    );
+}
+
+/// Runs `probe analyze` with binned, floor (0.5) and adaptive (30) on a fixture and checks
+/// analysis.csv, analysis-flow.csv and analysis-stats.csv against its numpy JSON.
+fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
+    let f = fixtures();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.join(format!("{stem}.json"))).unwrap())
+            .unwrap();
+    let out = tmp_dir(&format!("{stem}-{key_xt}"));
+    let acts = f.join(format!("{stem}.safetensors"));
+    let labels = f.join(format!("{stem}_labels.safetensors"));
+    let mut args = vec![
+        "analyze",
+        "--activations",
+        s(&acts),
+        "--labels",
+        s(&labels),
+        "--estimator",
+        "binned",
+        "--estimator",
+        "floor",
+        "--width",
+        "0.5",
+        "--estimator",
+        "adaptive",
+        "--bins",
+        "30",
+        "--out",
+        s(&out),
+        "-q",
+    ];
+    let inputs_path = inputs.map(|i| f.join(i));
+    if let Some(p) = &inputs_path {
+        args.extend(["--inputs", s(p)]);
+    }
+    succeeds(&args);
+    let layers = doc["layers"].as_object().unwrap();
+    let rows = read_csv(&out.join("analysis.csv"));
+    assert_eq!(rows.len(), 3 * layers.len());
+    for r in &rows {
+        let want = &layers[&r["layer"]][&r["estimator"]];
+        let what = format!("{stem} {} {}", r["layer"], r["estimator"]);
+        close(
+            num(&r["i_xt"]),
+            want[key_xt].as_f64().unwrap(),
+            &format!("{what} i_xt"),
+        );
+        close(
+            num(&r["i_ty"]),
+            want["i_ty"].as_f64().unwrap(),
+            &format!("{what} i_ty"),
+        );
+    }
+    let flows = read_csv(&out.join("analysis-flow.csv"));
+    assert_eq!(flows.len(), 3 * (layers.len() - 1));
+    for (est, want) in doc["flow"].as_object().unwrap() {
+        let got: Vec<_> = flows.iter().filter(|r| &r["estimator"] == est).collect();
+        let want = want.as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{est}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(
+                (&g["layer_from"], &g["layer_to"]),
+                (
+                    &w["layer_from"].as_str().unwrap().to_string(),
+                    &w["layer_to"].as_str().unwrap().to_string()
+                )
+            );
+            for k in ["i_bits", "h_from_bits", "loss_bits"] {
+                close(
+                    num(&g[k]),
+                    w[k].as_f64().unwrap(),
+                    &format!("{stem} flow {est} {k}"),
+                );
+            }
+            assert_eq!(g["bottleneck"] == "1", w["bottleneck"].as_bool().unwrap());
+            assert_eq!(g["i_bits_lower"], "");
+        }
+    }
+    let stats = read_csv(&out.join("analysis-stats.csv"));
+    assert_eq!(stats.len(), 3 * layers.len());
+    for r in &stats {
+        let w = &doc["stats"][&r["layer"]][&r["estimator"]];
+        for k in [
+            "entropy_mean",
+            "entropy_min",
+            "entropy_max",
+            "surprisal_mean",
+            "sparsity",
+            "saturation",
+        ] {
+            close(
+                num(&r[k]),
+                w[k].as_f64().unwrap(),
+                &format!("{stem} stats {} {k}", r["layer"]),
+            );
+        }
+        assert_eq!(num(&r["dead_units"]), w["dead_units"].as_f64().unwrap());
+    }
+    // The JSON summary names each estimator's bottleneck, the row flagged in the CSV.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis.json")).unwrap()).unwrap();
+    let b = json["bottlenecks"].as_array().unwrap();
+    assert_eq!(b.len(), 3);
+    for item in b {
+        let flagged = flows
+            .iter()
+            .find(|r| {
+                r["estimator"] == item["estimator"].as_str().unwrap() && r["bottleneck"] == "1"
+            })
+            .unwrap();
+        assert_eq!(flagged["layer_from"], item["layer_from"].as_str().unwrap());
+    }
+    assert_eq!(json["stats"].as_array().unwrap().len(), stats.len());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Random layers (out-of-range values, values on every edge, NaN, ±inf, F64/F16/BF16) with and
+/// without repeated inputs; both sides sum a few hundred f64 terms, far below 1e-12 apart.
+#[test]
+fn adaptive_flow_and_stats_match_numpy_on_random_layers() {
+    check_fixture("binned_fixture", None, "i_xt");
+    check_fixture(
+        "binned_fixture",
+        Some("binned_fixture_inputs.safetensors"),
+        "i_xt_inputs",
+    );
+}
+
+/// The hidden layers of a network trained (in numpy) on the 12-bit task: saturated tanh units.
+#[test]
+fn adaptive_flow_and_stats_match_numpy_on_trained_layers() {
+    check_fixture("trained_fixture", None, "i_xt");
+}
+
+/// `probe train` writes flow.csv and stats.csv (adaptive and kde included) and names the
+/// bottlenecks; `probe analyze` on a dumped epoch with the run's config reproduces that epoch's
+/// rows byte for byte; `flow = false` / `stats = false` and `--no-flow` / `--no-stats` turn them
+/// off; `--saturation` and `measure.saturation` set the threshold.
+#[test]
+fn train_writes_flow_and_stats_that_analyze_reproduces() {
+    let dir = tmp_dir("train");
+    let cfg = dir.join("run.toml");
+    let config = r#"
+name = "flow"
+[data]
+dataset = "tishby12"
+split = "shuffled"
+train_limit = 300
+[model]
+widths = [12, 8, 5, 2]
+activation = "tanh"
+[train]
+optimizer = "adam"
+lr = 0.01
+batch_size = 64
+epochs = 3
+[measure]
+schedule = "every"
+on = "train"
+dump_activations = [3]
+saturation = 0.9
+[[measure.estimators]]
+kind = "adaptive"
+bins = 12
+[[measure.estimators]]
+kind = "kde"
+sigma2 = 0.01
+[[measure.estimators]]
+kind = "knn"
+"#;
+    std::fs::write(&cfg, config).unwrap();
+    let run = dir.join("run");
+    let err = succeeds(&["train", "--config", s(&cfg), "--out", s(&run)]);
+    assert!(
+        err.contains("epoch 3 bottleneck (adaptive): layers."),
+        "{err}"
+    );
+    assert!(err.contains("epoch 3 bottleneck (kde): layers."), "{err}");
+    let flows = read_csv(&run.join("flow.csv"));
+    // 3 epochs × 2 transitions × (adaptive, kde); knn has no flow.
+    assert_eq!(flows.len(), 12);
+    for r in &flows {
+        let (i, h, loss) = (
+            num(&r["i_bits"]),
+            num(&r["h_from_bits"]),
+            num(&r["loss_bits"]),
+        );
+        assert!(
+            (h - i - loss).abs() < 1e-9 && loss >= -1e-9 && i <= 300f64.log2() + 1e-9,
+            "{r:?}"
+        );
+        assert_eq!(r["i_bits_lower"].is_empty(), r["estimator"] == "adaptive");
+    }
+    for e in ["1", "2", "3"] {
+        for est in ["adaptive", "kde"] {
+            let flagged = flows
+                .iter()
+                .filter(|r| r["epoch"] == e && r["estimator"] == est && r["bottleneck"] == "1");
+            assert_eq!(flagged.count(), 1);
+        }
+    }
+    let stats = read_csv(&run.join("stats.csv"));
+    assert_eq!(
+        stats.len(),
+        3 * 3,
+        "3 epochs × 3 hooks × the one binned-family estimator"
+    );
+    assert!(stats
+        .iter()
+        .all(|r| r["estimator"] == "adaptive" && r["samples"] == "300"));
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        text.contains("flow = true") && text.contains("saturation = 0.9"),
+        "{text}"
+    );
+
+    let out = dir.join("analysis");
+    let mut args = vec![
+        "analyze".to_string(),
+        "--activations".into(),
+        s(&run.join("activations-epoch3.safetensors")).into(),
+        "--labels".into(),
+        s(&run.join("labels.safetensors")).into(),
+        "--inputs".into(),
+        s(&run.join("inputs.safetensors")).into(),
+        "--config".into(),
+        s(&run.join("config.toml")).into(),
+        "--out".into(),
+        s(&out).into(),
+        "-q".into(),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    succeeds(&argv);
+    let lines = |p: &Path, epoch: &str| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{epoch},")))
+            .map(String::from)
+            .collect()
+    };
+    for (train, analysis) in [
+        ("flow.csv", "analysis-flow.csv"),
+        ("stats.csv", "analysis-stats.csv"),
+    ] {
+        let want = lines(&run.join(train), "3");
+        assert!(!want.is_empty());
+        assert_eq!(lines(&out.join(analysis), "3"), want, "{analysis}");
+    }
+
+    // Switches: analyze flags, then the config keys.
+    args.extend([
+        "--overwrite".into(),
+        "--no-flow".into(),
+        "--saturation".into(),
+        "0.5".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    succeeds(&argv);
+    assert!(
+        !out.join("analysis-flow.csv").exists(),
+        "--no-flow removes the stale file"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis.json")).unwrap()).unwrap();
+    assert!(json["flow"].is_null() && json["bottlenecks"].is_null());
+    assert_eq!(json["saturation_threshold"], 0.5);
+    // Without a binned-family estimator the statistics have no bins: empty entropy columns.
+    let only_kde = dir.join("only-kde");
+    succeeds(&[
+        "analyze",
+        "--activations",
+        s(&run.join("activations-epoch3.safetensors")),
+        "--labels",
+        s(&run.join("labels.safetensors")),
+        "--estimator",
+        "kde",
+        "--sigma2",
+        "0.01",
+        "--out",
+        s(&only_kde),
+        "-q",
+    ]);
+    let rows = read_csv(&only_kde.join("analysis-stats.csv"));
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(
+            r["estimator"].is_empty() && r["entropy_mean"].is_empty(),
+            "{r:?}"
+        );
+        assert!(
+            num(&r["sparsity"]) >= 0.0 && !r["dead_units"].is_empty(),
+            "{r:?}"
+        );
+    }
+    std::fs::write(
+        &cfg,
+        config.replace("saturation = 0.9", "flow = false\nstats = false"),
+    )
+    .unwrap();
+    succeeds(&[
+        "train",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&run),
+        "--overwrite",
+        "-q",
+    ]);
+    assert!(!run.join("flow.csv").exists() && !run.join("stats.csv").exists());
+    assert!(run.join("infoplane.csv").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_settings_fail_with_messages_naming_the_key_or_flag() {
+    let f = fixtures();
+    let acts = f.join("binned_fixture.safetensors");
+    let labels = f.join("binned_fixture_labels.safetensors");
+    let dir = tmp_dir("errors");
+    let out = dir.join("out");
+    let base = [
+        "analyze",
+        "--activations",
+        s(&acts),
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&out),
+    ];
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        base.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let run = |extra: &[&'static str], parts: &[&str]| {
+        let args = with(extra);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&argv, parts);
+    };
+    run(
+        &["--bins", "10"],
+        &["--bins applies to --estimator adaptive"],
+    );
+    run(
+        &["--estimator", "adaptive", "--bins", "0"],
+        &["--bins", "Adaptive bins = 0"],
+    );
+    run(
+        &["--saturation", "0"],
+        &["--saturation", "expected a finite threshold > 0"],
+    );
+    let cfg = dir.join("bad.toml");
+    let config = r#"
+name = "bad"
+[data]
+dataset = "tishby12"
+[model]
+widths = [12, 2]
+activation = "tanh"
+[train]
+optimizer = "adam"
+lr = 0.01
+batch_size = 64
+epochs = 1
+[measure]
+schedule = "every"
+[[measure.estimators]]
+kind = "binned"
+bins = 5
+"#;
+    std::fs::write(&cfg, config).unwrap();
+    fails(
+        &["train", "--config", s(&cfg), "--out", s(&dir.join("r1"))],
+        &["`measure.estimators[0].bins` does not apply to kind = \"binned\""],
+    );
+    std::fs::write(
+        &cfg,
+        config
+            .replace(
+                "kind = \"binned\"\nbins = 5",
+                "kind = \"adaptive\"\nbins = 5",
+            )
+            .replace(
+                "schedule = \"every\"",
+                "schedule = \"every\"\nsaturation = -1.0",
+            ),
+    )
+    .unwrap();
+    fails(
+        &["train", "--config", s(&cfg), "--out", s(&dir.join("r2"))],
+        &["`measure.saturation`", "-1"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
