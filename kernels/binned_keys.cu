@@ -1,0 +1,122 @@
+// Quantise + row key: one pass over a row-major [n, d] activation matrix that bins every element
+// (thresholds: fixed-range IDNNs bins and explicit edge arrays; or Saxe's floor(x / width)) and
+// reduces each row to a 122-bit key (two residues mod 2^61 - 1). Memory-bound by design: every
+// element is read once, and a row's bins never touch memory.
+//
+// Row encoding (injective, so equal keys can only come from equal binned rows or from a hash
+// collision, whose probability docs/estimators.md bounds):
+//  * thresholds: each element's code (0..=m, NaN m + 1) takes `bits` bits; `per` = 32 / bits
+//    consecutive codes are packed into one 32-bit limb; a row has `limbs` = ceil(d / per) limbs.
+//  * floor: each element's i64 bin b is written as u = b + 2^31 (mod 2^64); its low 32 bits are
+//    limb j and its high 32 bits limb d + j (zero for |b| < 2^31, and then skipped); limbs = 2d.
+// Key h = (sum_w limb_w * coef[w] mod p, sum_w limb_w * coef[limbs + w] mod p), p = 2^61 - 1.
+//
+// Launch: blockDim.x = 256 (a multiple of 32), any gridDim.x (grid-stride over rows). A row is
+// handled by G = 2^glog lanes of one warp (G <= 32), each taking limbs w = lane, lane + G, ...
+// Dynamic shared memory: m * 4 bytes when m <= PROBE_SMEM_THR_MAX (thresholds staged there), else 0.
+#include "probe_common.cuh"
+
+#define PROBE_SMEM_THR_MAX 2048u
+
+PROBE_HD u32 probe_min_u32(u32 a, u32 b) { return a < b ? a : b; }
+
+template <typename T>
+__device__ void row_keys_thr(const T *__restrict__ x, u64 n, u32 d, const float *__restrict__ thr_g,
+                             u32 m, float t0, float inv, u32 search, u32 bits, u32 per, u32 limbs,
+                             const u64 *__restrict__ coef, u32 glog, u64 *__restrict__ k1,
+                             u64 *__restrict__ k2) {
+    PROBE_DYN_SMEM(float, s_thr);
+    const float *thr = thr_g;
+    if (m <= PROBE_SMEM_THR_MAX) {
+        for (u32 i = threadIdx.x; i < m; i += blockDim.x)
+            s_thr[i] = thr_g[i];
+        __syncthreads();
+        thr = s_thr;
+    }
+    const ProbeThr p = {thr, m, t0, inv, search};
+    const u32 lane = threadIdx.x & 31u;
+    const u32 G = 1u << glog;
+    const u32 sub = lane & (G - 1);
+    const u64 rows_per_warp = 32u >> glog;
+    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const u64 warps = ((u64)gridDim.x * blockDim.x) >> 5;
+    // Warp-uniform loop: every lane runs the same iterations, so the shuffles below are complete.
+    for (u64 base = warp * rows_per_warp; base < n; base += warps * rows_per_warp) {
+        const u64 row = base + (lane >> glog);
+        u64 a1 = 0, a2 = 0;
+        if (row < n) {
+            const T *r = x + row * d;
+            for (u32 w = sub; w < limbs; w += G) {
+                u32 j = w * per;
+                const u32 end = probe_min_u32(j + per, d);
+                u32 limb = 0, shift = 0;
+                for (; j < end; ++j, shift += bits)
+                    limb |= probe_code(probe_load(r, j), p) << shift;
+                a1 = probe_acc(a1, probe_mul_limb(limb, coef[w]));
+                a2 = probe_acc(a2, probe_mul_limb(limb, coef[limbs + w]));
+            }
+        }
+        for (u32 off = 1; off < G; off <<= 1) {
+            a1 = probe_fold61(a1 + __shfl_xor_sync(0xffffffffu, a1, off));
+            a2 = probe_fold61(a2 + __shfl_xor_sync(0xffffffffu, a2, off));
+        }
+        if (row < n && sub == 0) {
+            k1[row] = probe_mod61(a1);
+            k2[row] = probe_mod61(a2);
+        }
+    }
+}
+
+template <typename T>
+__device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double width,
+                               const u64 *__restrict__ coef, u32 glog, u64 *__restrict__ k1,
+                               u64 *__restrict__ k2) {
+    const u64 limbs = 2ull * d;
+    const u32 lane = threadIdx.x & 31u;
+    const u32 G = 1u << glog;
+    const u32 sub = lane & (G - 1);
+    const u64 rows_per_warp = 32u >> glog;
+    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const u64 warps = ((u64)gridDim.x * blockDim.x) >> 5;
+    for (u64 base = warp * rows_per_warp; base < n; base += warps * rows_per_warp) {
+        const u64 row = base + (lane >> glog);
+        u64 a1 = 0, a2 = 0;
+        if (row < n) {
+            const T *r = x + row * d;
+            for (u32 j = sub; j < d; j += G) {
+                const u64 u = (u64)probe_floor_bin(probe_load(r, j), width) + (1ull << 31);
+                const u32 lo = (u32)u, hi = (u32)(u >> 32);
+                a1 = probe_acc(a1, probe_mul_limb(lo, coef[j]));
+                a2 = probe_acc(a2, probe_mul_limb(lo, coef[limbs + j]));
+                if (hi != 0) { // bins beyond [-2^31, 2^31): the high limb (0 contributes nothing)
+                    a1 = probe_acc(a1, probe_mul_limb(hi, coef[d + j]));
+                    a2 = probe_acc(a2, probe_mul_limb(hi, coef[limbs + d + j]));
+                }
+            }
+        }
+        for (u32 off = 1; off < G; off <<= 1) {
+            a1 = probe_fold61(a1 + __shfl_xor_sync(0xffffffffu, a1, off));
+            a2 = probe_fold61(a2 + __shfl_xor_sync(0xffffffffu, a2, off));
+        }
+        if (row < n && sub == 0) {
+            k1[row] = probe_mod61(a1);
+            k2[row] = probe_mod61(a2);
+        }
+    }
+}
+
+#define PROBE_ROW_KEYS(SUFFIX, T)                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) row_keys_thr_##SUFFIX(                       \
+        const T *x, u64 n, u32 d, const float *thr, u32 m, float t0, float inv, u32 search,        \
+        u32 bits, u32 per, u32 limbs, const u64 *coef, u32 glog, u64 *k1, u64 *k2) {               \
+        row_keys_thr<T>(x, n, d, thr, m, t0, inv, search, bits, per, limbs, coef, glog, k1, k2);   \
+    }                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) row_keys_floor_##SUFFIX(                     \
+        const T *x, u64 n, u32 d, double width, const u64 *coef, u32 glog, u64 *k1, u64 *k2) {     \
+        row_keys_floor<T>(x, n, d, width, coef, glog, k1, k2);                                     \
+    }
+
+PROBE_ROW_KEYS(f32, float)
+PROBE_ROW_KEYS(f64, double)
+PROBE_ROW_KEYS(f16, f16_t)
+PROBE_ROW_KEYS(bf16, bf16_t)
