@@ -1,19 +1,22 @@
 //! The activation cache: keeps the tensors of the hook points its filter selects, on their device.
 //!
 //! A forward pass over a probe set may run in chunks; [`ActivationCache::hook`] appends each chunk
-//! and [`ActivationCache::take`] concatenates them along the batch dimension (dim 0).
+//! and [`ActivationCache::take`] concatenates them along the batch dimension (dim 0). With
+//! [`ActivationCache::with_representations`] each chunk is reduced to its rows (`channel_mean`,
+//! `project:K`, …) as it arrives, so a reduced hook never stores its full map.
 
 use std::collections::BTreeMap;
 
 use candle_core::Tensor;
 
-use crate::{NameFilter, Result};
+use crate::{NameFilter, Representations, Result};
 
 /// Tensors recorded at hook points, by name. Tensors stay on the device they were produced on.
 #[derive(Debug)]
 pub struct ActivationCache {
     filter: NameFilter,
     chunks: BTreeMap<String, Vec<Tensor>>,
+    represent: Option<Representations>,
 }
 
 impl ActivationCache {
@@ -22,19 +25,34 @@ impl ActivationCache {
         Self {
             filter,
             chunks: BTreeMap::new(),
+            represent: None,
         }
+    }
+
+    /// Stores each selected tensor as its representation's rows `[batch, features]` instead of
+    /// as it is (see [`Representations`]).
+    pub fn with_representations(mut self, represent: Representations) -> Self {
+        self.represent = Some(represent);
+        self
     }
 
     /// Called by models at each hook point: records `t` if the filter selects `name`. `t` is
     /// detached from the autograd graph so caching never keeps a graph alive.
     pub fn hook(&mut self, name: &str, t: &Tensor) -> Result<()> {
         if self.filter.matches(name) {
-            self.chunks
-                .entry(name.to_string())
-                .or_default()
-                .push(t.detach());
+            let t = match self.represent.as_mut() {
+                Some(r) => r.apply(name, &t.detach())?,
+                None => t.detach(),
+            };
+            self.chunks.entry(name.to_string()).or_default().push(t);
         }
         Ok(())
+    }
+
+    /// Whether the filter selects `name` (so a model can skip computing a tensor only a hook
+    /// would use).
+    pub fn selects(&self, name: &str) -> bool {
+        self.filter.matches(name)
     }
 
     /// Names recorded so far, sorted.

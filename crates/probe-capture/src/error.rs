@@ -21,6 +21,24 @@ pub enum Error {
         /// The model's hook point names, comma separated.
         available: String,
     },
+    /// A representation name or its use on a hook point is invalid.
+    #[error("invalid representation {value:?}: {reason}")]
+    BadRepresentation {
+        /// The representation as written.
+        value: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// Two representation patterns select the same hook point.
+    #[error("hook point {hook} is matched by two representation patterns, {first:?} and {second:?}; make the patterns select disjoint hooks")]
+    AmbiguousRepresentation {
+        /// The hook point.
+        hook: String,
+        /// One pattern.
+        first: String,
+        /// Another pattern.
+        second: String,
+    },
     /// A schedule's parameters are invalid for the run length.
     #[error("invalid measurement schedule: {0}")]
     Schedule(String),

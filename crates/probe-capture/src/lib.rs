@@ -1,5 +1,6 @@
-//! Capture: named hook points, the activation cache that records them, and the schedules that
-//! decide on which epochs a run measures.
+//! Capture: named hook points, the activation cache that records them, the representations that
+//! turn a captured tensor into an estimator's rows, and the schedules that decide on which epochs a
+//! run measures.
 //!
 //! A hook point is an identity at a named place in a model (TransformerLens's idea): the model calls
 //! [`ActivationCache::hook`] with the name and the tensor, and the cache keeps the tensor — on the
@@ -20,9 +21,11 @@
 mod cache;
 mod error;
 mod filter;
+mod represent;
 mod schedule;
 
 pub use cache::ActivationCache;
 pub use error::{Error, Result};
 pub use filter::NameFilter;
+pub use represent::{projection, Representation, Representations, REPRESENTATIONS};
 pub use schedule::Schedule;

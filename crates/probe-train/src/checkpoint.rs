@@ -2,20 +2,27 @@
 //! (`layers.0.weight`, …), so `safetensors.torch.load_file` reads them directly.
 //!
 //! [`to_bytes`] serialises in memory; callers write the bytes atomically (see `probe-report`), so
-//! an interrupted run never leaves a half-written checkpoint.
+//! an interrupted run never leaves a half-written checkpoint. A [`Checkpoint`] holds a whole
+//! training state (weights, optimiser buffers, random-stream positions, results) for `--resume`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
 
 use crate::model::Model;
 use crate::{Error, Result};
 
-/// The safetensors bytes of `model`'s parameters.
+/// A model's whole state: its parameters and its buffers (batch-norm running statistics).
+pub fn named_state(model: &dyn Model) -> Vec<(String, Var)> {
+    let mut v = model.named_vars();
+    v.extend(model.named_buffers());
+    v
+}
+
+/// The safetensors bytes of `model`'s parameters and buffers ([`named_state`]).
 pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
-    let tensors: Vec<(String, Tensor)> = model
-        .named_vars()
+    let tensors: Vec<(String, Tensor)> = named_state(model)
         .into_iter()
         .map(|(k, v)| (k, v.as_tensor().clone()))
         .collect();
@@ -25,14 +32,15 @@ pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
     })
 }
 
-/// Loads parameters saved by `to_bytes` into `model`; every parameter must be present with its shape.
+/// Loads parameters and buffers saved by `to_bytes` (or a PyTorch `state_dict` with the same
+/// names) into `model`; every one must be present with its shape, other tensors are ignored.
 pub fn load(model: &dyn Model, path: &Path, device: &Device) -> Result<()> {
     let tensors: HashMap<String, Tensor> =
         candle_core::safetensors::load(path, device).map_err(|e| Error::Checkpoint {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    for (name, var) in model.named_vars() {
+    for (name, var) in named_state(model) {
         let t = tensors.get(&name).ok_or_else(|| Error::Checkpoint {
             path: path.to_path_buf(),
             message: format!("parameter `{name}` is missing"),
@@ -50,4 +58,186 @@ pub fn load(model: &dyn Model, path: &Path, device: &Device) -> Result<()> {
         var.set(&t.to_dtype(var.dtype())?)?;
     }
     Ok(())
+}
+
+/// Everything a run needs to continue: named tensors (weights, optimiser buffers), short text
+/// values (epoch, step count, random-stream states) and byte blobs (the result tables so far).
+///
+/// One safetensors file holds it all: tensors under their names, blobs as `U8` tensors named
+/// `blob.{name}`, text values in the header's metadata. Written with one atomic rename, so a
+/// checkpoint is always whole.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    /// Tensors by name (any device; stored as they are).
+    pub tensors: Vec<(String, Tensor)>,
+    /// Short text values by key.
+    pub meta: BTreeMap<String, String>,
+    /// Byte blobs by name (e.g. serialised result tables).
+    pub blobs: BTreeMap<String, Vec<u8>>,
+}
+
+/// The metadata key marking a probe checkpoint, and its format version.
+const FORMAT_KEY: &str = "probe.checkpoint";
+const FORMAT_VERSION: &str = "1";
+const BLOB_PREFIX: &str = "blob.";
+
+impl Checkpoint {
+    /// The safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let err = |message: String| Error::Checkpoint {
+            path: "<memory>".into(),
+            message,
+        };
+        let mut all: Vec<(String, Tensor)> = self.tensors.clone();
+        for (name, bytes) in &self.blobs {
+            let t = Tensor::from_slice(bytes.as_slice(), bytes.len(), &Device::Cpu)?;
+            all.push((format!("{BLOB_PREFIX}{name}"), t));
+        }
+        let mut meta: HashMap<String, String> = self.meta.clone().into_iter().collect();
+        meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
+        safetensors::serialize(all, Some(meta)).map_err(|e| err(e.to_string()))
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::to_bytes`]; tensors are placed on `device`.
+    pub fn read(path: &Path, device: &Device) -> Result<Self> {
+        let err = |message: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| err(format!("not a safetensors file: {e}")))?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| err(format!("not a safetensors file: {e}")))?;
+        let mut meta: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        match meta.remove(FORMAT_KEY).as_deref() {
+            Some(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(err(format!(
+                "checkpoint format {v} is not supported (this probe reads format {FORMAT_VERSION})"
+            )))
+            }
+            None => {
+                return Err(err(
+                    "not a probe checkpoint (no `probe.checkpoint` metadata)".into(),
+                ))
+            }
+        }
+        let mut out = Checkpoint {
+            meta,
+            ..Checkpoint::default()
+        };
+        let mut views = st.tensors();
+        views.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, view) in views {
+            match name.strip_prefix(BLOB_PREFIX) {
+                Some(blob) => {
+                    out.blobs.insert(blob.to_string(), view.data().to_vec());
+                }
+                None => {
+                    let t = candle_core::safetensors::Load::load(&view, device)?;
+                    out.tensors.push((name, t));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tensor `name`, or an error naming the checkpoint file.
+    pub fn tensor(&self, name: &str, path: &Path) -> Result<&Tensor> {
+        self.tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::Checkpoint {
+                path: path.to_path_buf(),
+                message: format!("tensor `{name}` is missing"),
+            })
+    }
+
+    /// The text value `key`, or an error naming the checkpoint file.
+    pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
+        self.meta
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Checkpoint {
+                path: path.to_path_buf(),
+                message: format!("value `{key}` is missing"),
+            })
+    }
+}
+
+/// Copies `tensors` (by name) into `vars` (by name); every var must be present with its shape.
+pub fn set_vars(vars: &[(String, Var)], tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
+    for (name, var) in vars {
+        let t = tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::Checkpoint {
+                path: path.to_path_buf(),
+                message: format!("parameter `{name}` is missing"),
+            })?;
+        if t.dims() != var.dims() {
+            return Err(Error::Checkpoint {
+                path: path.to_path_buf(),
+                message: format!(
+                    "parameter `{name}` has shape {:?}, the model expects {:?}",
+                    t.dims(),
+                    var.dims()
+                ),
+            });
+        }
+        var.set(&t.to_device(var.device())?.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_round_trips_tensors_text_and_blobs() {
+        let dir = std::env::temp_dir().join(format!("probe-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkpoint.safetensors");
+        let mut c = Checkpoint::default();
+        let w = Tensor::new(&[[1.5f32, -0.0], [f32::MIN_POSITIVE, 3.0]], &Device::Cpu).unwrap();
+        c.tensors.push(("model.layers.0.weight".into(), w.clone()));
+        c.meta.insert("epoch".into(), "7".into());
+        c.blobs
+            .insert("metrics".into(), b"epoch,loss\n1,0.5\n".to_vec());
+        c.blobs.insert("empty".into(), Vec::new());
+        std::fs::write(&path, c.to_bytes().unwrap()).unwrap();
+        let back = Checkpoint::read(&path, &Device::Cpu).unwrap();
+        assert_eq!(back.meta("epoch", &path).unwrap(), "7");
+        assert_eq!(back.blobs, c.blobs);
+        let t = back.tensor("model.layers.0.weight", &path).unwrap();
+        let bits = |t: &Tensor| -> Vec<u32> {
+            t.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect()
+        };
+        assert_eq!(bits(t), bits(&w));
+        let e = back.meta("step", &path).unwrap_err();
+        assert!(
+            e.to_string().contains("checkpoint.safetensors") && e.to_string().contains("step"),
+            "{e}"
+        );
+        // A plain weights file is not a checkpoint.
+        std::fs::write(&path, safetensors::serialize(vec![("w", w)], None).unwrap()).unwrap();
+        let e = Checkpoint::read(&path, &Device::Cpu).unwrap_err();
+        assert!(e.to_string().contains("not a probe checkpoint"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

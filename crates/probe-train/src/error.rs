@@ -24,6 +24,16 @@ pub enum Error {
         /// The offending loss value.
         loss: f64,
     },
+    /// The training loss of one replica of a seed ensemble became NaN or infinite.
+    #[error("training diverged at epoch {epoch}: the loss of seed {seed} became {loss}; lower the learning rate or check the data")]
+    DivergedReplica {
+        /// The epoch (1-based) in which it happened.
+        epoch: usize,
+        /// The seed of the replica.
+        seed: u64,
+        /// The offending loss value.
+        loss: f64,
+    },
     /// Reading or writing a checkpoint failed.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {
@@ -35,6 +45,9 @@ pub enum Error {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// An information-theoretic helper (the VIB's KL) failed.
+    #[error(transparent)]
+    Estimator(#[from] probe_estimators::Error),
     /// Hook points / capture failed.
     #[error(transparent)]
     Capture(#[from] probe_capture::Error),

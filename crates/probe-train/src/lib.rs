@@ -7,10 +7,14 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod ensemble;
 mod error;
+pub mod gradients;
+pub mod malloc;
 pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod trainer;
+pub mod vib;
 
 pub use error::{Error, Result};

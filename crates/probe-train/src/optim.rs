@@ -3,6 +3,10 @@
 //! - SGD with momentum μ: `b ← μ·b + g` (b = g on the first step), `θ ← θ − lr·b`.
 //! - Adam: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 //!   `θ ← θ − lr·m̂ / (√v̂ + ε)` with `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`.
+//!
+//! The whole state (step count, learning rate, moment buffers) can be exported with
+//! [`Optimizer::state`] and put back with [`Optimizer::load_state`], so a resumed run takes the
+//! very same steps.
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
@@ -80,6 +84,17 @@ impl OptimSpec {
     }
 }
 
+/// What [`Optimizer::state`] exports.
+#[derive(Clone, Debug)]
+pub struct OptimState {
+    /// Steps taken.
+    pub step: u64,
+    /// The current learning rate.
+    pub lr: f64,
+    /// Moment buffers by name (`m.{i}`, `v.{i}`).
+    pub tensors: Vec<(String, Tensor)>,
+}
+
 /// An optimiser bound to a model's parameters.
 #[derive(Debug)]
 pub struct Optimizer {
@@ -109,6 +124,82 @@ impl Optimizer {
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.step
+    }
+
+    /// The current learning rate.
+    pub fn lr(&self) -> f64 {
+        match self.spec {
+            OptimSpec::Sgd { lr, .. } | OptimSpec::Adam { lr, .. } => lr,
+        }
+    }
+
+    /// Changes the learning rate (schedules such as Alemi et al.'s ×0.97 every 2 epochs).
+    pub fn set_lr(&mut self, new: f64) -> Result<()> {
+        if !(new > 0.0 && new.is_finite()) {
+            return Err(Error::invalid(
+                "train.lr",
+                format!("{new}; a learning rate must be positive and finite"),
+            ));
+        }
+        match &mut self.spec {
+            OptimSpec::Sgd { lr, .. } | OptimSpec::Adam { lr, .. } => *lr = new,
+        }
+        Ok(())
+    }
+
+    /// Step count, learning rate and the moment buffers (`m.{i}`, `v.{i}` for the i-th var, only
+    /// those that exist yet), for a checkpoint.
+    pub fn state(&self) -> OptimState {
+        let mut tensors = Vec::new();
+        for (kind, bufs) in [("m", &self.m), ("v", &self.v)] {
+            for (i, b) in bufs.iter().enumerate() {
+                if let Some(t) = b {
+                    tensors.push((format!("{kind}.{i}"), t.clone()));
+                }
+            }
+        }
+        OptimState {
+            step: self.step,
+            lr: self.lr(),
+            tensors,
+        }
+    }
+
+    /// Restores a [`state`](Self::state) taken from an optimiser over vars of the same shapes.
+    pub fn load_state(&mut self, state: &OptimState) -> Result<()> {
+        let bad = |m: String| Error::invalid("checkpoint optimizer state", m);
+        let mut m = vec![None; self.vars.len()];
+        let mut v = vec![None; self.vars.len()];
+        for (name, t) in &state.tensors {
+            let (kind, i) = name
+                .split_once('.')
+                .and_then(|(k, i)| Some((k, i.parse::<usize>().ok()?)))
+                .ok_or_else(|| bad(format!("unexpected buffer name `{name}`")))?;
+            let var = self.vars.get(i).ok_or_else(|| {
+                bad(format!(
+                    "buffer `{name}` has no parameter: the model has {}",
+                    self.vars.len()
+                ))
+            })?;
+            if t.dims() != var.dims() {
+                return Err(bad(format!(
+                    "buffer `{name}` has shape {:?}, its parameter {:?}",
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            let slot = match kind {
+                "m" => &mut m[i],
+                "v" => &mut v[i],
+                _ => return Err(bad(format!("unexpected buffer name `{name}`"))),
+            };
+            *slot = Some(t.to_device(var.device())?.to_dtype(var.dtype())?);
+        }
+        self.set_lr(state.lr)?;
+        self.m = m;
+        self.v = v;
+        self.step = state.step;
+        Ok(())
     }
 
     /// Applies one update from `grads`; parameters without a gradient are left as they are.
@@ -226,6 +317,52 @@ mod tests {
         let v_hat = (0.999 * 0.036 + 0.001 * 35.7604) / (1.0 - 0.999f64.powi(2));
         let want = 0.01 - 0.01 * m_hat / (v_hat.sqrt() + 1e-8);
         assert!((th[0] as f64 - want).abs() < 1e-6, "{th:?} vs {want}");
+    }
+
+    #[test]
+    fn restored_state_takes_the_same_steps() {
+        let spec = OptimSpec::Adam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
+        let make = || Var::from_tensor(&Tensor::new(&[0f32, 1.0], &Device::Cpu).unwrap()).unwrap();
+        let step = |opt: &mut Optimizer, var: &Var| {
+            let loss = (var.as_tensor() - 3.0)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        };
+        let (a, b) = (make(), make());
+        let mut oa = Optimizer::new(spec.clone(), vec![a.clone()]).unwrap();
+        for _ in 0..3 {
+            step(&mut oa, &a);
+        }
+        oa.set_lr(0.02).unwrap();
+        b.set(a.as_tensor()).unwrap();
+        let mut ob = Optimizer::new(spec, vec![b.clone()]).unwrap();
+        ob.load_state(&oa.state()).unwrap();
+        assert_eq!((ob.steps(), ob.lr()), (3, 0.02));
+        for _ in 0..4 {
+            step(&mut oa, &a);
+            step(&mut ob, &b);
+        }
+        let (va, vb): (Vec<f32>, Vec<f32>) = (
+            a.as_tensor().to_vec1().unwrap(),
+            b.as_tensor().to_vec1().unwrap(),
+        );
+        assert_eq!(
+            va.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            vb.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        // A buffer of the wrong shape is refused.
+        let mut st = oa.state();
+        st.tensors[0].1 = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(ob.load_state(&st).is_err());
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //!
 //! Data sit on the model's device as whole tensors (`x` `[n, d]` f32, `y` `[n]` u32); each batch is
 //! gathered on the device with `index_select`, so only the shuffled indices move per step. Loss and
-//! accuracy are accumulated on the device and read back once per epoch.
+//! accuracy are accumulated on the device and read back once per epoch. The shuffle stream's
+//! position can be saved and restored ([`Trainer::shuffle_state`]), so a resumed run draws the same
+//! orders as an uninterrupted one; [`Trainer::epoch_with`] can also feed every mini-batch's
+//! gradients to a [`GradStats`].
 
 use candle_core::{DType, Device, Tensor, D};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
+use crate::gradients::GradStats;
 use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
@@ -64,6 +68,17 @@ impl Trainer {
         })
     }
 
+    /// The shuffle stream's state (see [`rng::save_state`]), for a checkpoint.
+    pub fn shuffle_state(&self) -> String {
+        rng::save_state(&self.shuffle)
+    }
+
+    /// Continues the shuffle stream from a state saved by [`Trainer::shuffle_state`].
+    pub fn restore_shuffle_state(&mut self, state: &str) -> Result<()> {
+        self.shuffle = rng::restore_state(state, "checkpoint shuffle stream")?;
+        Ok(())
+    }
+
     /// One epoch over `data` in a fresh random order (the last batch may be smaller). Returns the
     /// sample-weighted mean of the batch losses and the accuracy of the batches' predictions, as
     /// measured during the epoch. A NaN or infinite loss is [`Error::Diverged`].
@@ -74,7 +89,21 @@ impl Trainer {
         opt: &mut Optimizer,
         data: &DeviceData,
     ) -> Result<LossAcc> {
+        self.epoch_with(epoch, model, opt, data, None)
+    }
+
+    /// [`Trainer::epoch`], also adding every mini-batch's gradients to `grads` when given.
+    pub fn epoch_with(
+        &mut self,
+        epoch: usize,
+        model: &dyn Model,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+    ) -> Result<LossAcc> {
         let device = data.x.device();
+        // Dropout and batch norm train during the epoch; the model is left in evaluation mode.
+        model.set_training(true);
         let order = rng::permutation(&mut self.shuffle, data.n);
         let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
         let mut correct = Tensor::zeros((), DType::F32, device)?;
@@ -84,10 +113,15 @@ impl Trainer {
             let y = data.y.index_select(&idx_t, 0)?;
             let logits = model.forward(&x, None)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            opt.step(&loss.backward()?)?;
+            let g = loss.backward()?;
+            if let Some(stats) = grads.as_deref_mut() {
+                stats.add(&g)?;
+            }
+            opt.step(&g)?;
             loss_sum = (loss_sum + (loss.detach() * idx.len() as f64)?)?;
             correct = (correct + count_correct(&logits.detach(), &y)?)?;
         }
+        model.set_training(false);
         let n = data.n as f64;
         let loss = loss_sum.to_scalar::<f32>()? as f64 / n;
         if !loss.is_finite() {
@@ -101,7 +135,9 @@ impl Trainer {
 }
 
 /// Loss and accuracy of `model` on all of `data`, evaluated in chunks of `chunk` samples.
+/// The model is switched to evaluation mode (dropout off, batch norm's running statistics).
 pub fn evaluate(model: &dyn Model, data: &DeviceData, chunk: usize) -> Result<LossAcc> {
+    model.set_training(false);
     let device = data.x.device();
     let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
     let mut correct = Tensor::zeros((), DType::F32, device)?;

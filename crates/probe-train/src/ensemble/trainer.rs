@@ -1,0 +1,195 @@
+//! Training and evaluation of an [`EnsembleMlp`]: every replica reads its own shuffle stream
+//! (the `Shuffle` stream of its seed), so replica r sees exactly the batches a single run of its
+//! seed sees. The loss of the step is the sum of the replicas' mean cross-entropies; since no
+//! replica's parameters appear in another's term, each receives the gradient of its own loss.
+
+use candle_core::{DType, Tensor, D};
+use rand_chacha::ChaCha8Rng;
+
+use super::EnsembleMlp;
+use crate::gradients::GradStats;
+use crate::optim::Optimizer;
+use crate::rng::{self, Stream};
+use crate::trainer::{DeviceData, LossAcc};
+use crate::{Error, Result};
+
+/// Runs training epochs of an ensemble with one shuffle stream per replica.
+#[derive(Debug)]
+pub struct EnsembleTrainer {
+    batch_size: usize,
+    shuffles: Vec<ChaCha8Rng>,
+}
+
+impl EnsembleTrainer {
+    /// A trainer whose replica r shuffles with the `Shuffle` stream of `seeds[r]`.
+    pub fn new(batch_size: usize, seeds: &[u64]) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::invalid(
+                "train.batch_size",
+                "0; expected a batch size of at least 1",
+            ));
+        }
+        Ok(Self {
+            batch_size,
+            shuffles: seeds
+                .iter()
+                .map(|&s| rng::stream(s, Stream::Shuffle))
+                .collect(),
+        })
+    }
+
+    /// Every replica's shuffle-stream state, for a checkpoint.
+    pub fn shuffle_states(&self) -> Vec<String> {
+        self.shuffles.iter().map(rng::save_state).collect()
+    }
+
+    /// Continues the shuffle streams from states saved by [`EnsembleTrainer::shuffle_states`].
+    pub fn restore_shuffle_states(&mut self, states: &[String]) -> Result<()> {
+        if states.len() != self.shuffles.len() {
+            return Err(Error::invalid(
+                "checkpoint shuffle streams",
+                format!(
+                    "{} saved, the ensemble has {} replicas",
+                    states.len(),
+                    self.shuffles.len()
+                ),
+            ));
+        }
+        for (s, text) in self.shuffles.iter_mut().zip(states) {
+            *s = rng::restore_state(text, "checkpoint shuffle stream")?;
+        }
+        Ok(())
+    }
+
+    /// One epoch; per replica the sample-weighted mean batch loss and the accuracy of the batches'
+    /// predictions (as [`Trainer::epoch`](crate::trainer::Trainer::epoch) reports them). A NaN or
+    /// infinite loss of any replica is [`Error::Diverged`], naming the seed.
+    pub fn epoch_with(
+        &mut self,
+        epoch: usize,
+        model: &EnsembleMlp,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+    ) -> Result<Vec<LossAcc>> {
+        let n_rep = model.replicas();
+        if self.shuffles.len() != n_rep {
+            return Err(Error::invalid(
+                "repeats",
+                format!(
+                    "the trainer has {} shuffle streams, the model {n_rep} replicas",
+                    self.shuffles.len()
+                ),
+            ));
+        }
+        let device = data.x.device();
+        let d = data.x.dim(1)?;
+        let orders: Vec<Vec<u32>> = self
+            .shuffles
+            .iter_mut()
+            .map(|s| rng::permutation(s, data.n))
+            .collect();
+        let mut loss_sum = Tensor::zeros(n_rep, DType::F32, device)?;
+        let mut correct = Tensor::zeros(n_rep, DType::F32, device)?;
+        let mut start = 0;
+        let mut idx = Vec::with_capacity(n_rep * self.batch_size);
+        while start < data.n {
+            let len = self.batch_size.min(data.n - start);
+            idx.clear();
+            for o in &orders {
+                idx.extend_from_slice(&o[start..start + len]);
+            }
+            let idx_t = Tensor::from_slice(&idx, idx.len(), device)?;
+            let x = data.x.index_select(&idx_t, 0)?.reshape((n_rep, len, d))?;
+            let y = data.y.index_select(&idx_t, 0)?.reshape((n_rep, len))?;
+            let logits = model.forward(&x, None)?;
+            let losses = cross_entropy_per_replica(&logits, &y)?; // [N]
+            let g = losses.sum_all()?.backward()?;
+            if let Some(stats) = grads.as_deref_mut() {
+                stats.add(&g)?;
+            }
+            opt.step(&g)?;
+            loss_sum = (loss_sum + (losses.detach() * len as f64)?)?;
+            correct = (correct + count_correct(&logits.detach(), &y)?)?;
+            start += len;
+        }
+        let n = data.n as f64;
+        let losses = loss_sum.to_vec1::<f32>()?;
+        let correct = correct.to_vec1::<f32>()?;
+        let mut out = Vec::with_capacity(n_rep);
+        for (r, (l, c)) in losses.iter().zip(&correct).enumerate() {
+            let loss = *l as f64 / n;
+            if !loss.is_finite() {
+                return Err(Error::DivergedReplica {
+                    epoch,
+                    seed: model.seeds()[r],
+                    loss,
+                });
+            }
+            out.push(LossAcc {
+                loss,
+                acc: *c as f64 / n,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Loss and accuracy of every replica on all of `data`, evaluated in chunks of `chunk` samples
+/// (as [`evaluate`](crate::trainer::evaluate) does for one model).
+pub fn evaluate_ensemble(
+    model: &EnsembleMlp,
+    data: &DeviceData,
+    chunk: usize,
+) -> Result<Vec<LossAcc>> {
+    let n_rep = model.replicas();
+    let device = data.x.device();
+    let mut loss_sum = Tensor::zeros(n_rep, DType::F32, device)?;
+    let mut correct = Tensor::zeros(n_rep, DType::F32, device)?;
+    let chunk = chunk.max(1);
+    let mut start = 0;
+    while start < data.n {
+        let len = chunk.min(data.n - start);
+        let x = data.x.narrow(0, start, len)?;
+        let y = data
+            .y
+            .narrow(0, start, len)?
+            .unsqueeze(0)?
+            .broadcast_as((n_rep, len))?
+            .contiguous()?;
+        let logits = model.forward(&x, None)?.detach();
+        let loss = cross_entropy_per_replica(&logits, &y)?;
+        loss_sum = (loss_sum + (loss * len as f64)?)?;
+        correct = (correct + count_correct(&logits, &y)?)?;
+        start += len;
+    }
+    let n = data.n.max(1) as f64;
+    let losses = loss_sum.to_vec1::<f32>()?;
+    let correct = correct.to_vec1::<f32>()?;
+    Ok(losses
+        .iter()
+        .zip(&correct)
+        .map(|(l, c)| LossAcc {
+            loss: *l as f64 / n,
+            acc: *c as f64 / n,
+        })
+        .collect())
+}
+
+/// Mean cross-entropy of each replica, `[N]`, for logits `[N, batch, classes]` and labels
+/// `[N, batch]`: candle_nn's `cross_entropy` (log-softmax, gather, sum, scale) per replica, with
+/// the same reductions so each replica's value is bit-identical to the single-model loss.
+fn cross_entropy_per_replica(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let batch = logits.dim(1)?;
+    let log_sm = candle_nn::ops::log_softmax(logits, 2)?;
+    Ok(log_sm
+        .gather(&y.unsqueeze(2)?, 2)?
+        .sum((1, 2))?
+        .affine(-1f64 / batch as f64, 0.)?)
+}
+
+/// Rows whose arg-max equals the label, per replica, `[N]` f32.
+fn count_correct(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let pred = logits.argmax(D::Minus1)?;
+    Ok(pred.eq(y)?.to_dtype(DType::F32)?.sum(1)?)
+}

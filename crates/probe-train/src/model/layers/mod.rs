@@ -1,0 +1,53 @@
+//! Building blocks of the models: parameters with PyTorch's initialisations, linear and
+//! convolution layers (im2col on the CPU), pooling, layer and batch norm, dropout, multi-head
+//! attention and recurrent cells. Everything is written with differentiable candle ops (or custom
+//! ops with a backward), so the autograd graph covers every parameter; the functional forms
+//! (`conv2d`, `layer_norm`, `softmax_last`, `lstm_step`, `gru_step`) work in f32 and f64, which
+//! the finite-difference tests use.
+
+pub mod attention;
+pub mod conv;
+pub mod dropout;
+pub mod im2col;
+pub mod linear;
+pub mod norm;
+pub mod param;
+pub mod pool;
+pub mod recurrent;
+
+use candle_core::Tensor;
+use probe_capture::ActivationCache;
+
+use crate::Result;
+
+/// Where a forward pass reports its hook points: an optional [`ActivationCache`]. Names are built
+/// only when a cache is present.
+pub struct Hooks<'a> {
+    cache: Option<&'a mut ActivationCache>,
+}
+
+impl<'a> Hooks<'a> {
+    /// Reports to `cache`, or nowhere.
+    pub fn new(cache: Option<&'a mut ActivationCache>) -> Self {
+        Self { cache }
+    }
+
+    /// Reports the tensor `make()` under `name`, computing it only if the cache selects `name`
+    /// (for hook-only tensors: a softmax, a transposed copy).
+    pub fn hook_with(&mut self, name: &str, make: impl FnOnce() -> Result<Tensor>) -> Result<()> {
+        if let Some(c) = self.cache.as_deref_mut() {
+            if c.selects(name) {
+                c.hook(name, &make()?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports `t` under the name `name()`.
+    pub fn hook(&mut self, name: impl FnOnce() -> String, t: &Tensor) -> Result<()> {
+        if let Some(c) = self.cache.as_deref_mut() {
+            c.hook(&name(), t)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Non-overlapping 2-D pooling (kernel = stride = k, PyTorch's floor mode: rows and columns that do
+//! not fill a window are dropped) over the last two dimensions of `[..., H, W]`.
+//!
+//! On the CPU it is a pair of custom ops: [`Pool2d`] (one pass over each plane) whose backward is
+//! [`Pool2dGrad`], which routes each window's gradient to its first maximum in row-major order
+//! (PyTorch's choice among ties) or spreads it evenly (average). On other devices it is a reshape
+//! and a reduction, whose backward is candle's own (ties there each get the full gradient).
+//!
+//! candle 0.11's `max_pool2d` is not used: its backward scales the gradient of each window's
+//! maximum by 1/k² (it multiplies by the average of the arg-max mask instead of dividing), and its
+//! CPU reductions over a non-trailing dimension run as a scalar loop.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// How a window is reduced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolType {
+    /// The maximum (`nn.MaxPool2d`).
+    Max,
+    /// The mean (`nn.AvgPool2d`).
+    Avg,
+}
+
+/// `x [..., H, W]` → `[..., ⌊H/k⌋, ⌊W/k⌋]`; `k = 1` is the identity.
+pub fn pool2d(x: &Tensor, k: usize, kind: PoolType) -> Result<Tensor> {
+    if k <= 1 {
+        return Ok(x.clone());
+    }
+    let dims = x.dims();
+    if dims.len() < 2 {
+        return Err(Error::invalid(
+            "model.pool",
+            "pooling needs [..., H, W] maps",
+        ));
+    }
+    let (h, w) = (dims[dims.len() - 2], dims[dims.len() - 1]);
+    let (oh, ow) = (h / k, w / k);
+    if oh == 0 || ow == 0 {
+        return Err(Error::invalid(
+            "model.pool",
+            format!("a {k}×{k} pooling window does not fit a {h}×{w} map; use a smaller pool"),
+        ));
+    }
+    if x.device().is_cpu() {
+        return Ok(x.contiguous()?.apply_op1(Pool2d { k, kind })?);
+    }
+    let planes: usize = dims[..dims.len() - 2].iter().product();
+    let cropped = x
+        .narrow(dims.len() - 2, 0, oh * k)?
+        .narrow(dims.len() - 1, 0, ow * k)?;
+    let r = cropped.contiguous()?.reshape((planes, oh, k, ow, k))?;
+    let r = match kind {
+        PoolType::Max => r.max(4)?.max(2)?,
+        PoolType::Avg => r.mean(4)?.mean(2)?,
+    };
+    let mut out = dims[..dims.len() - 2].to_vec();
+    out.extend([oh, ow]);
+    Ok(r.reshape(out)?)
+}
+
+/// `(planes, H, W, output shape)` of a contiguous `[..., H, W]` input pooled by `k`.
+fn geometry(l: &Layout, k: usize) -> candle_core::Result<(usize, usize, usize, Shape)> {
+    let dims = l.dims();
+    if dims.len() < 2 || l.contiguous_offsets().is_none() {
+        bail!("pool2d: expected a contiguous [..., H, W] input, got {dims:?}")
+    }
+    let (h, w) = (dims[dims.len() - 2], dims[dims.len() - 1]);
+    let mut out = dims[..dims.len() - 2].to_vec();
+    out.extend([h / k, w / k]);
+    Ok((l.shape().elem_count() / (h * w), h, w, Shape::from(out)))
+}
+
+fn slice<'a, T>(v: &'a [T], l: &Layout) -> &'a [T] {
+    match l.contiguous_offsets() {
+        Some((a, b)) => &v[a..b],
+        None => &v[..0],
+    }
+}
+
+/// Index (within the plane) of the first maximum of window `(y, x)`.
+fn argmax<T: PartialOrd + Copy>(p: &[T], w: usize, k: usize, y: usize, x: usize) -> usize {
+    let mut best = (y * k) * w + x * k;
+    for i in 0..k {
+        for j in 0..k {
+            let at = (y * k + i) * w + x * k + j;
+            // Greater, or incomparable (a NaN) wins, as in PyTorch.
+            if matches!(
+                p[at].partial_cmp(&p[best]),
+                Some(std::cmp::Ordering::Greater) | None
+            ) {
+                best = at;
+            }
+        }
+    }
+    best
+}
+
+/// Window reduction of every `[H, W]` plane (see the module header); backward is [`Pool2dGrad`].
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2d {
+    /// Window size and stride.
+    pub k: usize,
+    /// Max or average.
+    pub kind: PoolType,
+}
+
+fn pool_fwd<T>(x: &[T], planes: usize, h: usize, w: usize, k: usize, kind: PoolType) -> Vec<T>
+where
+    T: candle_core::WithDType,
+{
+    let (oh, ow) = (h / k, w / k);
+    let scale = T::from_f64(1.0 / (k * k) as f64);
+    let mut out = Vec::with_capacity(planes * oh * ow);
+    for p in x.chunks(h * w).take(planes) {
+        for y in 0..oh {
+            for xo in 0..ow {
+                out.push(match kind {
+                    PoolType::Max => p[argmax(p, w, k, y, xo)],
+                    PoolType::Avg => {
+                        let mut s = T::zero();
+                        for i in 0..k {
+                            for j in 0..k {
+                                s += p[(y * k + i) * w + xo * k + j];
+                            }
+                        }
+                        s * scale
+                    }
+                });
+            }
+        }
+    }
+    out
+}
+
+impl CustomOp1 for Pool2d {
+    fn name(&self) -> &'static str {
+        "probe-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (planes, h, w, shape) = geometry(l, self.k)?;
+        let (k, kind) = (self.k, self.kind);
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(pool_fwd(slice(v, l), planes, h, w, k, kind)),
+            CpuStorage::F64(v) => CpuStorage::F64(pool_fwd(slice(v, l), planes, h, w, k, kind)),
+            other => bail!("pool2d: dtype {:?} is not supported", other.dtype()),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(
+            &grad.contiguous()?,
+            &Pool2dGrad {
+                k: self.k,
+                kind: self.kind,
+            },
+        )?))
+    }
+}
+
+/// The gradient of [`Pool2d`]: `(input [..., H, W], grad of the output)` → grad of the input.
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2dGrad {
+    /// Window size and stride.
+    pub k: usize,
+    /// Max or average.
+    pub kind: PoolType,
+}
+
+fn pool_bwd<T>(
+    x: &[T],
+    g: &[T],
+    planes: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    kind: PoolType,
+) -> Vec<T>
+where
+    T: candle_core::WithDType,
+{
+    let (oh, ow) = (h / k, w / k);
+    let scale = T::from_f64(1.0 / (k * k) as f64);
+    let mut out = vec![T::zero(); planes * h * w];
+    for (pi, (p, o)) in x
+        .chunks(h * w)
+        .zip(out.chunks_mut(h * w))
+        .enumerate()
+        .take(planes)
+    {
+        let gp = &g[pi * oh * ow..(pi + 1) * oh * ow];
+        for y in 0..oh {
+            for xo in 0..ow {
+                let gv = gp[y * ow + xo];
+                match kind {
+                    PoolType::Max => o[argmax(p, w, k, y, xo)] += gv,
+                    PoolType::Avg => {
+                        for i in 0..k {
+                            for j in 0..k {
+                                o[(y * k + i) * w + xo * k + j] += gv * scale;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl CustomOp2 for Pool2dGrad {
+    fn name(&self) -> &'static str {
+        "probe-pool2d-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (planes, h, w, out_shape) = geometry(l1, self.k)?;
+        if l2.shape() != &out_shape || l2.contiguous_offsets().is_none() {
+            bail!(
+                "pool2d-grad: the gradient {:?} does not match {out_shape:?}",
+                l2.dims()
+            )
+        }
+        let (k, kind) = (self.k, self.kind);
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                CpuStorage::F32(pool_bwd(slice(x, l1), slice(g, l2), planes, h, w, k, kind))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                CpuStorage::F64(pool_bwd(slice(x, l1), slice(g, l2), planes, h, w, k, kind))
+            }
+            (a, _) => bail!("pool2d-grad: dtype {:?} is not supported", a.dtype()),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}

@@ -1,0 +1,199 @@
+//! A recurrent classifier reading an image row by row ("sequential MNIST"): step t feeds row t
+//! (`C·W` values, ordered channel, column) to a stack of LSTM or GRU layers; a linear head reads
+//! the top layer's final hidden state. The state starts at zero.
+//!
+//! Hook points, for layer l and step t (T = image height, H = `hidden`):
+//! - `rnn.{l}.steps.{t}.hook_h` `[B, H]`: the hidden state after step t;
+//! - `rnn.{l}.steps.{t}.hook_c` `[B, H]`: the LSTM's cell state after step t (LSTM only);
+//! - `rnn.{l}.hook_h_n` `[B, H]` (and `rnn.{l}.hook_c_n` for the LSTM): the final state, as
+//!   PyTorch's `h_n`/`c_n` (equal to step T−1's);
+//! - `head.hook_pre` `[B, classes]` (the logits) and `head.hook_post` (softmax probabilities).
+//!
+//! Parameters (PyTorch's `nn.LSTM`/`nn.GRU` names under `rnn`): `rnn.weight_ih_l{l} [G·H, in]`,
+//! `rnn.weight_hh_l{l} [G·H, H]`, `rnn.bias_ih_l{l}`, `rnn.bias_hh_l{l}` (G = 4 or 3), and
+//! `head.weight [classes, H]`, `head.bias`. Initialisation as PyTorch: every recurrent parameter
+//! uniform in ±1/√H, the head like `nn.Linear`.
+
+use candle_core::{Device, Tensor, Var};
+use probe_capture::ActivationCache;
+
+use super::layers::linear::{linear, Linear};
+use super::layers::param::ParamInit;
+use super::layers::recurrent::{gru_step, lstm_step, CellKind};
+use super::layers::Hooks;
+use super::{Init, Model};
+use crate::rng::{self, Stream};
+use crate::{Error, Result};
+
+/// The shape and settings of a recurrent classifier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnnSpec {
+    /// Input images `(C, H, W)`: H steps of `C·W` values.
+    pub image: (usize, usize, usize),
+    /// LSTM or GRU.
+    pub cell: CellKind,
+    /// Hidden units per layer.
+    pub hidden: usize,
+    /// Stacked layers.
+    pub layers: usize,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+#[derive(Debug)]
+struct Layer {
+    w_ih: Var,
+    w_hh: Var,
+    b_ih: Var,
+    b_hh: Var,
+}
+
+/// An LSTM or GRU classifier with hook points on every step.
+#[derive(Debug)]
+pub struct Rnn {
+    spec: RnnSpec,
+    layers: Vec<Layer>,
+    head: Linear,
+}
+
+impl Rnn {
+    /// Builds the model on `device` with weights from the `Init` stream of `seed`.
+    pub fn new(spec: &RnnSpec, seed: u64, device: &Device) -> Result<Self> {
+        let (c, h, w) = spec.image;
+        if c * h * w == 0 {
+            return Err(Error::invalid(
+                "model",
+                format!("the image {c}×{h}×{w} has no pixels"),
+            ));
+        }
+        if spec.hidden == 0 {
+            return Err(Error::invalid("model.hidden", "0; expected at least 1"));
+        }
+        if spec.layers == 0 {
+            return Err(Error::invalid("model.layers", "0; expected at least 1"));
+        }
+        if spec.classes < 2 {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "a classifier needs at least 2 classes, the data has {}",
+                    spec.classes
+                ),
+            ));
+        }
+        let mut rng = rng::stream(seed, Stream::Init);
+        // PyTorch draws every recurrent parameter uniform in ±1/√H.
+        let mut p = ParamInit::new(&mut rng, Init::Default, device);
+        let g = spec.cell.gates() * spec.hidden;
+        let mut layers = Vec::with_capacity(spec.layers);
+        for l in 0..spec.layers {
+            let inp = if l == 0 { c * w } else { spec.hidden };
+            layers.push(Layer {
+                w_ih: p.weight((g, inp), spec.hidden)?,
+                w_hh: p.weight((g, spec.hidden), spec.hidden)?,
+                b_ih: p.bias(g, spec.hidden)?,
+                b_hh: p.bias(g, spec.hidden)?,
+            });
+        }
+        let head = Linear::new(&mut p, spec.hidden, spec.classes, true)?;
+        Ok(Self {
+            spec: spec.clone(),
+            layers,
+            head,
+        })
+    }
+}
+
+impl Model for Rnn {
+    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+        let mut hooks = Hooks::new(cache);
+        let (c, h, w) = self.spec.image;
+        let b = x.dim(0)?;
+        let hd = self.spec.hidden;
+        let lstm = self.spec.cell == CellKind::Lstm;
+        // [B, T, C·W]: step t is image row t.
+        let mut seq = x
+            .reshape((b, c, h, w))?
+            .permute((0, 2, 1, 3))?
+            .contiguous()?
+            .reshape((b, h, c * w))?;
+        let mut last = None;
+        for (l, layer) in self.layers.iter().enumerate() {
+            // The input projection of every step at once: [B, T, G·H].
+            let gx_all = linear(&seq, layer.w_ih.as_tensor(), Some(layer.b_ih.as_tensor()))?;
+            let mut hs = Tensor::zeros((b, hd), x.dtype(), x.device())?;
+            let mut cs = hs.clone();
+            let mut outs = Vec::with_capacity(h);
+            for t in 0..h {
+                let gx = gx_all.narrow(1, t, 1)?.squeeze(1)?; // [B, G·H]
+                if lstm {
+                    let (h2, c2) = lstm_step(
+                        &gx,
+                        &hs,
+                        &cs,
+                        layer.w_hh.as_tensor(),
+                        layer.b_hh.as_tensor(),
+                    )?;
+                    hs = h2; // [B, H]
+                    cs = c2; // [B, H]
+                    hooks.hook(|| format!("rnn.{l}.steps.{t}.hook_h"), &hs)?;
+                    hooks.hook(|| format!("rnn.{l}.steps.{t}.hook_c"), &cs)?;
+                } else {
+                    hs = gru_step(&gx, &hs, layer.w_hh.as_tensor(), layer.b_hh.as_tensor())?; // [B, H]
+                    hooks.hook(|| format!("rnn.{l}.steps.{t}.hook_h"), &hs)?;
+                }
+                if l + 1 < self.layers.len() {
+                    outs.push(hs.clone());
+                }
+            }
+            hooks.hook(|| format!("rnn.{l}.hook_h_n"), &hs)?;
+            if lstm {
+                hooks.hook(|| format!("rnn.{l}.hook_c_n"), &cs)?;
+            }
+            if l + 1 < self.layers.len() {
+                seq = Tensor::stack(&outs, 1)?; // [B, T, H]
+            }
+            last = Some(hs);
+        }
+        let last = last.ok_or_else(|| Error::invalid("model.layers", "the RNN has no layers"))?;
+        let logits = self.head.forward(&last)?; // [B, classes]
+        hooks.hook(|| "head.hook_pre".into(), &logits)?;
+        // [B, classes]
+        hooks.hook_with("head.hook_post", || {
+            Ok(candle_nn::ops::softmax(&logits, 1)?)
+        })?;
+        Ok(logits)
+    }
+
+    fn hook_names(&self) -> Vec<String> {
+        let lstm = self.spec.cell == CellKind::Lstm;
+        let mut v = Vec::new();
+        for l in 0..self.layers.len() {
+            for t in 0..self.spec.image.1 {
+                v.push(format!("rnn.{l}.steps.{t}.hook_h"));
+                if lstm {
+                    v.push(format!("rnn.{l}.steps.{t}.hook_c"));
+                }
+            }
+            v.push(format!("rnn.{l}.hook_h_n"));
+            if lstm {
+                v.push(format!("rnn.{l}.hook_c_n"));
+            }
+        }
+        v.push("head.hook_pre".into());
+        v.push("head.hook_post".into());
+        v
+    }
+
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        let mut v = Vec::new();
+        for (l, layer) in self.layers.iter().enumerate() {
+            v.push((format!("rnn.weight_ih_l{l}"), layer.w_ih.clone()));
+            v.push((format!("rnn.weight_hh_l{l}"), layer.w_hh.clone()));
+            v.push((format!("rnn.bias_ih_l{l}"), layer.b_ih.clone()));
+            v.push((format!("rnn.bias_hh_l{l}"), layer.b_hh.clone()));
+        }
+        v.extend(self.head.named_vars("head"));
+        v
+    }
+}

@@ -1,0 +1,228 @@
+//! Training and evaluation of a [`Vib`]: the β-weighted KL regulariser, the reparameterised
+//! samples (noise from seeded host streams, so runs are reproducible on every device), and the
+//! sample-averaged evaluation with the IB bounds.
+
+use std::f64::consts::LN_2;
+
+use candle_core::{DType, Device, Tensor, D};
+use probe_estimators::divergence::{kl_diag_gaussian_std_normal, Unit};
+use rand_chacha::ChaCha8Rng;
+
+use super::Vib;
+use crate::gradients::GradStats;
+use crate::optim::Optimizer;
+use crate::rng::{self, Stream};
+use crate::trainer::DeviceData;
+use crate::{Error, Result};
+
+/// What one VIB training epoch measured (sample-weighted means over its batches).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VibEpoch {
+    /// Cross-entropy of the sampled predictions, nats.
+    pub ce: f64,
+    /// KL(q(z|x) ‖ N(0, I)), nats per sample.
+    pub kl: f64,
+    /// The objective CE + β·KL, nats.
+    pub loss: f64,
+    /// Accuracy of the sampled predictions.
+    pub acc: f64,
+}
+
+/// A VIB evaluation with `samples` draws of z per input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VibEval {
+    /// Cross-entropy of the sample-averaged softmax, nats.
+    pub ce_avg: f64,
+    /// Accuracy of the sample-averaged softmax.
+    pub acc: f64,
+    /// Mean over samples of the single-sample cross-entropy E_{x,z}[−ln q(y|z)], nats.
+    pub ce_sampled: f64,
+    /// E_x KL(q(z|x) ‖ N(0, I)), nats.
+    pub kl: f64,
+    /// Upper bound on I(Z;X), bits: `kl / ln 2`.
+    pub izx_bits: f64,
+    /// Lower bound on I(Z;Y), bits: `(H(Y) − ce_sampled) / ln 2`.
+    pub izy_bits: f64,
+}
+
+/// Runs VIB training epochs: seeded shuffles and seeded reparameterisation noise.
+#[derive(Debug)]
+pub struct VibTrainer {
+    batch_size: usize,
+    beta: f64,
+    shuffle: ChaCha8Rng,
+    noise: ChaCha8Rng,
+}
+
+/// ε ~ N(0, I) of `shape`, drawn on the host from `rng`.
+fn noise(rng: &mut ChaCha8Rng, rows: usize, k: usize, device: &Device) -> Result<Tensor> {
+    let mut v = vec![0f32; rows * k];
+    rng::fill_standard_normal(rng, &mut v);
+    Ok(Tensor::from_vec(v, (rows, k), device)?)
+}
+
+impl VibTrainer {
+    /// A trainer with shuffles from the `Shuffle` stream and noise from the `Noise` stream of
+    /// `seed`, and KL weight `beta` ≥ 0.
+    pub fn new(batch_size: usize, beta: f64, seed: u64) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::invalid(
+                "train.batch_size",
+                "0; expected a batch size of at least 1",
+            ));
+        }
+        if !(beta >= 0.0 && beta.is_finite()) {
+            return Err(Error::invalid(
+                "vib.beta",
+                format!("{beta}; expected a finite β ≥ 0 such as 1e-3"),
+            ));
+        }
+        Ok(Self {
+            batch_size,
+            beta,
+            shuffle: rng::stream(seed, Stream::Shuffle),
+            noise: rng::stream(seed, Stream::Noise),
+        })
+    }
+
+    /// The shuffle and noise streams' states, for a checkpoint.
+    pub fn stream_states(&self) -> [String; 2] {
+        [rng::save_state(&self.shuffle), rng::save_state(&self.noise)]
+    }
+
+    /// Continues both streams from states saved by [`VibTrainer::stream_states`].
+    pub fn restore_stream_states(&mut self, [shuffle, noise]: &[String; 2]) -> Result<()> {
+        self.shuffle = rng::restore_state(shuffle, "checkpoint shuffle stream")?;
+        self.noise = rng::restore_state(noise, "checkpoint noise stream")?;
+        Ok(())
+    }
+
+    /// One epoch of CE + β·KL in a fresh random order. A NaN or infinite objective is
+    /// [`Error::Diverged`].
+    pub fn epoch_with(
+        &mut self,
+        epoch: usize,
+        model: &Vib,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+    ) -> Result<VibEpoch> {
+        let device = data.x.device();
+        let order = rng::permutation(&mut self.shuffle, data.n);
+        let zero = || Tensor::zeros((), DType::F32, device);
+        let (mut ce_sum, mut kl_sum, mut correct) = (zero()?, zero()?, zero()?);
+        for idx in order.chunks(self.batch_size) {
+            let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
+            let x = data.x.index_select(&idx_t, 0)?;
+            let y = data.y.index_select(&idx_t, 0)?;
+            let (mu, sigma) = model.encode(&x, None)?;
+            let eps = noise(&mut self.noise, idx.len(), model.k(), device)?;
+            let z = (&mu + (&sigma * eps)?)?;
+            let logits = model.decode(&z)?;
+            let ce = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let kl = kl_diag_gaussian_std_normal(&mu, &sigma, Unit::Nats)?.mean_all()?;
+            let loss = (&ce + (&kl * self.beta)?)?;
+            let g = loss.backward()?;
+            if let Some(stats) = grads.as_deref_mut() {
+                stats.add(&g)?;
+            }
+            opt.step(&g)?;
+            let w = idx.len() as f64;
+            ce_sum = (ce_sum + (ce.detach() * w)?)?;
+            kl_sum = (kl_sum + (kl.detach() * w)?)?;
+            let pred = logits.detach().argmax(D::Minus1)?;
+            correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
+        }
+        let n = data.n as f64;
+        let ce = ce_sum.to_scalar::<f32>()? as f64 / n;
+        let kl = kl_sum.to_scalar::<f32>()? as f64 / n;
+        let loss = ce + self.beta * kl;
+        if !loss.is_finite() {
+            return Err(Error::Diverged { epoch, loss });
+        }
+        Ok(VibEpoch {
+            ce,
+            kl,
+            loss,
+            acc: correct.to_scalar::<f32>()? as f64 / n,
+        })
+    }
+}
+
+/// Evaluates `model` on `data` with `samples` draws of z per input (noise from the `EvalNoise`
+/// stream of `seed`, the same draws at every evaluation), in chunks of `chunk` inputs.
+pub fn evaluate_vib(
+    model: &Vib,
+    data: &DeviceData,
+    samples: usize,
+    seed: u64,
+    chunk: usize,
+) -> Result<VibEval> {
+    if samples == 0 {
+        return Err(Error::invalid(
+            "vib.samples",
+            "0; expected at least 1 sample of z",
+        ));
+    }
+    let device = data.x.device();
+    let mut rng = rng::stream(seed, Stream::EvalNoise);
+    let zero = || Tensor::zeros((), DType::F32, device);
+    let (mut ce_avg, mut ce_s, mut kl_sum, mut correct) = (zero()?, zero()?, zero()?, zero()?);
+    let chunk = chunk.max(1);
+    let mut start = 0;
+    while start < data.n {
+        let len = chunk.min(data.n - start);
+        let x = data.x.narrow(0, start, len)?;
+        let y = data.y.narrow(0, start, len)?;
+        let (mu, sigma) = model.encode(&x, None)?;
+        let (mu, sigma) = (mu.detach(), sigma.detach());
+        kl_sum = (kl_sum + kl_diag_gaussian_std_normal(&mu, &sigma, Unit::Nats)?.sum_all()?)?;
+        let mut probs: Option<Tensor> = None;
+        for _ in 0..samples {
+            let z = (&mu + (&sigma * noise(&mut rng, len, model.k(), device)?)?)?;
+            let logits = model.decode(&z)?.detach();
+            let ce = candle_nn::loss::cross_entropy(&logits, &y)?;
+            ce_s = (ce_s + (ce * (len as f64 / samples as f64))?)?;
+            let p = candle_nn::ops::softmax(&logits, 1)?;
+            probs = Some(match probs {
+                Some(acc) => (acc + p)?,
+                None => p,
+            });
+        }
+        let Some(probs) = probs else { break };
+        let avg = (probs / samples as f64)?;
+        let picked = avg.gather(&y.unsqueeze(1)?, 1)?.log()?.sum_all()?;
+        ce_avg = (ce_avg - picked)?;
+        let pred = avg.argmax(D::Minus1)?;
+        correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
+        start += len;
+    }
+    let n = data.n.max(1) as f64;
+    let ce_sampled = ce_s.to_scalar::<f32>()? as f64 / n;
+    let kl = kl_sum.to_scalar::<f32>()? as f64 / n;
+    let h_y = label_entropy_nats(&data.y.to_vec1::<u32>()?);
+    Ok(VibEval {
+        ce_avg: ce_avg.to_scalar::<f32>()? as f64 / n,
+        acc: correct.to_scalar::<f32>()? as f64 / n,
+        ce_sampled,
+        kl,
+        izx_bits: kl / LN_2,
+        izy_bits: (h_y - ce_sampled) / LN_2,
+    })
+}
+
+/// The empirical entropy of `labels`, nats.
+pub fn label_entropy_nats(labels: &[u32]) -> f64 {
+    let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+    for &l in labels {
+        *counts.entry(l).or_default() += 1;
+    }
+    let n = labels.len().max(1) as f64;
+    -counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / n;
+            p * p.ln()
+        })
+        .sum::<f64>()
+}

@@ -1,0 +1,224 @@
+//! Golden tests: probe's CNN, Transformer and RNN against their PyTorch twins.
+//!
+//! `scripts/golden_models.py` (PyTorch, f32, CPU) built each model below with the same parameter
+//! names, drew weights, ran one batch in training mode and saved the weights, the batch, the
+//! logits, the loss, every parameter's gradient, batch norm's running statistics after the batch,
+//! the evaluation-mode logits after it, and a few hook points. Here the same architecture is
+//! built, the PyTorch weights loaded by name (`checkpoint::load`, as a user would load a
+//! `state_dict`), and every quantity compared.
+//!
+//! Tolerance: `max |probe − torch| ≤ 2e-5 · max(1, max |torch|)` per tensor. Both sides compute in
+//! f32 (ε ≈ 1.2e-7) with different summation orders over at most a few hundred terms, so honest
+//! differences stay around 1e-6 of the tensor's scale; a wrong formula, gate order, transpose or
+//! normalisation gives differences of the order of the values themselves. Gradients get the same
+//! scale-relative bound: a gradient entry that is tiny compared with its tensor's largest one is
+//! compared at that tensor's scale.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+use probe_capture::{ActivationCache, NameFilter};
+use probe_train::checkpoint;
+use probe_train::model::{
+    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Rnn, RnnSpec,
+    Tokens, Transformer, TransformerSpec,
+};
+
+const CLASSES: usize = 5;
+const RTOL: f64 = 2e-5;
+
+fn fixture(name: &str) -> (PathBuf, HashMap<String, Tensor>) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("golden_{name}.safetensors"));
+    let t = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    (path, t)
+}
+
+/// Asserts `max |a − b| ≤ RTOL · max(1, max |b|)` and returns the observed ratio.
+fn close(what: &str, a: &Tensor, b: &Tensor) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shape");
+    let a = a.to_dtype(DType::F64).unwrap();
+    let b = b.to_dtype(DType::F64).unwrap();
+    let diff: f64 = (&a - &b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let scale: f64 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+    let bound = RTOL * scale.max(1.0);
+    assert!(
+        diff <= bound,
+        "{what}: max |probe − torch| = {diff:e} > {bound:e} (torch scale {scale:e})"
+    );
+}
+
+/// Loads the fixture's weights into `model`, runs the batch and compares everything.
+fn check(name: &str, model: &dyn Model) {
+    let (path, t) = fixture(name);
+    checkpoint::load(model, &path, &Device::Cpu).unwrap();
+    let x = &t["input.x"];
+    let y = t["input.y"].to_dtype(DType::U32).unwrap();
+
+    model.set_training(true);
+    let hooked: Vec<String> = t
+        .keys()
+        .filter_map(|k| k.strip_prefix("hook.").map(String::from))
+        .collect();
+    assert!(!hooked.is_empty(), "{name}: fixture has no hooks");
+    let mut cache = ActivationCache::new(NameFilter::new(&hooked).unwrap());
+    let logits = model.forward(x, Some(&mut cache)).unwrap();
+    close(&format!("{name} logits"), &logits, &t["out.logits"]);
+    let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
+    close(
+        &format!("{name} loss"),
+        &loss.reshape(1).unwrap(),
+        &t["out.loss"],
+    );
+    for h in &hooked {
+        let got = cache
+            .take(h)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: hook {h} not reported"));
+        close(&format!("{name} {h}"), &got, &t[&format!("hook.{h}")]);
+    }
+
+    let grads = loss.backward().unwrap();
+    let vars = model.named_vars();
+    assert_eq!(
+        vars.len(),
+        t.keys().filter(|k| k.starts_with("grad.")).count(),
+        "{name}: probe and PyTorch have different parameter counts"
+    );
+    for (pname, var) in &vars {
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));
+        close(
+            &format!("{name} grad {pname}"),
+            g,
+            &t[&format!("grad.{pname}")],
+        );
+    }
+    for (bname, var) in model.named_buffers() {
+        close(
+            &format!("{name} {bname} after the batch"),
+            var.as_tensor(),
+            &t[&format!("after.{bname}")],
+        );
+    }
+
+    model.set_training(false);
+    let eval = model.forward(x, None).unwrap();
+    close(&format!("{name} eval logits"), &eval, &t["out.eval_logits"]);
+}
+
+fn conv(channels: usize, kernel: usize, stride: usize, padding: usize, pool: usize) -> ConvSpec {
+    ConvSpec {
+        channels,
+        kernel,
+        stride,
+        padding,
+        pool,
+    }
+}
+
+#[test]
+fn cnn_with_batch_norm_matches_pytorch() {
+    let spec = CnnSpec {
+        image: (1, 9, 10),
+        convs: vec![conv(4, 3, 1, 1, 2), conv(6, 3, 1, 1, 2)],
+        pool_type: PoolType::Max,
+        fc: vec![8],
+        classes: CLASSES,
+        activation: Activation::Relu,
+        batch_norm: true,
+        dropout: 0.0,
+        init: Init::Default,
+    };
+    let m = Cnn::new(&spec, 0, &Device::Cpu).unwrap();
+    assert_eq!(m.named_buffers().len(), 4);
+    check("cnn_bn", &m);
+}
+
+#[test]
+fn cnn_with_tanh_stride_and_average_pooling_matches_pytorch() {
+    let spec = CnnSpec {
+        image: (2, 8, 7),
+        convs: vec![conv(3, 2, 2, 0, 1), conv(5, 3, 1, 1, 2)],
+        pool_type: PoolType::Avg,
+        fc: vec![],
+        classes: CLASSES,
+        activation: Activation::Tanh,
+        batch_norm: false,
+        dropout: 0.0,
+        init: Init::Default,
+    };
+    check("cnn_tanh", &Cnn::new(&spec, 0, &Device::Cpu).unwrap());
+}
+
+#[test]
+fn vit_with_cls_token_matches_pytorch() {
+    let spec = TransformerSpec {
+        image: (1, 8, 8),
+        tokens: Tokens::Patch(4),
+        d_model: 8,
+        heads: 2,
+        layers: 2,
+        d_mlp: 16,
+        pooling: Pooling::Cls,
+        classes: CLASSES,
+        init: Init::Default,
+    };
+    check(
+        "vit_cls",
+        &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
+    );
+}
+
+#[test]
+fn row_transformer_with_mean_pooling_matches_pytorch() {
+    let spec = TransformerSpec {
+        image: (1, 6, 8),
+        tokens: Tokens::Rows,
+        d_model: 8,
+        heads: 4,
+        layers: 1,
+        d_mlp: 12,
+        pooling: Pooling::Mean,
+        classes: CLASSES,
+        init: Init::Default,
+    };
+    check(
+        "rows_mean",
+        &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
+    );
+}
+
+#[test]
+fn two_layer_lstm_matches_pytorch() {
+    let spec = RnnSpec {
+        image: (1, 5, 4),
+        cell: CellKind::Lstm,
+        hidden: 6,
+        layers: 2,
+        classes: CLASSES,
+    };
+    check("lstm", &Rnn::new(&spec, 0, &Device::Cpu).unwrap());
+}
+
+#[test]
+fn gru_matches_pytorch() {
+    let spec = RnnSpec {
+        image: (1, 5, 4),
+        cell: CellKind::Gru,
+        hidden: 6,
+        layers: 1,
+        classes: CLASSES,
+    };
+    check("gru", &Rnn::new(&spec, 0, &Device::Cpu).unwrap());
+}
