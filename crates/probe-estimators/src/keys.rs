@@ -3,7 +3,7 @@
 //! A key is a `u64` that is equal for two values iff their bins are equal (an injective image of
 //! the bin index of [`crate::binning`], or of the value itself for exact grouping). Keys are
 //! computed [`BLOCK`] values at a time by branch-free loops that the compiler can vectorise (see
-//! the AVX2 dispatch in the private `rows` module); the results are identical at every instruction
+//! the AVX2 / AVX-512 dispatch in the private `rows` module); the results are identical at every instruction
 //! set, since Rust's `f64` arithmetic is IEEE-exact (no fused or reassociated operations).
 
 use crate::adaptive::EdgeBins;

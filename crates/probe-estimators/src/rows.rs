@@ -8,7 +8,7 @@
 //! raw values, a block of 64 at a time, whenever they are needed.
 //!
 //! Work is split in four passes; the two `O(n·d)` ones run on scoped threads over row ranges and,
-//! on x86-64 CPUs with AVX2 (detected at run time), in code compiled for AVX2:
+//! on x86-64 CPUs in code compiled for AVX2 or AVX-512 (detected at run time):
 //! 1. hash every row (parallel);
 //! 2. map each row to the first row with its hash (sequential, `O(n)`);
 //! 3. verify each row against that candidate (parallel);
@@ -93,22 +93,46 @@ fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
     true
 }
 
-/// Run-time selected instruction set for the two per-row kernels.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Isa {
+/// Instruction set the two per-row kernels are compiled for (selected at run time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
     Baseline,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
+/// Every instruction set this CPU supports, from the baseline up.
+pub(crate) fn supported_isas() -> Vec<Isa> {
+    #[allow(unused_mut)]
+    let mut out = vec![Isa::Baseline];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            out.push(Isa::Avx2);
+            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
+                out.push(Isa::Avx512);
+            }
+        }
+    }
+    out
+}
+
+/// The widest supported instruction set, capped by the environment variable `PROBE_CPU_ISA`
+/// (`baseline`, `avx2` or `avx512`; for benchmarks: results are identical at every one).
 fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return Isa::Avx2;
-        }
-        Isa::Baseline
+        let supported = supported_isas();
+        let cap = std::env::var("PROBE_CPU_ISA").unwrap_or_default();
+        let rank = match cap.as_str() {
+            "baseline" => 0,
+            "avx2" => 1,
+            _ => usize::MAX,
+        };
+        supported[rank.min(supported.len() - 1)]
     })
 }
 
@@ -129,23 +153,60 @@ mod avx2 {
     }
 }
 
-/// Hash of the keys of `row` (identical at every instruction set).
-pub(crate) fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
-    match isa() {
-        // SAFETY: `isa()` returns `Avx2` only after detecting AVX2 and FMA on this CPU.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::*;
+
+    /// [`hash_row_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW,
+    /// AVX2 and FMA.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+    pub(super) unsafe fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
+        hash_row_body(row, keys)
+    }
+
+    /// [`rows_equal_body`] compiled for AVX-512. Safety: as [`hash_row`].
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+    pub(super) unsafe fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
+        rows_equal_body(a, b, keys)
+    }
+}
+
+/// Hash of the keys of `row` with the code for `isa` (identical at every instruction set).
+/// `isa` must be one of [`supported_isas`].
+pub(crate) fn hash_row_with<K: RowKeys>(isa: Isa, row: &[f32], keys: &K) -> u64 {
+    match isa {
+        // SAFETY: `isa` comes from `supported_isas()`, which lists Avx2 only after detecting
+        // AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2::hash_row(row, keys) },
+        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::hash_row(row, keys) },
         Isa::Baseline => hash_row_body(row, keys),
     }
 }
 
-fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
-    match isa() {
-        // SAFETY: `isa()` returns `Avx2` only after detecting AVX2 and FMA on this CPU.
+/// Hash of the keys of `row` (identical at every instruction set).
+pub(crate) fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
+    hash_row_with(isa(), row, keys)
+}
+
+/// Whether rows `a` and `b` have equal keys at every column, with the code for `isa` (one of
+/// [`supported_isas`]).
+pub(crate) fn rows_equal_with<K: RowKeys>(isa: Isa, a: &[f32], b: &[f32], keys: &K) -> bool {
+    match isa {
+        // SAFETY: see `hash_row_with`.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2::rows_equal(a, b, keys) },
+        // SAFETY: see `hash_row_with`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::rows_equal(a, b, keys) },
         Isa::Baseline => rows_equal_body(a, b, keys),
     }
+}
+
+fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
+    rows_equal_with(isa(), a, b, keys)
 }
 
 /// Hasher for keys that already are well-mixed 64-bit hashes.
