@@ -8,10 +8,12 @@
 #
 # Environment: BENCH_REPEATS (default 3 runs per figure), BENCH_THREADS (default 2, both sides),
 # BENCH_PROTOCOL=0 to skip the ~10-minute full 12-bit protocol, FASHION_MNIST_DIR (default
-# /usr/share/datasets/fashion-mnist, the Debian package dataset-fashion-mnist).
+# /usr/share/datasets/fashion-mnist, the Debian package dataset-fashion-mnist, which
+# scripts/get_fashion_mnist.sh installs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/setup_python.sh
+bash scripts/get_fashion_mnist.sh
 cargo build --release -p probe-cli --bin probe --example bench_binned_file
 cargo build --release -p probe-train --example bench_train
 exec .venv/bin/python scripts/bench/harness.py
