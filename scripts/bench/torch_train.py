@@ -104,7 +104,7 @@ def log_spaced(n, total):
     return out
 
 
-def protocol(epochs, points):
+def protocol(epochs, points, acts_path=None):
     net, opt, x, y, batch, (x_all, y_all) = setup("tishby_protocol", None)
     gen = torch.Generator().manual_seed(0)
     measure = set(log_spaced(points, epochs))
@@ -136,6 +136,11 @@ def protocol(epochs, points):
             last = [idnns_binned_mi(a, x_ids, y_all) for a in acts]
             mi_time += time.perf_counter() - m0
     wall = time.perf_counter() - t0
+    if acts_path:  # the last measured epoch's layers, for timing the MI alone on both sides
+        from safetensors.numpy import save_file
+        tensors = {f"acts{i}": np.ascontiguousarray(a, dtype=np.float32) for i, a in enumerate(acts)}
+        tensors["y"] = np.asarray(y_all, dtype=np.int64)
+        save_file(tensors, acts_path)
     print(json.dumps({"side": "pytorch+numpy", "model": "tishby_protocol", "epochs": epochs,
                       "points": points, "wall_s": wall, "mi_s": mi_time, "last_loss": loss,
                       "test_loss": test_loss, "test_acc": test_acc,
@@ -149,7 +154,8 @@ def main():
         raise SystemExit(__doc__)
     model_name, epochs = sys.argv[1], int(sys.argv[2])
     if model_name == "tishby_protocol":
-        protocol(epochs, int(sys.argv[3]) if len(sys.argv) > 3 else 274)
+        protocol(epochs, int(sys.argv[3]) if len(sys.argv) > 3 else 274,
+                 sys.argv[4] if len(sys.argv) > 4 else None)
         return
     data_dir = sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist"
     net, opt, x, y, batch, _ = setup(model_name, data_dir)
