@@ -9,6 +9,7 @@
 //!
 //! Weights are stored as PyTorch does (`layers.{i}.weight` `[out, in]`, `layers.{i}.bias` `[out]`).
 
+use super::layers::matmul_wt::matmul_wt;
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
@@ -104,9 +105,7 @@ impl Model for Mlp {
         let last = self.layers.len() - 1;
         let mut h = x.to_dtype(DType::F32)?;
         for (i, (w, b)) in self.layers.iter().enumerate() {
-            let pre = h
-                .matmul(&w.as_tensor().t()?)?
-                .broadcast_add(b.as_tensor())?; // [batch, out]
+            let pre = matmul_wt(&h, w.as_tensor())?.broadcast_add(b.as_tensor())?; // [batch, out]
             if i == last {
                 if let Some(c) = cache.as_deref_mut() {
                     c.hook(&format!("layers.{i}.hook_pre"), &pre)?;

@@ -51,7 +51,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         None => return Err(candle_core::Error::Msg("linear: x is a scalar".into()).into()),
     };
     let rows: usize = lead.iter().product();
-    let y = x.reshape((rows, inp))?.matmul(&w.t()?)?;
+    let y = super::matmul_wt::matmul_wt(&x.reshape((rows, inp))?, w)?;
     let y = match b {
         Some(b) => y.broadcast_add(b)?,
         None => y,

@@ -10,6 +10,7 @@ pub mod conv;
 pub mod dropout;
 pub mod im2col;
 pub mod linear;
+pub mod matmul_wt;
 pub mod norm;
 pub mod param;
 pub mod pool;
