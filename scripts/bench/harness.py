@@ -80,12 +80,12 @@ def protocol_bench(rows):
             t_walls.append(t["wall_s"])
         with open(os.path.join(tmp, "run0", "metrics.csv")) as f:
             last = f.read().strip().splitlines()[-1].split(",")
-    p_s, t_s = statistics.median(p_walls), statistics.median(t_walls)
-    check = (f"final train loss probe {float(last[1]):.4f}, PyTorch {t['last_loss']:.4f}; "
-             f"numpy MI {t['mi_s']:.1f} s of PyTorch's {t['wall_s']:.1f} s")
         # MI of one measured epoch alone: the last epoch's 6 layers (4096 patterns), both sides
         # on the very same arrays.
         mi = measured_epoch_bench(acts_path)
+    p_s, t_s = statistics.median(p_walls), statistics.median(t_walls)
+    check = (f"final train loss probe {float(last[1]):.4f}, PyTorch {t['last_loss']:.4f}; "
+             f"numpy MI {t['mi_s']:.1f} s of PyTorch's {t['wall_s']:.1f} s")
     rows.append(("12-bit protocol end to end (8000 epochs, 274 MI points, 6 layers)",
                  "PyTorch + numpy", p_s, t_s, check))
     rows.append(mi[0])
