@@ -10,7 +10,8 @@
 //! 3×3 convolution on 14×14 maps, forward + backward, candle's `conv2d` against probe's im2col
 //! form; `SAMPLES` is then the number of repetitions). For a model, the first `SAMPLES` (default
 //! 12800) Fashion-MNIST training images are trained on for one untimed warm-up epoch and one timed
-//! epoch (Adam 1e-3, batch 128, training mode). Prints one JSON object per line.
+//! epoch (Adam 1e-3, batch 128, training mode), reporting its wall time and the process's CPU time. Threads: candle's CPU kernels use
+//! `RAYON_NUM_THREADS` (default: every core). Prints one JSON object per line.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,13 +43,13 @@ fn model(name: &str) -> Option<Box<dyn Model>> {
             Cnn::new(
                 &CnnSpec {
                     image: (1, 28, 28),
-                    convs: vec![conv(32), conv(64)],
+                    convs: vec![conv(16), conv(32)],
                     pool_type: PoolType::Max,
                     fc: vec![128],
                     classes: 10,
                     activation: Activation::Relu,
-                    batch_norm: true,
-                    dropout: 0.25,
+                    batch_norm: false,
+                    dropout: 0.0,
                     init: Init::Default,
                 },
                 0,
@@ -63,7 +64,7 @@ fn model(name: &str) -> Option<Box<dyn Model>> {
                     tokens: Tokens::Patch(7),
                     d_model: 64,
                     heads: 4,
-                    layers: 3,
+                    layers: 2,
                     d_mlp: 128,
                     pooling: Pooling::Cls,
                     classes: 10,
@@ -78,7 +79,7 @@ fn model(name: &str) -> Option<Box<dyn Model>> {
             Rnn::new(
                 &RnnSpec {
                     image: (1, 28, 28),
-                    cell: CellKind::Lstm,
+                    cell: CellKind::Gru,
                     hidden: 128,
                     layers: 1,
                     classes: 10,
@@ -125,6 +126,19 @@ fn conv_bench(reps: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// CPU time (user + system, all threads) of this process so far, from `/proc/self/stat` (Linux;
+/// `None` elsewhere). On a machine shared with other work this, not wall time, is what the
+/// process cost.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux configuration in use.
+    Some(ticks / 100.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // As the probe binary does (see probe_train::malloc).
     probe_train::malloc::tune();
@@ -156,12 +170,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opt = Optimizer::new(adam, vars)?;
     let mut trainer = Trainer::new(BATCH, 0)?;
     trainer.epoch(1, &*m, &mut opt, &data)?; // warm-up
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     let r = trainer.epoch(2, &*m, &mut opt, &data)?;
     let secs = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => format!("{:.3}", b - a),
+        _ => "null".into(),
+    };
     let steps = n.div_ceil(BATCH);
     println!(
-        "{{\"impl\": \"probe\", \"model\": \"{name}\", \"samples\": {n}, \"batch\": {BATCH}, \"epoch_s\": {secs:.3}, \"ms_per_step\": {:.2}, \"samples_per_s\": {:.0}, \"train_loss\": {:.4}}}",
+        "{{\"impl\": \"probe\", \"model\": \"{name}\", \"samples\": {n}, \"batch\": {BATCH}, \"threads\": {}, \"epoch_s\": {secs:.3}, \"cpu_s\": {cpu}, \"ms_per_step\": {:.2}, \"samples_per_s\": {:.0}, \"train_loss\": {:.4}}}",
+        candle_core::utils::get_num_threads(),
         secs * 1e3 / steps as f64,
         n as f64 / secs,
         r.loss

@@ -1,12 +1,16 @@
 //! On the GPU (feature `cuda`; these tests fail without a CUDA device, they never pass silently):
-//! every MLP parameter receives a gradient, and it equals the CPU's gradient of the same network
-//! on the same batch (weights are drawn on the host, so both devices start from the same ones).
+//! every parameter of the MLP, the CNN, the Transformer and the LSTM receives a gradient, and it
+//! equals the CPU's gradient of the same network on the same batch (weights are drawn on the host,
+//! so both devices start from the same ones).
 //! Guards against ops whose CUDA path drops gradients (candle's fused layer_norm / rms_norm /
 //! softmax_last_dim have no backward).
 #![cfg(feature = "cuda")]
 
 use candle_core::{DType, Device, Tensor};
-use probe_train::model::{Activation, Init, Mlp, MlpSpec, Model};
+use probe_train::model::{
+    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Mlp, MlpSpec, Model, PoolType, Pooling,
+    Rnn, RnnSpec, Tokens, Transformer, TransformerSpec,
+};
 
 fn gpu() -> Device {
     Device::new_cuda(0)
@@ -68,6 +72,99 @@ fn every_mlp_parameter_gets_the_cpu_gradient_on_the_gpu() {
             assert!(
                 worst <= 1e-4 * scale,
                 "{act:?}: {name} differs from the CPU gradient by {worst:e} (scale {scale:e})"
+            );
+        }
+    }
+}
+
+/// Gradients of the mean cross-entropy of `m` on a fixed batch of `d` features and 3 classes.
+fn model_gradients(m: &dyn Model, d: usize, dev: &Device) -> Vec<(String, Vec<f32>)> {
+    m.set_training(true);
+    let x: Vec<f32> = (0..6 * d).map(|i| (i * 37 % 23) as f32 / 23.0).collect();
+    let x = Tensor::from_vec(x, (6, d), dev).unwrap();
+    let y = Tensor::new(&[0u32, 1, 2, 2, 1, 0], dev).unwrap();
+    let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
+    let grads = loss.backward().unwrap();
+    m.named_vars()
+        .into_iter()
+        .map(|(name, v)| {
+            let g = grads
+                .get(v.as_tensor())
+                .unwrap_or_else(|| panic!("{dev:?}: no gradient for {name}"));
+            let g = g.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
+            (name, g.to_vec1::<f32>().unwrap())
+        })
+        .collect()
+}
+
+/// The CNN (candle's conv2d and pooling on the GPU, probe's im2col on the CPU, batch norm),
+/// the Transformer (probe's own softmax and layer norm) and the LSTM: every parameter gets a
+/// non-zero gradient on the GPU, equal to the CPU's up to f32 summation order.
+#[test]
+fn image_models_get_the_cpu_gradients_on_the_gpu() {
+    let dev = gpu();
+    let cnn = |dev: &Device| -> Box<dyn Model> {
+        let conv = |channels, pool| ConvSpec {
+            channels,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+            pool,
+        };
+        let spec = CnnSpec {
+            image: (1, 8, 8),
+            convs: vec![conv(4, 2), conv(6, 2)],
+            pool_type: PoolType::Max,
+            fc: vec![7],
+            classes: 3,
+            activation: Activation::Relu,
+            batch_norm: true,
+            dropout: 0.0,
+            init: Init::Default,
+        };
+        Box::new(Cnn::new(&spec, 1, dev).unwrap())
+    };
+    let vit = |dev: &Device| -> Box<dyn Model> {
+        let spec = TransformerSpec {
+            image: (1, 8, 8),
+            tokens: Tokens::Patch(4),
+            d_model: 8,
+            heads: 2,
+            layers: 2,
+            d_mlp: 16,
+            pooling: Pooling::Cls,
+            classes: 3,
+            init: Init::Default,
+        };
+        Box::new(Transformer::new(&spec, 2, dev).unwrap())
+    };
+    let lstm = |dev: &Device| -> Box<dyn Model> {
+        let spec = RnnSpec {
+            image: (1, 8, 8),
+            cell: CellKind::Lstm,
+            hidden: 6,
+            layers: 2,
+            classes: 3,
+        };
+        Box::new(Rnn::new(&spec, 3, dev).unwrap())
+    };
+    type Build = fn(&Device) -> Box<dyn Model>;
+    for (what, build) in [("cnn", cnn as Build), ("vit", vit), ("lstm", lstm)] {
+        let on_gpu = model_gradients(&*build(&dev), 64, &dev);
+        let on_cpu = model_gradients(&*build(&Device::Cpu), 64, &Device::Cpu);
+        assert_eq!(on_gpu.len(), on_cpu.len());
+        for ((name, g), (_, c)) in on_gpu.iter().zip(&on_cpu) {
+            let norm = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            assert!(norm > 0.0, "{what}: zero gradient for {name} on the GPU");
+            let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = g
+                .iter()
+                .zip(c)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-4 * scale,
+                "{what}: {name} differs from the CPU gradient by {worst:e} (scale {scale:e})"
             );
         }
     }

@@ -36,6 +36,87 @@ fn fixture(name: &str) -> (PathBuf, HashMap<String, Tensor>) {
     (path, t)
 }
 
+/// The `spec` metadata the script wrote: the architecture as Python's `json.dumps` spelled it.
+fn fixture_spec(path: &PathBuf) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("spec").cloned())
+        .unwrap_or_else(|| panic!("{}: no spec metadata", path.display()))
+}
+
+/// A list as `json.dumps` writes it: `[1, 9, 10]`.
+fn list(v: &[usize]) -> String {
+    let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `spec` of scripts/golden_models.py for a CNN, in its key order.
+fn cnn_spec(s: &CnnSpec) -> String {
+    let convs: Vec<String> = s
+        .convs
+        .iter()
+        .map(|c| {
+            format!(
+                r#"{{"channels": {}, "kernel": {}, "stride": {}, "padding": {}, "pool": {}}}"#,
+                c.channels, c.kernel, c.stride, c.padding, c.pool
+            )
+        })
+        .collect();
+    let act = match s.activation {
+        Activation::Relu => "relu",
+        Activation::Tanh => "tanh",
+        other => panic!("the script has no {other:?}"),
+    };
+    let pool = match s.pool_type {
+        PoolType::Max => "max",
+        PoolType::Avg => "avg",
+    };
+    format!(
+        r#"{{"image": {}, "batch_norm": {}, "activation": "{act}", "pool_type": "{pool}", "fc": {}, "convs": [{}]}}"#,
+        list(&[s.image.0, s.image.1, s.image.2]),
+        s.batch_norm,
+        list(&s.fc),
+        convs.join(", ")
+    )
+}
+
+/// `spec` of scripts/golden_models.py for a transformer.
+fn transformer_spec(s: &TransformerSpec) -> String {
+    let tokens = match s.tokens {
+        Tokens::Patch(p) => format!(r#""tokens": "patch", "patch": {p}"#),
+        Tokens::Rows => r#""tokens": "rows""#.to_string(),
+    };
+    let pooling = match s.pooling {
+        Pooling::Cls => "cls",
+        Pooling::Mean => "mean",
+    };
+    format!(
+        r#"{{"image": {}, {tokens}, "d_model": {}, "heads": {}, "layers": {}, "d_mlp": {}, "pooling": "{pooling}"}}"#,
+        list(&[s.image.0, s.image.1, s.image.2]),
+        s.d_model,
+        s.heads,
+        s.layers,
+        s.d_mlp
+    )
+}
+
+/// `spec` of scripts/golden_models.py for an RNN.
+fn rnn_spec(s: &RnnSpec) -> String {
+    let cell = match s.cell {
+        CellKind::Lstm => "lstm",
+        CellKind::Gru => "gru",
+    };
+    format!(
+        r#"{{"image": {}, "cell": "{cell}", "hidden": {}, "layers": {}}}"#,
+        list(&[s.image.0, s.image.1, s.image.2]),
+        s.hidden,
+        s.layers
+    )
+}
+
 /// Asserts `max |a − b| ≤ RTOL · max(1, max |b|)` and returns the observed ratio.
 fn close(what: &str, a: &Tensor, b: &Tensor) {
     assert_eq!(a.dims(), b.dims(), "{what}: shape");
@@ -57,9 +138,15 @@ fn close(what: &str, a: &Tensor, b: &Tensor) {
     );
 }
 
-/// Loads the fixture's weights into `model`, runs the batch and compares everything.
-fn check(name: &str, model: &dyn Model) {
+/// Checks that the fixture was made for `spec` (its JSON), loads the fixture's weights into
+/// `model`, runs the batch and compares everything.
+fn check(name: &str, spec: &str, model: &dyn Model) {
     let (path, t) = fixture(name);
+    assert_eq!(
+        fixture_spec(&path),
+        spec,
+        "{name}: the fixture was made for another architecture; rerun scripts/golden_models.py"
+    );
     checkpoint::load(model, &path, &Device::Cpu).unwrap();
     let x = &t["input.x"];
     let y = t["input.y"].to_dtype(DType::U32).unwrap();
@@ -142,7 +229,7 @@ fn cnn_with_batch_norm_matches_pytorch() {
     };
     let m = Cnn::new(&spec, 0, &Device::Cpu).unwrap();
     assert_eq!(m.named_buffers().len(), 4);
-    check("cnn_bn", &m);
+    check("cnn_bn", &cnn_spec(&spec), &m);
 }
 
 #[test]
@@ -158,7 +245,11 @@ fn cnn_with_tanh_stride_and_average_pooling_matches_pytorch() {
         dropout: 0.0,
         init: Init::Default,
     };
-    check("cnn_tanh", &Cnn::new(&spec, 0, &Device::Cpu).unwrap());
+    check(
+        "cnn_tanh",
+        &cnn_spec(&spec),
+        &Cnn::new(&spec, 0, &Device::Cpu).unwrap(),
+    );
 }
 
 #[test]
@@ -176,6 +267,7 @@ fn vit_with_cls_token_matches_pytorch() {
     };
     check(
         "vit_cls",
+        &transformer_spec(&spec),
         &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
     );
 }
@@ -195,6 +287,7 @@ fn row_transformer_with_mean_pooling_matches_pytorch() {
     };
     check(
         "rows_mean",
+        &transformer_spec(&spec),
         &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
     );
 }
@@ -208,7 +301,11 @@ fn two_layer_lstm_matches_pytorch() {
         layers: 2,
         classes: CLASSES,
     };
-    check("lstm", &Rnn::new(&spec, 0, &Device::Cpu).unwrap());
+    check(
+        "lstm",
+        &rnn_spec(&spec),
+        &Rnn::new(&spec, 0, &Device::Cpu).unwrap(),
+    );
 }
 
 #[test]
@@ -220,5 +317,9 @@ fn gru_matches_pytorch() {
         layers: 1,
         classes: CLASSES,
     };
-    check("gru", &Rnn::new(&spec, 0, &Device::Cpu).unwrap());
+    check(
+        "gru",
+        &rnn_spec(&spec),
+        &Rnn::new(&spec, 0, &Device::Cpu).unwrap(),
+    );
 }

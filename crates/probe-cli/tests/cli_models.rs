@@ -1,0 +1,210 @@
+//! Smoke tests of the real `probe` binary on the CNN, Transformer and RNN kinds: each trains one
+//! epoch of a tiny model on 200 images of the committed Fashion-MNIST subset and measures on its
+//! 500 test images. Checked against what the config implies: `infoplane.csv` holds exactly the
+//! selected hook points (the TransformerLens-style names of docs/hooks.md) for the measured epoch,
+//! each representation has the width it must have (`stats.csv`'s `neurons`: channels for
+//! `channel_mean`, K for `project:K`, d_model for `cls`, …), and every estimate obeys the
+//! counting bounds of 500 samples and 10 classes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("probe-cli-models-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Header + rows of a CSV written by probe (no quoted fields).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
+
+/// The common part of every config: 200 training images, one epoch, measured on the 500 test
+/// images with 10 equal-mass bins.
+fn config(name: &str, model: &str, measure: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+[data]
+dataset = "fashion-mnist-subset"
+train_limit = 200
+[model]
+{model}
+[train]
+optimizer = "adam"
+lr = 0.001
+batch_size = 50
+epochs = 1
+[measure]
+schedule = "every"
+on = "test"
+flow = false
+{measure}
+[[measure.estimators]]
+kind = "adaptive"
+bins = 10
+"#
+    )
+}
+
+/// Trains `cfg` and checks that the measured hooks are exactly `widths`' keys, each with its
+/// representation width.
+fn run_and_check(name: &str, cfg: &str, widths: &[(&str, usize)]) {
+    let dir = tmp_dir(name);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, cfg).unwrap();
+    let out = dir.join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_probe"))
+        .args(["train", "--config", path.to_str().unwrap(), "--quiet"])
+        .args(["--out", out.to_str().unwrap()])
+        .current_dir(root())
+        .output()
+        .expect("run probe");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let (h, rows) = read_csv(&out.join("metrics.csv"));
+    assert_eq!(rows.len(), 1);
+    let loss: f64 = rows[0][col(&h, "train_loss")].parse().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "train loss {loss}");
+
+    let want: BTreeMap<&str, usize> = widths.iter().copied().collect();
+    let (h, rows) = read_csv(&out.join("infoplane.csv"));
+    let (layer, ixt, ity) = (col(&h, "layer"), col(&h, "i_xt"), col(&h, "i_ty"));
+    let got: Vec<&str> = rows.iter().map(|r| r[layer].as_str()).collect();
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        want.keys().copied().collect::<Vec<_>>(),
+        "infoplane.csv layers"
+    );
+    let log2_n = 500f64.log2();
+    for r in &rows {
+        let (x, y): (f64, f64) = (r[ixt].parse().unwrap(), r[ity].parse().unwrap());
+        // Plug-in estimates of a deterministic T on 500 samples, 10 classes:
+        // 0 ≤ I(T;Y) ≤ min(I(X;T) = H(T), log2 10) and I(X;T) ≤ log2 500.
+        assert!(
+            (0.0..=log2_n + 1e-9).contains(&x)
+                && y >= -1e-12
+                && y <= x + 1e-9
+                && y <= 10f64.log2() + 1e-9,
+            "{r:?}"
+        );
+    }
+
+    let (h, rows) = read_csv(&out.join("stats.csv"));
+    let (layer, neurons, samples) = (col(&h, "layer"), col(&h, "neurons"), col(&h, "samples"));
+    assert_eq!(rows.len(), want.len());
+    for r in &rows {
+        let w = want[r[layer].as_str()];
+        assert_eq!(r[neurons], w.to_string(), "width of {}", r[layer]);
+        assert_eq!(r[samples], "500");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cnn_trains_and_measures_its_hook_points() {
+    let cfg = config(
+        "cnn_tiny",
+        r#"kind = "cnn"
+channels = [4, 8]
+fc = [16]
+batch_norm = true
+dropout = 0.1"#,
+        r#"hooks = ["convs.*.hook_pre", "convs.*.hook_post", "fc.0.hook_post", "fc.1.hook_pre"]
+[measure.represent]
+"convs.0.hook_pre" = "flatten"
+"convs.1.hook_pre" = "project:12"
+"convs.*.hook_post" = "channel_mean""#,
+    );
+    // convs.0.hook_pre is [B, 4, 28, 28] flattened; pooling halves 28 → 14 → 7.
+    run_and_check(
+        "cnn",
+        &cfg,
+        &[
+            ("convs.0.hook_pre", 4 * 28 * 28),
+            ("convs.0.hook_post", 4),
+            ("convs.1.hook_pre", 12),
+            ("convs.1.hook_post", 8),
+            ("fc.0.hook_post", 16),
+            ("fc.1.hook_pre", 10),
+        ],
+    );
+}
+
+#[test]
+fn transformer_trains_and_measures_its_hook_points() {
+    let cfg = config(
+        "vit_tiny",
+        r#"kind = "transformer"
+patch = 7
+d_model = 8
+heads = 2
+layers = 1
+d_mlp = 16"#,
+        r#"hooks = ["hook_embed", "blocks.0.hook_resid_*", "blocks.0.attn.hook_z", "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post", "head.hook_post"]
+[measure.represent]
+"hook_embed" = "token_mean"
+"blocks.0.hook_resid_pre" = "cls"
+"blocks.0.hook_resid_mid" = "token_mean"
+"blocks.0.hook_resid_post" = "cls"
+"blocks.0.attn.hook_z" = "cls"
+"blocks.0.attn.hook_pattern" = "project:6"
+"blocks.0.mlp.hook_post" = "token_mean""#,
+    );
+    // 16 patches + CLS = 17 tokens; z is [B, 17, heads 2, dh 4]: its CLS row has 8 values.
+    run_and_check(
+        "transformer",
+        &cfg,
+        &[
+            ("hook_embed", 8),
+            ("blocks.0.hook_resid_pre", 8),
+            ("blocks.0.hook_resid_mid", 8),
+            ("blocks.0.hook_resid_post", 8),
+            ("blocks.0.attn.hook_z", 8),
+            ("blocks.0.attn.hook_pattern", 6),
+            ("blocks.0.mlp.hook_post", 16),
+            ("head.hook_post", 10),
+        ],
+    );
+}
+
+#[test]
+fn rnn_trains_and_measures_its_hook_points() {
+    let cfg = config(
+        "lstm_tiny",
+        r#"kind = "rnn"
+cell = "lstm"
+hidden = 8"#,
+        r#"hooks = ["rnn.0.steps.3.hook_h", "rnn.0.steps.27.hook_c", "rnn.0.hook_h_n", "rnn.0.hook_c_n", "head.hook_pre"]"#,
+    );
+    run_and_check(
+        "rnn",
+        &cfg,
+        &[
+            ("rnn.0.steps.3.hook_h", 8),
+            ("rnn.0.steps.27.hook_c", 8),
+            ("rnn.0.hook_h_n", 8),
+            ("rnn.0.hook_c_n", 8),
+            ("head.hook_pre", 10),
+        ],
+    );
+}
