@@ -35,6 +35,39 @@ pub struct Config {
     pub train: TrainConfig,
     /// What is measured, when, and how.
     pub measure: MeasureConfig,
+    /// `[vib]`: train the `[model]` MLP's hidden layers as the encoder of a Variational
+    /// Information Bottleneck (Alemi et al.) instead of a plain classifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vib: Option<VibConfig>,
+}
+
+/// `[vib]`: the stochastic bottleneck after the `[model]` MLP's hidden layers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VibConfig {
+    /// Bottleneck size K (Alemi: 256).
+    pub k: usize,
+    /// β, the KL weight (Alemi's MNIST setting: 1e-3).
+    pub beta: f64,
+    /// Samples of z averaged at evaluation (Alemi: 12).
+    #[serde(default = "default_vib_samples")]
+    pub samples: usize,
+    /// Multiply the learning rate by this every `lr_decay_every` epochs (Alemi: 0.97 every 2).
+    #[serde(default = "default_one")]
+    pub lr_decay: f64,
+    /// Epochs between learning-rate decays.
+    #[serde(default = "default_vib_decay_every")]
+    pub lr_decay_every: usize,
+}
+
+fn default_vib_samples() -> usize {
+    12
+}
+fn default_one() -> f64 {
+    1.0
+}
+fn default_vib_decay_every() -> usize {
+    2
 }
 
 /// `[data]`.
@@ -199,6 +232,13 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Number of epochs.
     pub epochs: usize,
+    /// Write `checkpoint.safetensors` every k epochs (0 = only at `--stop-after`); default:
+    /// `ceil(epochs / 20)`, so a run keeps at most 20 checkpoints' worth of work at risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
+    /// Train this many seeds (`seed`, `seed + 1`, …) of the model as one batched ensemble (MLPs).
+    #[serde(default = "default_repeats")]
+    pub repeats: usize,
 }
 
 /// `[measure]`.
@@ -236,6 +276,10 @@ pub struct MeasureConfig {
     /// Saturation threshold of the statistics: a value counts as saturated when `|x| >=` it.
     #[serde(default = "default_saturation")]
     pub saturation: f64,
+    /// Per-layer gradient signal-to-noise over the mini-batches of every measured epoch, in
+    /// `gradients.csv`.
+    #[serde(default)]
+    pub gradients: bool,
     /// `[measure.represent]`: hook-name glob → representation (`flatten`, `channel_mean`,
     /// `token_mean`, `cls`, `project:K`); unmatched hooks are flattened.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -311,6 +355,9 @@ fn default_train_fraction() -> f64 {
 }
 fn default_kind() -> String {
     "mlp".into()
+}
+fn default_repeats() -> usize {
+    1
 }
 fn default_beta1() -> f64 {
     0.9
@@ -398,6 +445,13 @@ impl Config {
         s.epochs(self.train.epochs)
             .context("invalid value for `measure.points`/`measure.every`")?;
         Ok(s)
+    }
+
+    /// `train.checkpoint_every`, its default filled in (`ceil(epochs / 20)`).
+    pub fn checkpoint_every(&self) -> usize {
+        self.train
+            .checkpoint_every
+            .unwrap_or_else(|| self.train.epochs.div_ceil(20).max(1))
     }
 
     /// The sample set information is measured on.
@@ -497,6 +551,48 @@ impl Config {
         }
         if self.train.epochs == 0 {
             bail!("invalid value for `train.epochs`: 0; expected at least 1");
+        }
+        if self.train.repeats == 0 {
+            bail!("invalid value for `train.repeats`: 0; expected the number of seeds to train, at least 1");
+        }
+        if self.train.repeats > 1 && self.model.kind != "mlp" {
+            bail!(
+                "invalid value for `train.repeats`: {}; seed ensembles are trained as one batched MLP, and `model.kind` is {:?}. Use repeats = 1 (and --seed per run) for other models",
+                self.train.repeats,
+                self.model.kind
+            );
+        }
+        if let Some(v) = &self.vib {
+            if self.model.kind != "mlp" {
+                bail!("`[vib]` needs `model.kind = \"mlp\"` (its hidden layers are the encoder), got {:?}", self.model.kind);
+            }
+            if self.train.repeats > 1 {
+                bail!("`[vib]` runs one seed at a time; set `train.repeats = 1` (and use --seed for more)");
+            }
+            if v.k == 0 {
+                bail!("invalid value for `vib.k`: 0; expected the bottleneck size, e.g. 256");
+            }
+            if !(v.beta >= 0.0 && v.beta.is_finite()) {
+                bail!(
+                    "invalid value for `vib.beta`: {}; expected a finite β ≥ 0 such as 1e-3",
+                    v.beta
+                );
+            }
+            if v.samples == 0 {
+                bail!("invalid value for `vib.samples`: 0; expected at least 1 sample of z (Alemi: 12)");
+            }
+            if !(v.lr_decay > 0.0 && v.lr_decay <= 1.0) {
+                bail!("invalid value for `vib.lr_decay`: {}; expected a factor in (0, 1] (Alemi: 0.97)", v.lr_decay);
+            }
+            if v.lr_decay_every == 0 {
+                bail!("invalid value for `vib.lr_decay_every`: 0; expected at least 1 epoch");
+            }
+        }
+        if self.train.repeats > 1 && !self.measure.represent.is_empty() {
+            bail!("`measure.represent` is not supported with `train.repeats` > 1 (ensemble MLP layers are measured flattened); remove it or set repeats = 1");
+        }
+        if self.train.repeats > 1 && self.measure.dump_activations.is_some() {
+            bail!("`measure.dump_activations` is not supported with `train.repeats` > 1; remove it or set repeats = 1");
         }
         let f = self.data.train_fraction;
         if !(f > 0.0 && f < 1.0) {

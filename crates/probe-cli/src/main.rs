@@ -8,12 +8,18 @@ mod analyze;
 mod config;
 mod data;
 mod device;
+mod ensemble_run;
 mod estimate;
+mod gradcsv;
 mod measure;
 mod model;
 mod outdir;
+mod resume;
 mod run;
+mod stepper;
+mod sweep_plot;
 mod tensors;
+mod vib_csv;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,11 +42,22 @@ enum Command {
     /// flow.csv, stats.csv, model.safetensors, infoplane.png and infoplane.svg (and, with
     /// `measure.dump_activations`,
     /// activations-epoch{E}.safetensors, labels.safetensors and inputs.safetensors for
-    /// `probe analyze`). Config keys: configs/README.md.
+    /// `probe analyze`; with `measure.gradients`, gradients.csv/png; with `[vib]`, vib.csv; with
+    /// `train.repeats`, per-seed rows, infoplane_mean.csv and model-seed{S}.safetensors). While
+    /// it runs, checkpoint.safetensors every `train.checkpoint_every` epochs for --resume.
+    /// Config keys: configs/README.md; workflows: docs/workflows.md.
     Train {
         /// The run's TOML config, e.g. configs/tishby_tanh.toml.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Continue the interrupted run in DIR from its checkpoint.safetensors (same config, same
+        /// results; on the CPU bit-identical to an uninterrupted run).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out", "overwrite", "epochs", "seed"])]
+        resume: Option<PathBuf>,
+        /// Stop after epoch N with a checkpoint, as an interrupted run would (continue with
+        /// --resume).
+        #[arg(long, value_name = "N")]
+        stop_after: Option<usize>,
         /// Run directory [default: runs/{name}-{UTC time}].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -71,6 +88,16 @@ enum Command {
         after_help = "Example:\n  probe analyze --activations acts.safetensors --labels labels.safetensors \\\n      --estimator binned --estimator floor --width 0.5 --out runs/analysis"
     )]
     Analyze(Box<AnalyzeArgs>),
+    /// Draw a VIB β sweep (the sweep.csv of scripts/vib_beta_sweep.sh): sweep_error.png/svg
+    /// (test error vs log10 β) and sweep_bounds.png/svg (I(Z;X) and I(Z;Y) bounds vs log10 β).
+    PlotSweep {
+        /// The sweep table (columns beta, test_error, izx_bits, izy_bits at least).
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Directory for the figures (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// The flags of `probe analyze`.
@@ -156,6 +183,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train {
             config,
+            resume,
+            stop_after,
             out,
             overwrite,
             device,
@@ -164,6 +193,8 @@ fn main() -> ExitCode {
             seed,
         } => run::train(&run::TrainArgs {
             config,
+            resume,
+            stop_after,
             out,
             overwrite,
             device: device.map(|d| match d {
@@ -176,6 +207,7 @@ fn main() -> ExitCode {
             seed,
         })
         .map(|_| ()),
+        Command::PlotSweep { csv, out } => sweep_plot::plot_sweep(&csv, &out),
         Command::Analyze(a) => {
             let a = *a;
             analyze::analyze(&analyze::AnalyzeArgs {

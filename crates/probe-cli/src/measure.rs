@@ -423,6 +423,17 @@ impl Extras {
         Ok(())
     }
 
+    /// Continues the tables of a checkpoint.
+    pub fn restore(&mut self, flow: CsvTable, stats: CsvTable) {
+        self.flow = flow;
+        self.stats = stats;
+    }
+
+    /// The tables, by file name, for a checkpoint.
+    pub fn tables(&self) -> Vec<(&'static str, &CsvTable)> {
+        vec![("flow.csv", &self.flow), ("stats.csv", &self.stats)]
+    }
+
     /// Rewrites `flow.csv` / `stats.csv` in `dir` (those switched on); `durable` fsyncs them.
     pub fn flush(&self, dir: &Path, durable: bool) -> Result<()> {
         for (on, table, name) in [

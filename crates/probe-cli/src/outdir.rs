@@ -20,9 +20,24 @@ pub fn is_dump_file(name: &str) -> bool {
 }
 
 /// Whether `name` is a file `probe train` writes besides `probe_report::PROBE_OUTPUT_FILES`: the
-/// dumps, `flow.csv` and `stats.csv`.
+/// dumps, `flow.csv`, `stats.csv`, `gradients.csv`, the checkpoint, and a seed ensemble's
+/// `infoplane_mean.csv`, `metrics_mean.csv` and `model-seed{S}.safetensors`.
 pub fn is_train_file(name: &str) -> bool {
-    is_dump_file(name) || matches!(name, "flow.csv" | "stats.csv")
+    is_dump_file(name)
+        || matches!(
+            name,
+            "flow.csv"
+                | "stats.csv"
+                | "gradients.csv"
+                | "checkpoint.safetensors"
+                | "infoplane_mean.csv"
+                | "metrics_mean.csv"
+                | "vib.csv"
+        )
+        || matches!(name, "gradients.png" | "gradients.svg")
+        || (name.starts_with("infoplane")
+            && (name.ends_with("-band.png") || name.ends_with("-band.svg")))
+        || (name.starts_with("model-seed") && name.ends_with(".safetensors"))
 }
 
 /// Whether `name` is a file `probe analyze` writes.

@@ -15,19 +15,28 @@ use probe_estimators::{entropy_bits, exact_symbols};
 use probe_report::{
     create_run_dir, fmt_f64, plot_infoplane, write_atomic, CsvTable, InfoPoint, PlaneOptions,
 };
+use probe_train::gradients::GradStats;
 use probe_train::model::Model;
+use probe_train::model::{Activation, Init};
 use probe_train::optim::Optimizer;
-use probe_train::trainer::{evaluate, DeviceData, Trainer};
+use probe_train::trainer::{DeviceData, Trainer};
+use probe_train::vib::trainer::VibTrainer;
+use probe_train::vib::{Vib, VibSpec};
+
+use crate::stepper::Stepper;
 
 use crate::config::{Config, MeasureOn};
 use crate::estimate::{csv_row, Estimate, EstimatorSpec, Samples, INFOPLANE_HEADER};
-use crate::measure::{capture, estimate_all, Extras, ProbeSet};
-use crate::{data, device, outdir, tensors};
+use crate::gradcsv::GRADIENTS_HEADER;
+use crate::measure::{capture, estimate_all, Extras, ProbeSet, FLOW_HEADER, STATS_HEADER};
+use crate::{data, device, gradcsv, outdir, resume, tensors};
 
 /// What `probe train` was asked to do.
 pub struct TrainArgs {
-    /// The TOML config.
-    pub config: PathBuf,
+    /// The TOML config (absent with `resume`).
+    pub config: Option<PathBuf>,
+    /// Continue the run in this directory from its checkpoint.
+    pub resume: Option<PathBuf>,
     /// Run directory (default `runs/{name}-{UTC time}`).
     pub out: Option<PathBuf>,
     /// Replace probe's files in an existing run directory.
@@ -40,12 +49,63 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     /// Overrides `seed`.
     pub seed: Option<u64>,
+    /// Stop (with a checkpoint) after this epoch, as an interrupted run would.
+    pub stop_after: Option<usize>,
+}
+
+/// Everything a run needs before its first epoch: the resolved config, device, data and the probe
+/// set, and the run directory (created, or the resumed one).
+pub struct Setup {
+    /// The resolved config.
+    pub cfg: Config,
+    /// The device.
+    pub device: candle_core::Device,
+    /// Train and test data.
+    pub splits: data::Splits,
+    /// Hook points measured.
+    pub hooks: Vec<String>,
+    /// The estimators.
+    pub estimators: Vec<crate::config::NamedEstimator>,
+    /// Epochs whose activations are dumped.
+    pub dumped: BTreeSet<usize>,
+    /// Measured epochs.
+    pub measured: BTreeSet<usize>,
+    /// The samples information is measured on.
+    pub probe: ProbeSet,
+    /// Plot axes and title.
+    pub plane: PlaneOptions,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Whether this continues a checkpoint.
+    pub resuming: bool,
+    /// The single model (for ensembles: replica 0's shape, not trained).
+    pub model: Box<dyn Model>,
+    /// With `[vib]`: the VIB (encoder = the `[model]` MLP's hidden layers), trained instead of
+    /// `model`.
+    pub vib: Option<Vib>,
 }
 
 /// Runs training and measurement; returns the run directory.
 pub fn train(args: &TrainArgs) -> Result<PathBuf> {
     let started = Instant::now();
-    let mut cfg = Config::load(&args.config)?;
+    let s = setup(args)?;
+    if s.cfg.train.repeats > 1 && s.vib.is_none() {
+        return crate::ensemble_run::train(s, args, started);
+    }
+    train_single(s, args, started)
+}
+
+/// Loads the config (or the resumed run's `config.toml`), applies the flags, validates, loads the
+/// data, builds the model and prepares the run directory.
+pub fn setup(args: &TrainArgs) -> Result<Setup> {
+    let (cfg_path, resuming) = match (&args.resume, &args.config) {
+        (Some(dir), _) => (dir.join("config.toml"), true),
+        (None, Some(c)) => (c.clone(), false),
+        (None, None) => {
+            anyhow::bail!("give --config FILE to start a run or --resume DIR to continue one")
+        }
+    };
+    let mut cfg = Config::load(&cfg_path)?;
     if let Some(e) = args.epochs {
         cfg.train.epochs = e;
         // A shorter run keeps its log schedule: at most one measurement per epoch.
@@ -60,7 +120,8 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
         cfg.device = d.clone();
     }
     cfg.validate()
-        .with_context(|| format!("invalid config file {}", args.config.display()))?;
+        .with_context(|| format!("invalid config file {}", cfg_path.display()))?;
+    cfg.train.checkpoint_every = Some(cfg.checkpoint_every());
     let device = device::resolve(&cfg.device)?;
     let splits = data::load(&cfg)?;
     let classes = splits.train.classes.max(splits.test.classes);
@@ -71,14 +132,33 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
         name: &splits.train.name,
     };
     let (model, resolved) = crate::model::build(&cfg.model, &shape, cfg.seed, &device)
-        .with_context(|| format!("invalid config file {}", args.config.display()))?;
+        .with_context(|| format!("invalid config file {}", cfg_path.display()))?;
     cfg.model = resolved;
+    let vib = match &cfg.vib {
+        None => None,
+        Some(v) => {
+            let w = cfg.model.widths.clone().unwrap_or_default();
+            let spec = VibSpec {
+                input_dim: splits.train.d,
+                hidden: w[1..w.len().saturating_sub(1)].to_vec(),
+                k: v.k,
+                classes,
+                activation: cfg.model.activation.unwrap_or(Activation::Relu),
+                init: cfg.model.init.unwrap_or(Init::Default),
+            };
+            Some(Vib::new(&spec, cfg.seed, &device)?)
+        }
+    };
+    let hook_names = match &vib {
+        Some(v) => v.hook_names(),
+        None => model.hook_names(),
+    };
     let hooks: Vec<String> = NameFilter::new(&cfg.measure.hooks)?
-        .select(&model.hook_names())
+        .select(&hook_names)
         .with_context(|| {
             format!(
                 "invalid value for `measure.hooks` in {}",
-                args.config.display()
+                cfg_path.display()
             )
         })?
         .into_iter()
@@ -116,41 +196,122 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
         },
         represent: cfg
             .representations(&hooks)
-            .with_context(|| format!("invalid config file {}", args.config.display()))?,
+            .with_context(|| format!("invalid config file {}", cfg_path.display()))?,
     };
 
-    let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
-    create_run_dir(&out, args.overwrite)?;
-    if args.overwrite {
-        outdir::remove_own_files(&out, outdir::is_train_file)?;
-    }
-    if !dumped.is_empty() {
-        // Written once: every dumped epoch shares the probe set's labels and inputs.
-        write_atomic(
-            &out.join("labels.safetensors"),
-            &tensors::labels_bytes(&probe_ds.y)?,
-        )?;
-        write_atomic(
-            &out.join("inputs.safetensors"),
-            &tensors::inputs_bytes(&probe_ds.x, probe_ds.n, probe_ds.d)?,
-        )?;
-    }
-    cfg.device = device::name(&device).to_string();
-    write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    let out = match &args.resume {
+        Some(dir) => dir.clone(),
+        None => {
+            let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
+            create_run_dir(&out, args.overwrite)?;
+            if args.overwrite {
+                outdir::remove_own_files(&out, outdir::is_train_file)?;
+            }
+            if !dumped.is_empty() {
+                // Written once: every dumped epoch shares the probe set's labels and inputs.
+                write_atomic(
+                    &out.join("labels.safetensors"),
+                    &tensors::labels_bytes(&probe_ds.y)?,
+                )?;
+                write_atomic(
+                    &out.join("inputs.safetensors"),
+                    &tensors::inputs_bytes(&probe_ds.x, probe_ds.n, probe_ds.d)?,
+                )?;
+            }
+            cfg.device = device::name(&device).to_string();
+            write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+            out
+        }
+    };
+    Ok(Setup {
+        cfg,
+        device,
+        splits,
+        hooks,
+        estimators,
+        dumped,
+        measured,
+        probe,
+        plane,
+        out,
+        resuming,
+        model,
+        vib,
+    })
+}
 
+/// The loop of one model (no `train.repeats`).
+fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
+    let Setup {
+        cfg,
+        device,
+        splits,
+        hooks,
+        estimators,
+        dumped,
+        measured,
+        probe,
+        plane,
+        out,
+        resuming,
+        model,
+        vib,
+        ..
+    } = s;
+    let model: &dyn Model = match &vib {
+        Some(v) => v,
+        None => &*model,
+    };
     let train_d = DeviceData::new(&splits.train, &device)?;
     let test_d = DeviceData::new(&splits.test, &device)?;
-    let vars = model.named_vars().into_iter().map(|(_, v)| v).collect();
+    let named = model.named_vars();
+    let vars = named.iter().map(|(_, v)| v.clone()).collect();
     let mut opt = Optimizer::new(cfg.optim()?, vars)?;
-    let mut trainer = Trainer::new(cfg.train.batch_size, cfg.seed)?;
+    let mut stepper = match (&vib, &cfg.vib) {
+        (Some(v), Some(c)) => Stepper::Vib {
+            trainer: VibTrainer::new(cfg.train.batch_size, c.beta, cfg.seed)?,
+            model: v,
+            cfg: c.clone(),
+            seed: cfg.seed,
+            table: CsvTable::new(&crate::vib_csv::VIB_HEADER),
+        },
+        _ => Stepper::Plain(Trainer::new(cfg.train.batch_size, cfg.seed)?),
+    };
     let mut results = Results::new(&out, plane);
     let mut extras = Extras::new(cfg.extras()?); // flow.csv, stats.csv
+    let mut grads = CsvTable::new(&GRADIENTS_HEADER);
+    let mut first = 1;
+    if resuming {
+        let mut r = resume::read(&out, &named, &mut opt, &device)?;
+        stepper.restore(&mut r)?;
+        results.restore(&mut r)?;
+        extras.restore(
+            r.take_table("flow.csv", &FLOW_HEADER)?,
+            r.take_table("stats.csv", &STATS_HEADER)?,
+        );
+        grads = r.take_table("gradients.csv", &GRADIENTS_HEADER)?;
+        first = r.epoch + 1;
+        if r.epoch >= cfg.train.epochs {
+            anyhow::bail!(
+                "the run in {} already finished all {} epochs; nothing to resume",
+                out.display(),
+                cfg.train.epochs
+            );
+        }
+    }
+    let every = cfg.checkpoint_every();
+    let mut last_ckpt = resuming.then_some(first - 1);
     let bar = progress(cfg.train.epochs, args.quiet);
+    bar.set_position((first - 1) as u64);
 
-    for epoch in 1..=cfg.train.epochs {
+    for epoch in first..=cfg.train.epochs {
+        let stop_here = args.stop_after == Some(epoch);
         let step = (|| -> Result<()> {
-            let tr = trainer.epoch(epoch, &model, &mut opt, &train_d)?;
-            let te = evaluate(&model, &test_d, 8192)?;
+            let mut gstats = (cfg.measure.gradients && measured.contains(&epoch))
+                .then(|| GradStats::new(&named, None));
+            let (tr, te) =
+                stepper.epoch(epoch, model, &mut opt, &train_d, &test_d, gstats.as_mut())?;
+            stepper.flush(&out)?;
             results.metrics.push([
                 epoch.to_string(),
                 fmt_f64(tr.loss),
@@ -162,8 +323,12 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
                 "loss {:.4} acc {:.3} | test loss {:.4} acc {:.3}",
                 tr.loss, tr.acc, te.loss, te.acc
             ));
+            if let Some(g) = gstats.as_mut() {
+                gradcsv::push_rows(&mut grads, epoch, &[cfg.seed], &g.finish()?)?;
+                grads.replace_atomic(&out.join("gradients.csv"))?;
+            }
             if measured.contains(&epoch) {
-                let layers = capture(&model, &probe, &hooks)?;
+                let layers = capture(model, &probe, &hooks)?;
                 if dumped.contains(&epoch) {
                     write_atomic(
                         &out.join(format!("activations-epoch{epoch}.safetensors")),
@@ -178,6 +343,17 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
                 results.flush_csv(false)?;
                 extras.flush(&out, false)?;
             }
+            if (every > 0 && epoch.is_multiple_of(every)) || epoch == cfg.train.epochs || stop_here
+            {
+                results.flush_csv(false)?;
+                let mut tables = results.tables();
+                tables.extend(extras.tables());
+                tables.push(("gradients.csv", &grads));
+                if let Stepper::Vib { table, .. } = &stepper {
+                    tables.push(("vib.csv", table));
+                }
+                resume::write(&out, epoch, &named, &opt, &stepper.streams(), &tables)?;
+            }
             Ok(())
         })();
         if let Err(err) = step {
@@ -186,21 +362,37 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
             results.flush_csv(true)?;
             extras.flush(&out, true)?;
             results.plot(&estimators_names(&estimators)).ok();
-            return Err(err.context(format!(
-                "run stopped at epoch {epoch}; results up to the last finished epoch are in {}",
-                out.display()
-            )));
+            return Err(err.context(stopped_message(epoch, &out, last_ckpt)));
+        }
+        if (every > 0 && epoch.is_multiple_of(every) && epoch < cfg.train.epochs) || stop_here {
+            last_ckpt = Some(epoch);
         }
         bar.inc(1);
+        if stop_here && epoch < cfg.train.epochs {
+            bar.finish_and_clear();
+            results.flush_csv(true)?;
+            extras.flush(&out, true)?;
+            results.plot(&estimators_names(&estimators)).ok();
+            if !args.quiet {
+                eprintln!(
+                    "stopped after epoch {epoch} of {} as asked; continue with: probe train --resume {}",
+                    cfg.train.epochs,
+                    out.display()
+                );
+            }
+            return Ok(out);
+        }
     }
     bar.finish_and_clear();
     results.flush_csv(true)?;
     extras.flush(&out, true)?;
     write_atomic(
         &out.join("model.safetensors"),
-        &probe_train::checkpoint::to_bytes(&model)?,
+        &probe_train::checkpoint::to_bytes(model)?,
     )?;
     results.plot(&estimators_names(&estimators))?;
+    gradcsv::plot(&grads, &out, &cfg.name)?;
+    resume::remove(&out)?;
     if !args.quiet {
         eprintln!(
             "trained {} epochs on {} in {:.1} s; results in {}",
@@ -216,9 +408,29 @@ pub fn train(args: &TrainArgs) -> Result<PathBuf> {
     Ok(out)
 }
 
-fn estimators_names(e: &[crate::config::NamedEstimator]) -> Vec<String> {
+/// The context of an error that stopped a run at `epoch`: where the results and the last good
+/// checkpoint are.
+pub fn stopped_message(epoch: usize, out: &Path, last_ckpt: Option<usize>) -> String {
+    let ckpt = match last_ckpt {
+        Some(e) => format!(
+            "; the last good checkpoint (epoch {e}) is {} (continue with probe train --resume {})",
+            resume::path(out).display(),
+            out.display()
+        ),
+        None => "; no checkpoint was written yet".to_string(),
+    };
+    format!(
+        "run stopped at epoch {epoch}; results up to the last finished epoch are in {}{ckpt}",
+        out.display()
+    )
+}
+
+pub fn estimators_names(e: &[crate::config::NamedEstimator]) -> Vec<String> {
     e.iter().map(|e| e.name.clone()).collect()
 }
+
+/// Columns of `metrics.csv`.
+pub const METRICS_HEADER: [&str; 5] = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"];
 
 /// The growing result tables of a run and where they go.
 struct Results {
@@ -234,7 +446,7 @@ impl Results {
         Self {
             dir: dir.to_path_buf(),
             plane,
-            metrics: CsvTable::new(&["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]),
+            metrics: CsvTable::new(&METRICS_HEADER),
             infoplane: CsvTable::new(&INFOPLANE_HEADER),
             points: Vec::new(),
         }
@@ -252,6 +464,22 @@ impl Results {
             },
         ));
         Ok(())
+    }
+
+    /// Continues the tables of a checkpoint (and the plot's points, from `infoplane.csv`).
+    fn restore(&mut self, r: &mut resume::Restored) -> Result<()> {
+        self.metrics = r.take_table("metrics.csv", &METRICS_HEADER)?;
+        self.infoplane = r.take_table("infoplane.csv", &INFOPLANE_HEADER)?;
+        self.points = points_of(&self.infoplane)?;
+        Ok(())
+    }
+
+    /// The tables, by file name, for a checkpoint.
+    fn tables(&self) -> Vec<(&'static str, &CsvTable)> {
+        vec![
+            ("metrics.csv", &self.metrics),
+            ("infoplane.csv", &self.infoplane),
+        ]
     }
 
     /// Rewrites the CSVs atomically. Intermediate versions (`durable = false`) skip the fsyncs,
@@ -304,7 +532,33 @@ impl Results {
     }
 }
 
-fn progress(epochs: usize, quiet: bool) -> ProgressBar {
+/// The plot points `(estimator, point)` of the rows of an `infoplane.csv` table (columns
+/// [`INFOPLANE_HEADER`], optionally after a leading `seed` column).
+pub fn points_of(t: &CsvTable) -> Result<Vec<(String, InfoPoint)>> {
+    let off = usize::from(t.header().first().is_some_and(|h| h == "seed"));
+    t.rows()
+        .iter()
+        .map(|r| {
+            let num = |i: usize| -> Result<f64> {
+                r[off + i]
+                    .parse()
+                    .with_context(|| format!("bad number {:?} in a checkpoint table", r[off + i]))
+            };
+            Ok((
+                r[off + 2].clone(),
+                InfoPoint {
+                    epoch: r[off].parse().context("bad epoch in a checkpoint table")?,
+                    layer: r[off + 1].clone(),
+                    i_xt: num(3)?,
+                    i_ty: num(4)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A progress bar over the epochs (hidden with `quiet`).
+pub fn progress(epochs: usize, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
@@ -318,7 +572,7 @@ fn progress(epochs: usize, quiet: bool) -> ProgressBar {
 }
 
 /// `runs/{name}-{YYYYMMDD-HHMMSS}` in UTC.
-fn default_out(name: &str) -> PathBuf {
+pub fn default_out(name: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -33,9 +33,11 @@ pub mod atomic;
 mod colormap;
 pub mod csv;
 pub mod error;
+pub mod lines;
 pub mod plot;
 
 pub use atomic::{create_run_dir, replace_atomic, write_atomic, PROBE_OUTPUT_FILES};
 pub use csv::{fmt_f64, CsvTable};
 pub use error::{Error, Result};
+pub use lines::{plot_lines, LineOptions, Series};
 pub use plot::{plot_infoplane, InfoPoint, PlaneOptions};

@@ -107,14 +107,17 @@ pub fn plot_infoplane(
     crate::atomic::write_atomic(svg, svg_text.as_bytes())
 }
 
-fn render_err(path: &Path, e: impl std::fmt::Display) -> Error {
+pub(crate) fn render_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Render {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
 }
 
-fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<Vec<u8>, png::EncodingError> {
+pub(crate) fn encode_png(
+    rgb: &[u8],
+    (w, h): (u32, u32),
+) -> std::result::Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
@@ -130,12 +133,12 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> std::result::Result<Vec<u8>, pn
 
 /// The family name the embedded font is registered under. `sans-serif` is also what the SVG's
 /// `font-family` attribute says, so SVG viewers substitute their own sans-serif face.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const FONT_PATH: &str = "crates/probe-report/assets/DejaVuSans.ttf";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// Registers the embedded font with plotters (once per process).
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()

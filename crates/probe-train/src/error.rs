@@ -17,18 +17,22 @@ pub enum Error {
         message: String,
     },
     /// The training loss became NaN or infinite.
-    #[error("training diverged at epoch {epoch}: the loss became {loss}; lower the learning rate or check the data")]
+    #[error("training diverged at epoch {epoch}, batch {batch}: the loss became {loss}; lower the learning rate (`train.lr`) or check the data for NaN/inf values")]
     Diverged {
         /// The epoch (1-based) in which it happened.
         epoch: usize,
+        /// The first mini-batch (1-based, in the epoch's order) whose loss was not finite.
+        batch: usize,
         /// The offending loss value.
         loss: f64,
     },
     /// The training loss of one replica of a seed ensemble became NaN or infinite.
-    #[error("training diverged at epoch {epoch}: the loss of seed {seed} became {loss}; lower the learning rate or check the data")]
+    #[error("training diverged at epoch {epoch}, batch {batch}: the loss of seed {seed} became {loss}; lower the learning rate (`train.lr`) or check the data for NaN/inf values")]
     DivergedReplica {
         /// The epoch (1-based) in which it happened.
         epoch: usize,
+        /// The first mini-batch (1-based) whose loss was not finite.
+        batch: usize,
         /// The seed of the replica.
         seed: u64,
         /// The offending loss value.

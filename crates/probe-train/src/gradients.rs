@@ -172,4 +172,68 @@ mod tests {
         let names: Vec<(&str, usize)> = g.iter().map(|(n, v)| (n.as_str(), v.len())).collect();
         assert_eq!(names, [("layers.0", 2), ("layers.1", 1), ("scale", 1)]);
     }
+
+    /// Gradients chosen by hand: loss_b = a_b·w + c_b·bias + d_b·v, so ∇w = a_b, ∇bias = c_b,
+    /// ∇v = d_b, and the norms follow from the definitions (population variance).
+    #[test]
+    fn norms_match_a_hand_computation() {
+        let dev = Device::Cpu;
+        let w = Var::new(&[0f32, 0.0], &dev).unwrap();
+        let b = Var::new(&[0f32], &dev).unwrap();
+        let v = Var::new(&[0f32], &dev).unwrap();
+        let vars = vec![
+            ("layers.0.weight".to_string(), w.clone()),
+            ("layers.0.bias".to_string(), b.clone()),
+            ("layers.1.weight".to_string(), v.clone()),
+        ];
+        let mut st = GradStats::new(&vars, None);
+        let a = [[1f32, 2.0], [3.0, -2.0], [5.0, 0.0]];
+        let c = [1f32, 1.0, 4.0];
+        for (ab, cb) in a.iter().zip(c) {
+            let at = Tensor::new(ab, &dev).unwrap();
+            let loss = ((w.as_tensor() * &at).unwrap().sum_all().unwrap()
+                + (b.as_tensor() * cb as f64).unwrap().sum_all().unwrap()
+                + (v.as_tensor() * 2.0).unwrap().sum_all().unwrap())
+            .unwrap();
+            st.add(&loss.backward().unwrap()).unwrap();
+        }
+        assert_eq!(st.batches(), 3);
+        let out = st.finish().unwrap();
+        // layer 0: mean (3, 0 | 2) → √13; variances 8/3, 8/3 | 2 → √(22/3).
+        // layer 1: constant gradient 2 → mean 2, std 0.
+        let want = [
+            ("layers.0", 13f64.sqrt(), (22.0f64 / 3.0).sqrt()),
+            ("layers.1", 2.0, 0.0),
+        ];
+        assert_eq!(out.len(), 2);
+        for (g, (name, m, s)) in out.iter().zip(want) {
+            assert_eq!((g.layer.as_str(), g.replica, g.batches), (name, 0, 3));
+            assert!((g.mean_norm - m).abs() < 1e-12, "{g:?}");
+            assert!((g.std_norm - s).abs() < 1e-6, "{g:?}");
+        }
+        // finish() resets for the next epoch.
+        assert_eq!(st.batches(), 0);
+    }
+
+    /// With a replica axis each replica gets its own norms.
+    #[test]
+    fn replicas_get_their_own_norms() {
+        let dev = Device::Cpu;
+        let w = Var::new(&[[0f32, 0.0], [0.0, 0.0]], &dev).unwrap();
+        let vars = vec![("layers.0.weight".to_string(), w.clone())];
+        let mut st = GradStats::new(&vars, Some(2));
+        for a in [[[1f32, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, -1.0]]] {
+            let at = Tensor::new(&a, &dev).unwrap();
+            let loss = (w.as_tensor() * &at).unwrap().sum_all().unwrap();
+            st.add(&loss.backward().unwrap()).unwrap();
+        }
+        let out = st.finish().unwrap();
+        // replica 0: values (1, 3) and (0, 0): mean (2, 0), std (1, 0).
+        // replica 1: values (0, 0) and (1, −1): mean (0, 0), std (0, 1).
+        let got: Vec<(usize, f64, f64)> = out
+            .iter()
+            .map(|g| (g.replica, g.mean_norm, g.std_norm))
+            .collect();
+        assert_eq!(got, [(0, 2.0, 1.0), (1, 0.0, 1.0)]);
+    }
 }

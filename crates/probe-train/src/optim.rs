@@ -210,6 +210,9 @@ impl Optimizer {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            // A gradient can carry the backward graph (it is computed from the step's tracked
+            // activations); the moment buffers would then chain every step's whole graph.
+            let g = &g.detach();
             match self.spec {
                 OptimSpec::Sgd { lr, momentum } => {
                     let dir = if momentum > 0.0 {

@@ -107,6 +107,9 @@ impl Trainer {
         let order = rng::permutation(&mut self.shuffle, data.n);
         let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
         let mut correct = Tensor::zeros((), DType::F32, device)?;
+        // Kept on the device and read back only if the epoch's mean is not finite, to name the
+        // first bad batch without a device sync per step.
+        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
         for idx in order.chunks(self.batch_size) {
             let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
             let x = data.x.index_select(&idx_t, 0)?;
@@ -120,12 +123,14 @@ impl Trainer {
             opt.step(&g)?;
             loss_sum = (loss_sum + (loss.detach() * idx.len() as f64)?)?;
             correct = (correct + count_correct(&logits.detach(), &y)?)?;
+            batch_losses.push(loss.detach());
         }
         model.set_training(false);
         let n = data.n as f64;
         let loss = loss_sum.to_scalar::<f32>()? as f64 / n;
         if !loss.is_finite() {
-            return Err(Error::Diverged { epoch, loss });
+            let (batch, loss) = first_non_finite(&batch_losses)?.unwrap_or((0, loss));
+            return Err(Error::Diverged { epoch, batch, loss });
         }
         Ok(LossAcc {
             loss,
@@ -158,6 +163,18 @@ pub fn evaluate(model: &dyn Model, data: &DeviceData, chunk: usize) -> Result<Lo
         loss: loss_sum.to_scalar::<f32>()? as f64 / n,
         acc: correct.to_scalar::<f32>()? as f64 / n,
     })
+}
+
+/// The first (1-based) of `losses` (scalars, or `[N]` per replica) with a non-finite value, and
+/// that value; `None` when all are finite.
+pub fn first_non_finite(losses: &[Tensor]) -> Result<Option<(usize, f64)>> {
+    for (i, l) in losses.iter().enumerate() {
+        let vals = l.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        if let Some(v) = vals.into_iter().find(|v| !v.is_finite()) {
+            return Ok(Some((i + 1, v)));
+        }
+    }
+    Ok(None)
 }
 
 /// Number of rows whose arg-max equals the label, as an f32 scalar on the device.

@@ -93,6 +93,7 @@ impl EnsembleTrainer {
         let mut correct = Tensor::zeros(n_rep, DType::F32, device)?;
         let mut start = 0;
         let mut idx = Vec::with_capacity(n_rep * self.batch_size);
+        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
         while start < data.n {
             let len = self.batch_size.min(data.n - start);
             idx.clear();
@@ -111,6 +112,7 @@ impl EnsembleTrainer {
             opt.step(&g)?;
             loss_sum = (loss_sum + (losses.detach() * len as f64)?)?;
             correct = (correct + count_correct(&logits.detach(), &y)?)?;
+            batch_losses.push(losses.detach());
             start += len;
         }
         let n = data.n as f64;
@@ -120,10 +122,20 @@ impl EnsembleTrainer {
         for (r, (l, c)) in losses.iter().zip(&correct).enumerate() {
             let loss = *l as f64 / n;
             if !loss.is_finite() {
+                let mut batch = 0;
+                let mut bad = loss;
+                for (b, l) in batch_losses.iter().enumerate() {
+                    let v = l.get(r)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                    if !v.is_finite() {
+                        (batch, bad) = (b + 1, v);
+                        break;
+                    }
+                }
                 return Err(Error::DivergedReplica {
                     epoch,
+                    batch,
+                    loss: bad,
                     seed: model.seeds()[r],
-                    loss,
                 });
             }
             out.push(LossAcc {

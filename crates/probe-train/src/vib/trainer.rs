@@ -111,6 +111,7 @@ impl VibTrainer {
         let order = rng::permutation(&mut self.shuffle, data.n);
         let zero = || Tensor::zeros((), DType::F32, device);
         let (mut ce_sum, mut kl_sum, mut correct) = (zero()?, zero()?, zero()?);
+        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
         for idx in order.chunks(self.batch_size) {
             let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
             let x = data.x.index_select(&idx_t, 0)?;
@@ -127,6 +128,7 @@ impl VibTrainer {
                 stats.add(&g)?;
             }
             opt.step(&g)?;
+            batch_losses.push(loss.detach());
             let w = idx.len() as f64;
             ce_sum = (ce_sum + (ce.detach() * w)?)?;
             kl_sum = (kl_sum + (kl.detach() * w)?)?;
@@ -138,7 +140,9 @@ impl VibTrainer {
         let kl = kl_sum.to_scalar::<f32>()? as f64 / n;
         let loss = ce + self.beta * kl;
         if !loss.is_finite() {
-            return Err(Error::Diverged { epoch, loss });
+            let (batch, loss) =
+                crate::trainer::first_non_finite(&batch_losses)?.unwrap_or((0, loss));
+            return Err(Error::Diverged { epoch, batch, loss });
         }
         Ok(VibEpoch {
             ce,

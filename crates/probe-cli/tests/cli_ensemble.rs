@@ -1,0 +1,202 @@
+//! `train.repeats`: a seed ensemble's per-seed rows (metrics, information plane, gradients) and
+//! weights equal those of single runs of the same seeds byte for byte on the CPU; the mean table
+//! is the mean and sample standard deviation of those rows; an ensemble resumes bit-identically.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn probe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_probe"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run probe")
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("probe-ens-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn config(dir: &Path, repeats: usize) -> PathBuf {
+    let p = dir.join(format!("r{repeats}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            r#"name = "ens"
+seed = 5
+device = "cpu"
+[data]
+dataset = "tishby12"
+split = "ordered"
+[model]
+widths = [12, 10, 7, 5, 4, 3, 2]
+activation = "tanh"
+init = "truncated_normal"
+[train]
+optimizer = "adam"
+lr = 0.01
+batch_size = 512
+epochs = 8
+checkpoint_every = 3
+repeats = {repeats}
+[measure]
+schedule = "every_k"
+every = 4
+on = "all"
+gradients = true
+flow = false
+stats = false
+[[measure.estimators]]
+kind = "binned"
+[[measure.estimators]]
+kind = "kde"
+sigma2 = 0.01
+"#
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn ensemble_rows_and_weights_equal_single_runs() {
+    let tmp = tmp_dir("eq");
+    let ens = tmp.join("ens");
+    let cfg3 = config(&tmp, 3);
+    ok(&probe(&[
+        "train",
+        "--config",
+        cfg3.to_str().unwrap(),
+        "--out",
+        ens.to_str().unwrap(),
+        "-q",
+    ]));
+    let cfg1 = config(&tmp, 1);
+    let ens_metrics = lines(&ens.join("metrics.csv"));
+    let ens_plane = lines(&ens.join("infoplane.csv"));
+    let ens_grads = lines(&ens.join("gradients.csv"));
+    assert!(ens_plane[0].starts_with("seed,epoch,layer,estimator,i_xt,i_ty"));
+    for seed in [5u64, 6, 7] {
+        let single = tmp.join(format!("s{seed}"));
+        ok(&probe(&[
+            "train",
+            "--config",
+            cfg1.to_str().unwrap(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            single.to_str().unwrap(),
+            "-q",
+        ]));
+        // Per-seed rows: the single run's rows with the seed in front.
+        for (file, ens_rows) in [("metrics.csv", &ens_metrics), ("infoplane.csv", &ens_plane)] {
+            let want: Vec<String> = lines(&single.join(file))[1..]
+                .iter()
+                .map(|l| format!("{seed},{l}"))
+                .collect();
+            let got: Vec<String> = ens_rows[1..]
+                .iter()
+                .filter(|l| l.starts_with(&format!("{seed},")))
+                .cloned()
+                .collect();
+            assert_eq!(got, want, "{file} of seed {seed}");
+        }
+        let want: Vec<String> = lines(&single.join("gradients.csv"))[1..].to_vec();
+        let got: Vec<String> = ens_grads[1..]
+            .iter()
+            .filter(|l| l.split(',').nth(1) == Some(&seed.to_string()))
+            .cloned()
+            .collect();
+        assert_eq!(got, want, "gradients.csv of seed {seed}");
+        assert_eq!(
+            std::fs::read(single.join("model.safetensors")).unwrap(),
+            std::fs::read(ens.join(format!("model-seed{seed}.safetensors"))).unwrap(),
+            "weights of seed {seed}"
+        );
+    }
+    // The mean table against the per-seed rows.
+    let mut groups: BTreeMap<(String, String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for l in &ens_plane[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        groups
+            .entry((f[1].into(), f[2].into(), f[3].into()))
+            .or_default()
+            .push((f[4].parse().unwrap(), f[5].parse().unwrap()));
+    }
+    let mean = lines(&ens.join("infoplane_mean.csv"));
+    assert_eq!(
+        mean[0],
+        "epoch,layer,estimator,seeds,i_xt_mean,i_xt_std,i_ty_mean,i_ty_std"
+    );
+    assert_eq!(mean.len() - 1, groups.len());
+    for l in &mean[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        let v = &groups[&(f[0].into(), f[1].into(), f[2].into())];
+        assert_eq!(f[3], "3");
+        let m: f64 = v.iter().map(|p| p.0).sum::<f64>() / 3.0;
+        let sd = (v.iter().map(|p| (p.0 - m).powi(2)).sum::<f64>() / 2.0).sqrt();
+        let got_m: f64 = f[4].parse().unwrap();
+        let got_s: f64 = f[5].parse().unwrap();
+        assert!(
+            (got_m - m).abs() < 1e-12 && (got_s - sd).abs() < 1e-12,
+            "{l}"
+        );
+    }
+    for f in [
+        "infoplane.png",
+        "infoplane-kde.png",
+        "infoplane-band.png",
+        "infoplane-kde-band.svg",
+        "gradients.png",
+    ] {
+        assert!(ens.join(f).is_file(), "{f} missing");
+    }
+
+    // Stopped after epoch 5 and resumed: the same files.
+    let cut = tmp.join("cut");
+    let cut_s = cut.to_str().unwrap();
+    ok(&probe(&[
+        "train",
+        "--config",
+        cfg3.to_str().unwrap(),
+        "--out",
+        cut_s,
+        "--stop-after",
+        "5",
+        "-q",
+    ]));
+    ok(&probe(&["train", "--resume", cut_s, "-q"]));
+    for f in [
+        "metrics.csv",
+        "infoplane.csv",
+        "infoplane_mean.csv",
+        "gradients.csv",
+        "model-seed6.safetensors",
+    ] {
+        assert!(
+            std::fs::read(ens.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
+            "{f} differs after resume"
+        );
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
