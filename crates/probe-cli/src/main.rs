@@ -178,7 +178,7 @@ enum DeviceArg {
 }
 
 fn main() -> ExitCode {
-    pin_thread_count();
+    probe_train::threads::configure();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
@@ -243,20 +243,5 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Fixes candle's CPU thread count for the whole process before any work starts.
-///
-/// Without `RAYON_NUM_THREADS`, candle 0.11 works out its default thread count (the physical cores,
-/// read from `/proc/cpuinfo`) again on **every** matrix product; for small networks that file read
-/// cost more than the training itself (the 12-bit protocol ran 2–3× slower). Setting the variable
-/// once to the same default keeps candle's choice and removes the per-call reads. A value the user
-/// set is left alone.
-fn pin_thread_count() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let threads = candle_core::utils::get_num_threads();
-        // Single-threaded here: no other thread can be reading the environment yet.
-        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
 }

@@ -140,7 +140,8 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // As the probe binary does (see probe_train::malloc).
+    // As the probe binary does (see probe_train::threads and probe_train::malloc).
+    probe_train::threads::configure();
     probe_train::malloc::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bench_models cnn|transformer|rnn|conv [SAMPLES] [DATA_DIR]";

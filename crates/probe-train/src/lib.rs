@@ -14,6 +14,7 @@ pub mod malloc;
 pub mod model;
 pub mod optim;
 pub mod rng;
+pub mod threads;
 pub mod trainer;
 pub mod vib;
 
