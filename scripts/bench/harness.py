@@ -66,6 +66,26 @@ def epoch_bench(model, epochs, rows):
     return abs(p_loss - t_loss) <= 0.25 * max(p_loss, t_loss) + 0.02
 
 
+def models_bench(rows, samples=6400):
+    """CNN, Transformer and RNN of configs/*_fashion.toml: one timed epoch on the first `samples`
+    Fashion-MNIST images (the same models, data, Adam 1e-3, batch 128 on both sides: the example
+    crates/probe-train/examples/bench_models.rs and scripts/bench_models.py)."""
+    ok = True
+    for m in ("cnn", "transformer", "rnn"):
+        p_ms, t_ms, p, t = [], [], None, None
+        for _ in range(REPEATS):
+            p = run_json([os.path.join(EXAMPLES, "bench_models"), m, str(samples), FASHION])
+            t = run_json([PY, "scripts/bench_models.py", m, str(samples), THREADS, FASHION])
+            p_ms.append(p["epoch_s"])
+            t_ms.append(t["epoch_s"])
+        same = abs(p["train_loss"] - t["train_loss"]) <= 0.25 * max(p["train_loss"], t["train_loss"]) + 0.05
+        ok &= same
+        rows.append((f"{m} training epoch ({samples} Fashion-MNIST images)", "PyTorch",
+                     statistics.median(p_ms), statistics.median(t_ms),
+                     f"train loss probe {p['train_loss']:.4f}, PyTorch {t['train_loss']:.4f}"))
+    return ok
+
+
 def protocol_bench(rows):
     with tempfile.TemporaryDirectory() as tmp:
         p_walls, t_walls = [], []
@@ -172,6 +192,8 @@ def main():
     checks.append(("12-bit training epoch", epoch_bench("tishby", 200, rows)))
     checks.append(("Saxe MLP training epoch", epoch_bench("saxe_mlp", 2, rows)))
     checks.append(("binned MI", binned_bench(rows)))
+    if os.environ.get("BENCH_MODELS", "1") == "1":
+        checks.append(("CNN/Transformer/RNN training epoch", models_bench(rows)))
     if os.environ.get("BENCH_PROTOCOL", "1") == "1":
         checks.append(("12-bit protocol", protocol_bench(rows)))
     lines = ["| workload | alternative | probe | alternative | speed-up (alt / probe) | same work? |",

@@ -7,7 +7,7 @@
 #   bash scripts/bench/run.sh
 #
 # Environment: BENCH_REPEATS (default 3 runs per figure), BENCH_THREADS (default 2, both sides),
-# BENCH_PROTOCOL=0 to skip the ~10-minute full 12-bit protocol, FASHION_MNIST_DIR (default
+# BENCH_PROTOCOL=0 to skip the full 12-bit protocol, BENCH_MODELS=0 to skip the CNN/Transformer/RNN, FASHION_MNIST_DIR (default
 # /usr/share/datasets/fashion-mnist, the Debian package dataset-fashion-mnist, which
 # scripts/get_fashion_mnist.sh installs).
 set -euo pipefail
@@ -15,5 +15,5 @@ cd "$(dirname "$0")/../.."
 bash scripts/setup_python.sh
 bash scripts/get_fashion_mnist.sh
 cargo build --release -p probe-cli --bin probe --example bench_binned_file
-cargo build --release -p probe-train --example bench_train
+cargo build --release -p probe-train --example bench_train --example bench_models
 exec .venv/bin/python scripts/bench/harness.py

@@ -22,9 +22,8 @@ use probe_train::optim::{OptimSpec, Optimizer};
 use probe_train::trainer::{DeviceData, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // As the probe binary does (see probe_train::threads and probe_train::malloc).
+    // As the probe binary does (see probe_train::threads).
     probe_train::threads::configure();
-    probe_train::malloc::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bench_train tishby|saxe_mlp EPOCHS [DATA_DIR]";
     let (model_name, epochs) = match args.as_slice() {
