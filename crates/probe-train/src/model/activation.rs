@@ -25,7 +25,7 @@ impl Activation {
     /// Applies the activation; differentiable.
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
-            Activation::Tanh => x.tanh()?,
+            Activation::Tanh => super::layers::fast_tanh::tanh(x)?,
             Activation::Relu => x.relu()?,
             Activation::Sigmoid => candle_nn::ops::sigmoid(x)?,
             Activation::Gelu => x.gelu_erf()?,

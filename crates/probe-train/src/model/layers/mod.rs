@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod conv;
 pub mod dropout;
+pub mod fast_tanh;
 pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;

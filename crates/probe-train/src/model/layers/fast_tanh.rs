@@ -1,0 +1,206 @@
+//! `tanh` of `f32` tensors on the CPU in vectorised code, with its backward `1 − y²`.
+//!
+//! candle 0.11 maps `f32::tanh` (glibc's scalar `tanhf`, which calls `expm1f`) over the tensor
+//! element by element: on the 12-bit protocol that was 41% of the whole run (`perf`,
+//! BENCHMARKS.md). [`tanh`] computes the same function in `f64` arithmetic, branch-free so the
+//! compiler vectorises it (AVX2 / AVX-512 builds chosen at run time), and rounds to `f32`:
+//! - `|x| < 0.625`: Cephes' odd minimax polynomial `x + x·s·P(s)`, `s = x²`;
+//! - `0.625 ≤ |x| < 10`: `1 − 2/(e^{2|x|} + 1)` with the exponential by range reduction
+//!   (`2|x| = n·ln 2 + r`, `|r| ≤ ln 2 / 2`) and a degree-11 Taylor polynomial;
+//! - `|x| ≥ 10`: `±1` (`tanh(10) = 1 − 4·10⁻⁹` rounds to 1 in `f32`); NaN stays NaN, `−0` stays
+//!   `−0`.
+//!
+//! The result is within 2 ulp of the exact `tanh` (tested against `f64::tanh` over the whole
+//! range), the same accuracy class as `tanhf`, and deterministic: the same on every instruction
+//! set, thread count and run. Other dtypes and devices use candle's `tanh`.
+
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
+
+/// `tanh(x)`, differentiable; fast on `f32` CPU tensors.
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    if x.dtype() != DType::F32 || !matches!(x.device(), Device::Cpu) {
+        return x.tanh();
+    }
+    x.contiguous()?.apply_op1(FastTanh)
+}
+
+/// `tanh` of one `f32`, as [`tanh`] computes it.
+#[inline(always)]
+fn tanh_one(x: f32) -> f32 {
+    let xd = x as f64;
+    let a = xd.abs().min(10.0);
+    // Small |x|: Cephes tanhf's polynomial (on |x|; tanh is odd).
+    let s = a * a;
+    let p = ((((-5.704_988_727_45e-3 * s + 2.063_908_879_54e-2) * s - 5.373_971_555_31e-2) * s
+        + 1.333_144_220_36e-1)
+        * s
+        - 3.333_328_194_22e-1)
+        * s;
+    let small = a + a * p;
+    // Large |x|: 1 − 2/(e^{2a} + 1), e^{2a} = 2^n · e^r.
+    // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so n · LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    let y = 2.0 * a;
+    let n = (y * std::f64::consts::LOG2_E).round();
+    let r = (y - n * LN2_HI) - n * LN2_LO;
+    let mut e = 1.0 / 39_916_800.0; // 1/11!
+    for c in [
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        e = e * r + c;
+    }
+    // n ∈ [0, 29]: 2^n is exact.
+    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    let big = 1.0 - 2.0 / (e * scale + 1.0);
+    let t = if a < 0.625 { small } else { big }.copysign(xd);
+    let t = if x.is_nan() { xd } else { t };
+    t as f32
+}
+
+fn tanh_slice_body(xs: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(xs) {
+        *o = tanh_one(x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn tanh_slice_avx512(xs: &[f32], out: &mut [f32]) {
+    tanh_slice_body(xs, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh_slice_avx2(xs: &[f32], out: &mut [f32]) {
+    tanh_slice_body(xs, out)
+}
+
+/// `out[i] = tanh(xs[i])` with the widest instruction set of this CPU (results identical at
+/// every one: the arithmetic is IEEE `f64` without fused operations).
+fn tanh_slice(xs: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
+            // SAFETY: every feature the function enables was detected on this CPU.
+            return unsafe { tanh_slice_avx512(xs, out) };
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above.
+            return unsafe { tanh_slice_avx2(xs, out) };
+        }
+    }
+    tanh_slice_body(xs, out)
+}
+
+/// The op of [`tanh`].
+struct FastTanh;
+
+impl CustomOp1 for FastTanh {
+    fn name(&self) -> &'static str {
+        "fast-tanh"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let xs = match (s, l.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) => &v[a..b],
+            _ => candle_core::bail!("fast-tanh: needs a contiguous f32 tensor"),
+        };
+        let mut out = vec![0f32; xs.len()];
+        tanh_slice(xs, &mut out);
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        // d tanh / dx = 1 − tanh², as candle's own tanh backward.
+        Ok(Some(grad.mul(&(res.sqr()?.affine(-1.0, 1.0)?))?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps(a: f32, b: f32) -> u32 {
+        let key = |v: f32| {
+            let i = v.to_bits() as i32;
+            if i < 0 {
+                i32::MIN - i
+            } else {
+                i
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    #[test]
+    fn within_two_ulp_of_the_exact_tanh_everywhere() {
+        let mut worst = 0;
+        // Every 1009th f32 bit pattern of the positive range, and its negative.
+        for bits in (0u32..0x7f80_0000).step_by(1009) {
+            for x in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                let want = (x as f64).tanh() as f32;
+                let got = tanh_one(x);
+                worst = worst.max(ulps(got, want));
+                assert!(
+                    ulps(got, want) <= 2,
+                    "tanh({x:e}) = {got:e}, exact {want:e}"
+                );
+            }
+        }
+        assert!(worst <= 2);
+        assert!(tanh_one(f32::NAN).is_nan());
+        assert_eq!(tanh_one(f32::INFINITY), 1.0);
+        assert_eq!(tanh_one(f32::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_one(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh_one(0.625), (0.625f64).tanh() as f32);
+    }
+
+    #[test]
+    fn every_instruction_set_and_the_tensor_op_agree() -> Result<()> {
+        let xs: Vec<f32> = (0..4097).map(|i| (i as f32 - 2048.0) * 0.0071).collect();
+        let mut base = vec![0f32; xs.len()];
+        tanh_slice_body(&xs, &mut base);
+        let mut fast = vec![0f32; xs.len()];
+        tanh_slice(&xs, &mut fast);
+        assert_eq!(base, fast);
+        let t = Tensor::from_vec(xs.clone(), (17, 241), &Device::Cpu)?;
+        let y: Vec<f32> = tanh(&t)?.flatten_all()?.to_vec1()?;
+        assert_eq!(y, base);
+        // Non-contiguous input: the transpose's values, in its order.
+        let yt: Vec<f32> = tanh(&t.t()?)?.flatten_all()?.to_vec1()?;
+        let want: Vec<f32> = t
+            .t()?
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(tanh_one)
+            .collect();
+        assert_eq!(yt, want);
+        Ok(())
+    }
+
+    #[test]
+    fn gradient_is_one_minus_tanh_squared() -> Result<()> {
+        let x =
+            candle_core::Var::from_vec(vec![-3.0f32, -0.5, 0.0, 0.2, 1.0, 4.0], 6, &Device::Cpu)?;
+        let g = tanh(x.as_tensor())?.sum_all()?.backward()?;
+        let got: Vec<f32> = g.get(x.as_tensor()).map_or(Ok(vec![]), |t| t.to_vec1())?;
+        for (v, d) in [-3.0f64, -0.5, 0.0, 0.2, 1.0, 4.0].iter().zip(&got) {
+            let want = 1.0 - v.tanh() * v.tanh();
+            assert!((*d as f64 - want).abs() < 1e-6, "{v}: {d} vs {want}");
+        }
+        Ok(())
+    }
+}
