@@ -44,15 +44,21 @@ fn read_torch(path: &str) -> HashMap<String, (f64, f64)> {
     out
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let reps: usize = flag("--reps").map_or(20, |v| v.parse().expect("--reps: an integer"));
-    let cpu_max: usize = flag("--cpu-max").map_or(70_000_000, |v| v.parse().expect("--cpu-max"));
+    let int = |name: &str, default: usize| -> Result<usize, String> {
+        flag(name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("{name} {v:?}: expected a non-negative integer"))
+        })
+    };
+    let reps = int("--reps", 20)?;
+    let cpu_max = int("--cpu-max", 70_000_000)?;
     let torch = flag("--torch").map(|p| read_torch(&p)).unwrap_or_default();
     let sizes: Vec<(usize, usize)> = flag("--sizes")
         .unwrap_or_else(|| {
@@ -61,13 +67,14 @@ fn main() {
         })
         .split(',')
         .map(|s| {
-            let (n, d) = s.split_once('x').expect("--sizes: NxD,NxD,...");
-            (n.parse().expect("n"), d.parse().expect("d"))
+            let bad = || format!("--sizes: {s:?} is not NxD (e.g. --sizes 4096x12,60000x1024)");
+            let (n, d) = s.split_once('x').ok_or_else(bad)?;
+            Ok((n.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
 
-    let dev = Device::new_cuda(0).expect("bench_cuda needs a CUDA device");
-    let info = device_info(&dev).expect("device query");
+    let dev = Device::new_cuda(0).map_err(|e| format!("bench_cuda needs a CUDA device: {e}"))?;
+    let info = device_info(&dev)?;
     println!(
         "device: {} ({} SMs), peak memory bandwidth {:.0} GB/s (memory clock × bus width)",
         info.name, info.sms, info.peak_gbs
@@ -76,9 +83,7 @@ fn main() {
     println!("| n × d | binning | keys µs | keys GB/s | % peak | whole µs | CPU ms | CPU / GPU | PyTorch / GPU (keys, whole) |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (n, d) in sizes {
-        let t = Tensor::randn(0f32, 1.0, (n, d), &dev)
-            .and_then(|t| t.tanh())
-            .expect("random activations");
+        let t = Tensor::randn(0f32, 1.0, (n, d), &dev).and_then(|t| t.tanh())?;
         let x: Vec<u32> = (0..n as u32).collect();
         let y: Vec<u32> = (0..n as u32).map(|i| (i * 7919) % 10).collect();
         for (name, b) in [
@@ -92,21 +97,23 @@ fn main() {
             ),
             ("floor", Binning::Floor { width: 0.5 }),
         ] {
-            let host: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1()).expect("copy");
-            let got = binned_counts_tensor(&t, &b, &x, &y).expect("GPU estimate");
+            let host: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1())?;
+            let got = binned_counts_tensor(&t, &b, &x, &y)?;
             let t0 = Instant::now();
-            let want = binned_counts(&host, n, d, &b, &x, &y).expect("CPU estimate");
+            let want = binned_counts(&host, n, d, &b, &x, &y)?;
             let cpu_s = t0.elapsed().as_secs_f64();
-            assert_eq!(got, want, "{n}x{d} {name}: GPU and CPU terms differ");
+            if got != want {
+                return Err(format!("{n}x{d} {name}: GPU and CPU terms differ").into());
+            }
             let cpu_s = if n * d <= cpu_max {
                 let t0 = Instant::now();
-                binned_counts(&host, n, d, &b, &x, &y).expect("CPU estimate");
+                binned_counts(&host, n, d, &b, &x, &y)?;
                 cpu_s.min(t0.elapsed().as_secs_f64())
             } else {
                 cpu_s
             };
-            let keys = time_row_keys(&t, &b, reps).expect("key timing");
-            let whole = time_binned_counts(&t, &b, &x, &y, reps).expect("whole timing");
+            let keys = time_row_keys(&t, &b, reps)?;
+            let whole = time_binned_counts(&t, &b, &x, &y, reps)?;
             let gbs = (n * d * DType::F32.size_in_bytes()) as f64 / keys / 1e9;
             let vs_torch = match torch.get(&format!("{n}x{d}/{name}")) {
                 Some(&(tk, tw)) => format!("{:.1}×, {:.1}×", tk / keys, tw / whole),
@@ -122,4 +129,5 @@ fn main() {
             );
         }
     }
+    Ok(())
 }
