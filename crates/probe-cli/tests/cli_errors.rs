@@ -1,11 +1,9 @@
 //! Every bad config exits non-zero with a message naming the key (or file) and what is expected.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::root;
 
 /// The tishby_tanh config with `from` replaced by `to` (which must occur).
 fn variant(from: &str, to: &str) -> String {

@@ -4,26 +4,12 @@
 //! with a message naming epoch, batch and loss, and keeps its last good checkpoint and results.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use candle_core::Device;
 use probe_train::checkpoint::Checkpoint;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn probe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run probe")
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
+mod common;
+use common::{ok, probe};
 
 fn tmp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("probe-resume-{}-{name}", std::process::id()));

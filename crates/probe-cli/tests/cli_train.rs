@@ -3,21 +3,11 @@
 //! name the key.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::probe;
 
 /// The workspace root (configs/ and datasets/ live there).
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn probe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run probe")
-}
-
 fn tmp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("probe-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

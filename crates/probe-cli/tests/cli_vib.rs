@@ -3,24 +3,8 @@
 //! information plane of the encoder is measured, and a VIB run resumes bit-identically (two random
 //! streams: shuffling and the reparameterisation noise).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn probe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run probe")
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
+mod common;
+use common::{ok, probe};
 
 const CONFIG: &str = r#"name = "vib_small"
 seed = 2
