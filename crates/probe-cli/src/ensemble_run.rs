@@ -23,8 +23,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::Tensor;
 use probe_capture::{ActivationCache, NameFilter};
 use probe_report::{
-    fmt_f64, plot_infoplane, plot_lines, write_atomic, CsvTable, InfoPoint, LineOptions,
-    PlaneOptions, Series,
+    fmt_f64, plot_infoplane, plot_lines, write_atomic, CsvTable, LineOptions, PlaneOptions, Series,
 };
 use probe_train::ensemble::{evaluate_ensemble, EnsembleMlp, EnsembleTrainer};
 use probe_train::gradients::GradStats;
@@ -327,20 +326,7 @@ fn plot_means(
         ])?;
     }
     let points = points_of(&t)?;
-    for (i, name) in estimators.iter().enumerate() {
-        let pts: Vec<InfoPoint> = points
-            .iter()
-            .filter(|(e, _)| e == name)
-            .map(|(_, p)| p.clone())
-            .collect();
-        if pts.is_empty() {
-            continue;
-        }
-        let stem = if i == 0 {
-            "infoplane".to_string()
-        } else {
-            format!("infoplane-{name}")
-        };
+    for (name, stem, pts) in crate::run::planes_by_estimator(&points, estimators) {
         let opts = PlaneOptions {
             title: format!("{} ({name}, mean of {n_rep} seeds)", plane.title),
             ..plane.clone()
@@ -353,7 +339,7 @@ fn plot_means(
         )?;
         // The same means with ± one standard deviation over the seeds on both axes.
         let mut layers: Vec<Series> = Vec::new();
-        for r in mean.rows().iter().filter(|r| &r[2] == name) {
+        for r in mean.rows().iter().filter(|r| r[2] == name) {
             let num = |i: usize| r[i].parse::<f64>().unwrap_or(f64::NAN);
             let idx = match layers.iter().position(|s| s.name == r[1]) {
                 Some(i) => i,

@@ -502,21 +502,7 @@ impl Results {
 
     /// `infoplane.{png,svg}` for the first estimator, `infoplane-{name}.{png,svg}` for the others.
     fn plot(&self, estimators: &[String]) -> Result<()> {
-        for (i, name) in estimators.iter().enumerate() {
-            let pts: Vec<InfoPoint> = self
-                .points
-                .iter()
-                .filter(|(e, _)| e == name)
-                .map(|(_, p)| p.clone())
-                .collect();
-            if pts.is_empty() {
-                continue;
-            }
-            let stem = if i == 0 {
-                "infoplane".to_string()
-            } else {
-                format!("infoplane-{name}")
-            };
+        for (name, stem, pts) in planes_by_estimator(&self.points, estimators) {
             let opts = PlaneOptions {
                 title: format!("{} ({name})", self.plane.title),
                 ..self.plane.clone()
@@ -530,6 +516,31 @@ impl Results {
         }
         Ok(())
     }
+}
+
+/// Per estimator with points: its name, its plot's file stem (`infoplane` for the first
+/// estimator, `infoplane-{name}` for the others) and its points.
+pub fn planes_by_estimator<'a>(
+    points: &[(String, InfoPoint)],
+    estimators: &'a [String],
+) -> Vec<(&'a str, String, Vec<InfoPoint>)> {
+    estimators
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let pts: Vec<InfoPoint> = points
+                .iter()
+                .filter(|(e, _)| e == name)
+                .map(|(_, p)| p.clone())
+                .collect();
+            let stem = if i == 0 {
+                "infoplane".to_string()
+            } else {
+                format!("infoplane-{name}")
+            };
+            (!pts.is_empty()).then_some((name.as_str(), stem, pts))
+        })
+        .collect()
 }
 
 /// The plot points `(estimator, point)` of the rows of an `infoplane.csv` table (columns
