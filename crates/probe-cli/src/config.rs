@@ -239,6 +239,11 @@ pub struct TrainConfig {
     /// Train this many seeds (`seed`, `seed + 1`, …) of the model as one batched ensemble (MLPs).
     #[serde(default = "default_repeats")]
     pub repeats: usize,
+    /// The fused CPU trainer for small MLPs (`probe_train::fused`): absent = used where it
+    /// applies (an MLP without `[vib]`, on the CPU, not GELU) and the MLP is small; `true` =
+    /// required (an error where it cannot run); `false` = always candle's autograd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fused: Option<bool>,
 }
 
 /// `[measure]`.

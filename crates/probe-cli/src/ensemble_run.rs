@@ -20,16 +20,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use candle_core::Tensor;
+use candle_core::{Tensor, Var};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_report::{
     fmt_f64, plot_infoplane, plot_lines, write_atomic, CsvTable, LineOptions, PlaneOptions, Series,
 };
-use probe_train::ensemble::{evaluate_ensemble, EnsembleMlp, EnsembleTrainer};
+use probe_train::ensemble::{evaluate_ensemble, evaluate_fused, EnsembleMlp, EnsembleTrainer};
+use probe_train::fused::FusedMlp;
 use probe_train::gradients::GradStats;
-use probe_train::model::{Activation, Init, MlpSpec};
 use probe_train::optim::Optimizer;
 use probe_train::trainer::DeviceData;
+use rayon::prelude::*;
 
 use crate::estimate::{csv_row, estimate_layer, INFOPLANE_HEADER};
 use crate::gradcsv::{self, GRADIENTS_HEADER};
@@ -73,26 +74,27 @@ pub fn train(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
         plane,
         out,
         resuming,
+        fused,
         ..
     } = s;
     let n_rep = cfg.train.repeats;
-    let widths = cfg.model.widths.clone().unwrap_or_default();
-    if widths.len() < 2 {
+    let Some(spec) = crate::model::mlp_spec(&cfg.model) else {
         bail!("`model.widths` needs the input and output widths at least");
-    }
-    let last = widths.len() - 1;
-    let spec = MlpSpec {
-        input_dim: widths[0],
-        hidden: widths[1..last].to_vec(),
-        classes: widths[last],
-        activation: cfg.model.activation.unwrap_or(Activation::Relu),
-        init: cfg.model.init.unwrap_or(Init::Default),
     };
     let seeds: Vec<u64> = (0..n_rep as u64).map(|r| cfg.seed + r).collect();
     let model = EnsembleMlp::new(&spec, &seeds, &device)?;
     let named = model.named_vars();
-    let vars = named.iter().map(|(_, v)| v.clone()).collect();
-    let mut opt = Optimizer::new(cfg.optim()?, vars)?;
+    let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
+    let mut opt = Optimizer::new(cfg.optim()?, vars.clone())?;
+    // The fused path: one FusedMlp per replica, loaded on the first epoch (after any resume).
+    let optim = cfg.optim()?;
+    let mut reps = match fused {
+        true => (0..n_rep)
+            .map(|_| FusedMlp::new(&spec, &optim, cfg.train.batch_size))
+            .collect::<probe_train::Result<Vec<_>>>()?,
+        false => Vec::new(),
+    };
+    let mut loaded = false;
     let mut trainer = EnsembleTrainer::new(cfg.train.batch_size, &seeds)?;
     let train_d = DeviceData::new(&splits.train, &device)?;
     let test_d = DeviceData::new(&splits.test, &device)?;
@@ -145,8 +147,20 @@ pub fn train(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
         let step = (|| -> Result<()> {
             let mut gstats = (cfg.measure.gradients && measured.contains(&epoch))
                 .then(|| GradStats::new(&named, Some(n_rep)));
-            let tr = trainer.epoch_with(epoch, &model, &mut opt, &train_d, gstats.as_mut())?;
-            let te = evaluate_ensemble(&model, &test_d, 8192)?;
+            let (tr, te) = if fused {
+                if !loaded {
+                    FusedMlp::load_replicas(&mut reps, &vars, &opt)?;
+                    loaded = true;
+                }
+                let g = gstats.as_mut().map(|g| (g, &vars[..]));
+                let tr = trainer.epoch_fused(epoch, &mut reps, &seeds, &splits.train, g)?;
+                let te = evaluate_fused(&mut reps, &splits.test)?;
+                FusedMlp::store_replicas(&reps, &vars, &mut opt)?;
+                (tr, te)
+            } else {
+                let tr = trainer.epoch_with(epoch, &model, &mut opt, &train_d, gstats.as_mut())?;
+                (tr, evaluate_ensemble(&model, &test_d, 8192)?)
+            };
             for (r, (a, b)) in tr.iter().zip(&te).enumerate() {
                 metrics.push([
                     seeds[r].to_string(),
@@ -171,11 +185,27 @@ pub fn train(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
                 let layers = capture(&model, &probe.x, &hooks)?;
                 // (layer, estimator) → per-seed (i_xt, i_ty), in measurement order.
                 let mut by_key: BTreeMap<(usize, usize), Vec<(f64, f64)>> = BTreeMap::new();
-                for (r, seed) in seeds.iter().enumerate() {
-                    for (li, (name, t)) in layers.iter().enumerate() {
-                        let rows = t.get(r)?;
-                        for (ei, e) in estimators.iter().enumerate() {
-                            let est = estimate_layer(name, &rows, e, &probe.samples)?;
+                // Every (seed, layer, estimator) is independent: estimate them in parallel,
+                // then record them in this fixed order.
+                let (n_layers, n_est) = (layers.len(), estimators.len());
+                let jobs: Vec<(usize, usize, usize)> = (0..seeds.len() * n_layers * n_est)
+                    .map(|k| (k / (n_layers * n_est), k / n_est % n_layers, k % n_est))
+                    .collect();
+                let mut results = jobs
+                    .par_iter()
+                    .map(|&(r, li, ei)| {
+                        let (name, t) = &layers[li];
+                        estimate_layer(name, &t.get(r)?, &estimators[ei], &probe.samples)
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter();
+                for seed in &seeds {
+                    for li in 0..layers.len() {
+                        for ei in 0..estimators.len() {
+                            let Some(est) = results.next() else {
+                                bail!("an estimate is missing for seed {seed}");
+                            };
+                            let est = est?;
                             by_key
                                 .entry((li, ei))
                                 .or_default()

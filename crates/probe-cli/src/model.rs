@@ -8,6 +8,7 @@
 
 use anyhow::{bail, Result};
 use candle_core::Device;
+use probe_train::fused::FusedMlp;
 use probe_train::model::{
     Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Mlp, MlpSpec, Model, PoolType, Pooling,
     Rnn, RnnSpec, Tokens, Transformer, TransformerSpec,
@@ -251,6 +252,42 @@ fn image(m: &ModelConfig, data: &DataShape) -> Result<(usize, usize, usize)> {
         );
     }
     Ok((c, h, w))
+}
+
+/// The MLP a resolved `[model]` (as [`build`] returns it) describes; `None` for other kinds.
+pub fn mlp_spec(m: &ModelConfig) -> Option<MlpSpec> {
+    let w = m
+        .widths
+        .as_ref()
+        .filter(|w| m.kind == "mlp" && w.len() >= 2)?;
+    let last = w.len() - 1;
+    Some(MlpSpec {
+        input_dim: w[0],
+        hidden: w[1..last].to_vec(),
+        classes: w[last],
+        activation: m.activation.unwrap_or(Activation::Relu),
+        init: m.init.unwrap_or(Init::Default),
+    })
+}
+
+/// Whether the run trains on the fused CPU path (`train.fused`, see [`TrainConfig::fused`]):
+/// `spec` is the MLP being trained (`None` for other models and VIBs).
+///
+/// [`TrainConfig::fused`]: crate::config::TrainConfig::fused
+pub fn use_fused(asked: Option<bool>, spec: Option<&MlpSpec>, device: &Device) -> Result<bool> {
+    let why_not = match spec {
+        None => Some("it trains MLPs only (no CNN, Transformer, RNN or `[vib]`)".to_string()),
+        Some(s) => FusedMlp::unsupported(s, device),
+    };
+    Ok(match (asked, why_not) {
+        (Some(false), _) => false,
+        (Some(true), Some(why)) => bail!(
+            "invalid value for `train.fused`: true, but the fused trainer cannot run this config: {why}. Remove `fused` or set it to false"
+        ),
+        (Some(true), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => spec.is_some_and(FusedMlp::is_small),
+    })
 }
 
 /// Builds the model `m` describes for `data` on `device` (weights from `seed`), and returns it

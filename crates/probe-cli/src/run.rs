@@ -15,6 +15,7 @@ use probe_estimators::{entropy_bits, exact_symbols};
 use probe_report::{
     create_run_dir, fmt_f64, plot_infoplane, write_atomic, CsvTable, InfoPoint, PlaneOptions,
 };
+use probe_train::fused::FusedMlp;
 use probe_train::gradients::GradStats;
 use probe_train::model::Model;
 use probe_train::model::{Activation, Init};
@@ -83,6 +84,8 @@ pub struct Setup {
     /// With `[vib]`: the VIB (encoder = the `[model]` MLP's hidden layers), trained instead of
     /// `model`.
     pub vib: Option<Vib>,
+    /// Whether training takes the fused CPU path (`train.fused`).
+    pub fused: bool,
 }
 
 /// Runs training and measurement; returns the run directory.
@@ -149,6 +152,14 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
             Some(Vib::new(&spec, cfg.seed, &device)?)
         }
     };
+    let fused = crate::model::use_fused(
+        cfg.train.fused,
+        crate::model::mlp_spec(&cfg.model)
+            .filter(|_| vib.is_none())
+            .as_ref(),
+        &device,
+    )
+    .with_context(|| format!("invalid config file {}", cfg_path.display()))?;
     let hook_names = match &vib {
         Some(v) => v.hook_names(),
         None => model.hook_names(),
@@ -237,6 +248,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         resuming,
         model,
         vib,
+        fused,
     })
 }
 
@@ -256,6 +268,7 @@ fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf>
         resuming,
         model,
         vib,
+        fused,
         ..
     } = s;
     let model: &dyn Model = match &vib {
@@ -274,6 +287,17 @@ fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf>
             cfg: c.clone(),
             seed: cfg.seed,
             table: CsvTable::new(&crate::vib_csv::VIB_HEADER),
+        },
+        _ if fused => match crate::model::mlp_spec(&cfg.model) {
+            Some(spec) => Stepper::Fused {
+                trainer: Trainer::new(cfg.train.batch_size, cfg.seed)?,
+                fused: FusedMlp::new(&spec, &cfg.optim()?, cfg.train.batch_size)?,
+                vars: named.iter().map(|(_, v)| v.clone()).collect(),
+                loaded: false,
+                train: &splits.train,
+                test: &splits.test,
+            },
+            None => anyhow::bail!("the fused trainer needs an MLP; set `train.fused = false`"),
         },
         _ => Stepper::Plain(Trainer::new(cfg.train.batch_size, cfg.seed)?),
     };

@@ -1,11 +1,15 @@
-//! One training epoch of a single-model run: plain cross-entropy training ([`Trainer`]) or the
-//! Variational Information Bottleneck's CE + β·KL ([`VibTrainer`], `[vib]`), with their
-//! evaluation, `vib.csv` rows, learning-rate decay and random streams for checkpoints.
+//! One training epoch of a single-model run: plain cross-entropy training ([`Trainer`]; on the
+//! fused CPU path for small MLPs, [`FusedMlp`]) or the Variational Information Bottleneck's
+//! CE + β·KL ([`VibTrainer`], `[vib]`), with their evaluation, `vib.csv` rows, learning-rate
+//! decay and random streams for checkpoints.
 
 use std::path::Path;
 
 use anyhow::Result;
+use candle_core::Var;
 use probe_report::CsvTable;
+use probe_train::data::Dataset;
+use probe_train::fused::FusedMlp;
 use probe_train::gradients::GradStats;
 use probe_train::model::Model;
 use probe_train::optim::Optimizer;
@@ -21,6 +25,23 @@ use crate::resume;
 pub enum Stepper<'a> {
     /// Cross-entropy training of any model.
     Plain(Trainer),
+    /// Cross-entropy training of a small MLP on the fused CPU path: the parameters and
+    /// optimiser state are copied in on the first epoch and back after every epoch, so hooks and
+    /// checkpoints read the model as on the candle path.
+    Fused {
+        /// The shuffle stream (the same batches as `Plain`).
+        trainer: Trainer,
+        /// The fused MLP.
+        fused: FusedMlp,
+        /// The model's vars, in `named_vars` order.
+        vars: Vec<Var>,
+        /// Whether `fused` holds the current parameters.
+        loaded: bool,
+        /// Host copies of the training and test sets.
+        train: &'a Dataset,
+        /// See `train`.
+        test: &'a Dataset,
+    },
     /// CE + β·KL training of a VIB.
     Vib {
         /// Shuffle and noise streams.
@@ -53,6 +74,30 @@ impl Stepper<'_> {
             Stepper::Plain(t) => {
                 let tr = t.epoch_with(epoch, model, opt, train, grads)?;
                 Ok((tr, evaluate(model, test, 8192)?))
+            }
+            Stepper::Fused {
+                trainer,
+                fused,
+                vars,
+                loaded,
+                train,
+                test,
+            } => {
+                if !*loaded {
+                    fused.load(vars, opt)?;
+                    *loaded = true;
+                }
+                let tr = trainer.epoch_fused(epoch, fused, train, grads.map(|g| (g, &vars[..])))?;
+                let (loss, correct) = fused.evaluate(&test.x, &test.y)?;
+                fused.store(vars, opt)?;
+                let n = test.n.max(1) as f64;
+                Ok((
+                    tr,
+                    LossAcc {
+                        loss: loss / n,
+                        acc: correct as f64 / n,
+                    },
+                ))
             }
             Stepper::Vib {
                 trainer,
@@ -93,7 +138,7 @@ impl Stepper<'_> {
     /// The random streams' positions, for a checkpoint.
     pub fn streams(&self) -> Vec<String> {
         match self {
-            Stepper::Plain(t) => vec![t.shuffle_state()],
+            Stepper::Plain(t) | Stepper::Fused { trainer: t, .. } => vec![t.shuffle_state()],
             Stepper::Vib { trainer, .. } => trainer.stream_states().to_vec(),
         }
     }
@@ -102,7 +147,7 @@ impl Stepper<'_> {
     pub fn restore(&mut self, r: &mut resume::Restored) -> Result<()> {
         let n = r.streams.len();
         match self {
-            Stepper::Plain(t) => match r.streams.as_slice() {
+            Stepper::Plain(t) | Stepper::Fused { trainer: t, .. } => match r.streams.as_slice() {
                 [s] => t.restore_shuffle_state(s)?,
                 _ => anyhow::bail!("the checkpoint holds {n} random streams, this run has 1"),
             },

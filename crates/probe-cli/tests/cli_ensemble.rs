@@ -15,7 +15,7 @@ fn tmp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn config(dir: &Path, repeats: usize) -> PathBuf {
+fn config(dir: &Path, repeats: usize, extra_train: &str) -> PathBuf {
     let p = dir.join(format!("r{repeats}.toml"));
     std::fs::write(
         &p,
@@ -37,6 +37,7 @@ batch_size = 512
 epochs = 8
 checkpoint_every = 3
 repeats = {repeats}
+{extra_train}
 [measure]
 schedule = "every_k"
 every = 4
@@ -66,9 +67,19 @@ fn lines(p: &Path) -> Vec<String> {
 
 #[test]
 fn ensemble_rows_and_weights_equal_single_runs() {
-    let tmp = tmp_dir("eq");
+    // The 12-bit network trains on the fused path by default.
+    replicas_equal_singles("eq", "");
+}
+
+#[test]
+fn ensemble_rows_and_weights_equal_single_runs_on_the_candle_path() {
+    replicas_equal_singles("eq-candle", "fused = false");
+}
+
+fn replicas_equal_singles(tag: &str, extra_train: &str) {
+    let tmp = tmp_dir(tag);
     let ens = tmp.join("ens");
-    let cfg3 = config(&tmp, 3);
+    let cfg3 = config(&tmp, 3, extra_train);
     ok(&probe(&[
         "train",
         "--config",
@@ -77,7 +88,7 @@ fn ensemble_rows_and_weights_equal_single_runs() {
         ens.to_str().unwrap(),
         "-q",
     ]));
-    let cfg1 = config(&tmp, 1);
+    let cfg1 = config(&tmp, 1, extra_train);
     let ens_metrics = lines(&ens.join("metrics.csv"));
     let ens_plane = lines(&ens.join("infoplane.csv"));
     let ens_grads = lines(&ens.join("gradients.csv"));

@@ -221,3 +221,21 @@ fn dump_epochs_must_be_measured() {
     );
     assert_mentions(&err, &["dump_activations"]);
 }
+
+#[test]
+fn fused_trainer_asked_for_where_it_cannot_run() {
+    let gelu = variant("activation = \"tanh\"", "activation = \"gelu\"").replacen(
+        "epochs = 8000",
+        "epochs = 8000\nfused = true",
+        1,
+    );
+    let err = fails("fused-gelu", &gelu, &[]);
+    assert_mentions(&err, &["train.fused", "Gelu", "set it to false"]);
+    let fused = variant("epochs = 8000", "epochs = 8000\nfused = true");
+    let err = fails(
+        "fused-vib",
+        &format!("{fused}\n[vib]\nk = 4\nbeta = 0.001\n"),
+        &[],
+    );
+    assert_mentions(&err, &["train.fused", "MLPs only"]);
+}

@@ -91,8 +91,20 @@ fn checkpoint_epoch(dir: &Path) -> String {
 
 #[test]
 fn resumed_run_is_byte_identical_to_an_uninterrupted_one() {
-    let tmp = tmp_dir("equal");
-    let cfg = config(&tmp, "");
+    // The 12-bit network trains on the fused path by default.
+    resume_round_trip("equal", "");
+}
+
+#[test]
+fn resumed_run_is_byte_identical_on_the_candle_path_too() {
+    resume_round_trip("equal-candle", "fused = false");
+}
+
+/// Uninterrupted, stopped-and-resumed and crashed-and-resumed runs of the config with
+/// `extra_train` give the same files.
+fn resume_round_trip(tag: &str, extra_train: &str) {
+    let tmp = tmp_dir(tag);
+    let cfg = config(&tmp, extra_train);
     let cfg = cfg.to_str().unwrap();
     let full = tmp.join("full");
     ok(&probe(&[
@@ -173,11 +185,20 @@ fn resumed_run_is_byte_identical_to_an_uninterrupted_one() {
 
 #[test]
 fn diverging_run_stops_with_epoch_batch_and_loss_and_keeps_its_checkpoint() {
-    let tmp = tmp_dir("nan");
+    diverging_run("nan", "");
+}
+
+#[test]
+fn diverging_run_stops_the_same_way_on_the_candle_path() {
+    diverging_run("nan-candle", "fused = false");
+}
+
+fn diverging_run(tag: &str, extra_train: &str) {
+    let tmp = tmp_dir(tag);
     // A linear network under plain SGD at lr = 1 grows geometrically and overflows in epoch 9
     // (deterministic on the CPU: seed 5); checkpoints every 4 epochs leave epoch 8 the last good.
     let cfg = tmp.join("nan.toml");
-    let text = std::fs::read_to_string(config(&tmp, ""))
+    let text = std::fs::read_to_string(config(&tmp, extra_train))
         .unwrap()
         .replace("activation = \"tanh\"", "activation = \"linear\"")
         .replace("init = \"truncated_normal\"", "init = \"default\"")

@@ -75,10 +75,16 @@ impl GradStats {
 
     /// Adds one mini-batch's gradients; a parameter without a gradient counts as zero.
     pub fn add(&mut self, grads: &GradStore) -> Result<()> {
+        self.add_with(|var| Ok(grads.get(var.as_tensor()).cloned()))
+    }
+
+    /// [`add`](Self::add) with the gradient of each parameter from `grad_of` (for trainers that
+    /// compute gradients without candle's autograd).
+    pub fn add_with(&mut self, grad_of: impl Fn(&Var) -> Result<Option<Tensor>>) -> Result<()> {
         self.batches += 1;
         for (li, (_, vars)) in self.layers.iter().enumerate() {
             for (vi, var) in vars.iter().enumerate() {
-                let Some(g) = grads.get(var.as_tensor()) else {
+                let Some(g) = grad_of(var)? else {
                     continue;
                 };
                 let g = g.detach().to_dtype(DType::F64)?;

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod ensemble;
 mod error;
+pub mod fused;
 pub mod gradients;
 pub mod malloc;
 pub mod model;

@@ -121,6 +121,11 @@ impl Optimizer {
         })
     }
 
+    /// The optimiser and its hyper-parameters (the learning rate as last set).
+    pub fn spec(&self) -> &OptimSpec {
+        &self.spec
+    }
+
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.step

@@ -7,10 +7,11 @@
 //! orders as an uninterrupted one; [`Trainer::epoch_with`] can also feed every mini-batch's
 //! gradients to a [`GradStats`].
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
+use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::model::Model;
 use crate::optim::Optimizer;
@@ -137,6 +138,67 @@ impl Trainer {
             acc: correct.to_scalar::<f32>()? as f64 / n,
         })
     }
+}
+
+impl Trainer {
+    /// [`Trainer::epoch_with`] on the fused CPU path ([`FusedMlp`], loaded from the model): the
+    /// same shuffle stream, hence the same batches. With `grads`, every mini-batch's gradients
+    /// are added to the statistics, named by the model's `vars` (in `named_vars` order). A NaN
+    /// or infinite batch loss stops the epoch as [`Error::Diverged`].
+    pub fn epoch_fused(
+        &mut self,
+        epoch: usize,
+        fused: &mut FusedMlp,
+        data: &Dataset,
+        mut grads: Option<(&mut GradStats, &[Var])>,
+    ) -> Result<LossAcc> {
+        if self.batch_size > fused.batch_capacity() {
+            return Err(Error::invalid(
+                "train.batch_size",
+                format!(
+                    "{}; the fused trainer was built for batches of {}",
+                    self.batch_size,
+                    fused.batch_capacity()
+                ),
+            ));
+        }
+        let order = rng::permutation(&mut self.shuffle, data.n);
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for (b, idx) in order.chunks(self.batch_size).enumerate() {
+            let r = fused.step(&data.x, &data.y, idx)?;
+            if !r.loss.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    batch: b + 1,
+                    loss: r.loss,
+                });
+            }
+            if let Some((stats, vars)) = grads.as_mut() {
+                add_fused_grads(stats, vars, fused)?;
+            }
+            loss_sum += r.loss * idx.len() as f64;
+            correct += r.correct;
+        }
+        let n = data.n.max(1) as f64;
+        Ok(LossAcc {
+            loss: loss_sum / n,
+            acc: correct as f64 / n,
+        })
+    }
+}
+
+/// Adds the last fused step's gradients (parameter `i` of `vars` ↔ `fused.grads()[i]`).
+fn add_fused_grads(stats: &mut GradStats, vars: &[Var], fused: &FusedMlp) -> Result<()> {
+    stats.add_with(|var| {
+        let Some(i) = vars.iter().position(|v| v.id() == var.id()) else {
+            return Ok(None);
+        };
+        Ok(Some(Tensor::from_slice(
+            &fused.grads()[i],
+            var.shape(),
+            var.device(),
+        )?))
+    })
 }
 
 /// Loss and accuracy of `model` on all of `data`, evaluated in chunks of `chunk` samples.

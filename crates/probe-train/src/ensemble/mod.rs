@@ -14,7 +14,7 @@
 
 mod trainer;
 
-pub use trainer::{evaluate_ensemble, EnsembleTrainer};
+pub use trainer::{evaluate_ensemble, evaluate_fused, EnsembleTrainer};
 
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;

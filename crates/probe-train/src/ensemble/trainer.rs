@@ -3,10 +3,13 @@
 //! seed sees. The loss of the step is the sum of the replicas' mean cross-entropies; since no
 //! replica's parameters appear in another's term, each receives the gradient of its own loss.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor, Var, D};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use super::EnsembleMlp;
+use crate::data::Dataset;
+use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
@@ -145,6 +148,105 @@ impl EnsembleTrainer {
         }
         Ok(out)
     }
+}
+
+impl EnsembleTrainer {
+    /// [`EnsembleTrainer::epoch_with`] on the fused CPU path: `reps[r]` (loaded with
+    /// [`FusedMlp::load_replicas`]) takes replica r's batches from its own shuffle stream, so it
+    /// is the fused single run of its seed step for step; the replicas of a batch run in
+    /// parallel. With `grads`, every mini-batch's gradients (all replicas) are added to the
+    /// statistics, named by the ensemble's stacked `vars`.
+    pub fn epoch_fused(
+        &mut self,
+        epoch: usize,
+        reps: &mut [FusedMlp],
+        seeds: &[u64],
+        data: &Dataset,
+        mut grads: Option<(&mut GradStats, &[Var])>,
+    ) -> Result<Vec<LossAcc>> {
+        let n_rep = reps.len();
+        if self.shuffles.len() != n_rep || seeds.len() != n_rep {
+            return Err(Error::invalid(
+                "repeats",
+                format!(
+                    "{} shuffle streams and {} seeds for {n_rep} replicas",
+                    self.shuffles.len(),
+                    seeds.len()
+                ),
+            ));
+        }
+        let orders: Vec<Vec<u32>> = self
+            .shuffles
+            .iter_mut()
+            .map(|s| rng::permutation(s, data.n))
+            .collect();
+        let mut sums = vec![(0.0f64, 0usize); n_rep];
+        let mut start = 0;
+        let mut batch = 0;
+        while start < data.n {
+            let len = self.batch_size.min(data.n - start);
+            batch += 1;
+            let results: Vec<Result<_>> = reps
+                .par_iter_mut()
+                .zip(&orders)
+                .map(|(f, o)| f.step(&data.x, &data.y, &o[start..start + len]))
+                .collect();
+            for (r, res) in results.into_iter().enumerate() {
+                let res = res?;
+                if !res.loss.is_finite() {
+                    return Err(Error::DivergedReplica {
+                        epoch,
+                        batch,
+                        loss: res.loss,
+                        seed: seeds[r],
+                    });
+                }
+                sums[r].0 += res.loss * len as f64;
+                sums[r].1 += res.correct;
+            }
+            if let Some((stats, vars)) = grads.as_mut() {
+                add_replica_grads(stats, vars, reps)?;
+            }
+            start += len;
+        }
+        let n = data.n.max(1) as f64;
+        Ok(sums
+            .iter()
+            .map(|&(l, c)| LossAcc {
+                loss: l / n,
+                acc: c as f64 / n,
+            })
+            .collect())
+    }
+}
+
+/// Loss and accuracy of every replica on `data` on the fused path (see
+/// [`evaluate_ensemble`]).
+pub fn evaluate_fused(reps: &mut [FusedMlp], data: &Dataset) -> Result<Vec<LossAcc>> {
+    let n = data.n.max(1) as f64;
+    reps.par_iter_mut()
+        .map(|f| {
+            let (loss, correct) = f.evaluate(&data.x, &data.y)?;
+            Ok(LossAcc {
+                loss: loss / n,
+                acc: correct as f64 / n,
+            })
+        })
+        .collect()
+}
+
+/// Adds the replicas' last gradients as one batch of the stacked vars (`[N, …]`).
+fn add_replica_grads(stats: &mut GradStats, vars: &[Var], reps: &[FusedMlp]) -> Result<()> {
+    stats.add_with(|var| {
+        let Some(i) = vars.iter().position(|v| v.id() == var.id()) else {
+            return Ok(None);
+        };
+        let all: Vec<f32> = reps
+            .iter()
+            .flat_map(|r| r.grads()[i].iter().copied())
+            .collect();
+        Ok(Some(Tensor::from_vec(all, var.shape(), var.device())?))
+    })
 }
 
 /// Loss and accuracy of every replica on all of `data`, evaluated in chunks of `chunk` samples
