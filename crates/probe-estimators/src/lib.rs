@@ -48,6 +48,7 @@ pub mod cuda;
 pub mod discrete;
 pub mod divergence;
 pub mod error;
+mod fast_exp;
 pub mod flow;
 pub mod kde;
 mod kernel_plan;

@@ -93,7 +93,8 @@ fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
     true
 }
 
-/// Instruction set the two per-row kernels are compiled for (selected at run time).
+/// Instruction set the per-row kernels (here and in `kde.rs`) are compiled for (selected at run
+/// time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
     Baseline,
@@ -121,8 +122,9 @@ pub(crate) fn supported_isas() -> Vec<Isa> {
 }
 
 /// The widest supported instruction set, capped by the environment variable `PROBE_CPU_ISA`
-/// (`baseline`, `avx2` or `avx512`; for benchmarks: results are identical at every one).
-fn isa() -> Isa {
+/// (`baseline`, `avx2` or `avx512`; for benchmarks: results are identical at every one). Also
+/// used by the KDE kernel (`kde.rs`).
+pub(crate) fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
         let supported = supported_isas();
