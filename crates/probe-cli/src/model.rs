@@ -286,7 +286,7 @@ pub fn use_fused(asked: Option<bool>, spec: Option<&MlpSpec>, device: &Device) -
         ),
         (Some(true), None) => true,
         (None, Some(_)) => false,
-        (None, None) => spec.is_some_and(FusedMlp::is_small),
+        (None, None) => true,
     })
 }
 

@@ -9,14 +9,17 @@
 //! `MODEL` is `tishby` (the 12-10-7-5-4-3-2 tanh network, Adam 4e-4, batch 512, on the first 80% of
 //! the 12-bit set) or `saxe_mlp` (784-1024-20-20-20-10 ReLU, SGD 0.01 without momentum, batch 128,
 //! on the training images of the MNIST-format `DATA_DIR`, default Fashion-MNIST's Debian path). One
-//! untimed warm-up epoch runs first. Prints one JSON object: per-epoch wall seconds and the mean
-//! training loss of the last epoch (so both sides can be checked to do the same work).
+//! untimed warm-up epoch runs first. Each model trains on the path `probe train` takes for it (the
+//! fused CPU trainer for both; `PROBE_BENCH_PATH=candle` selects candle's autograd; `path` in the
+//! output). Prints one JSON object: per-epoch wall seconds and the mean training loss of the last
+//! epoch (so both sides can be checked to do the same work).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::Device;
+use candle_core::{Device, Var};
 use probe_train::data::{load_mnist_dir, split, tishby12, SplitSpec, FASHION_MNIST_DEBIAN_DIR};
+use probe_train::fused::FusedMlp;
 use probe_train::model::{Activation, Init, Mlp, MlpSpec, Model};
 use probe_train::optim::{OptimSpec, Optimizer};
 use probe_train::trainer::{DeviceData, Trainer};
@@ -76,21 +79,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let data = DeviceData::new(&train, &device)?;
     let model = Mlp::new(&spec, 0, &device)?;
-    let vars = model.named_vars().into_iter().map(|(_, v)| v).collect();
-    let mut opt = Optimizer::new(opt_spec, vars)?;
+    let vars: Vec<Var> = model.named_vars().into_iter().map(|(_, v)| v).collect();
+    let mut opt = Optimizer::new(opt_spec.clone(), vars.clone())?;
     let mut trainer = Trainer::new(batch, 0)?;
-    trainer.epoch(0, &model, &mut opt, &data)?; // warm-up
+    // The path `probe train` takes for this model (train.fused absent).
+    // `PROBE_BENCH_PATH=fused|candle` overrides, for comparing the two.
+    let auto = FusedMlp::unsupported(&spec, &device).is_none();
+    let use_fused = match std::env::var("PROBE_BENCH_PATH").as_deref() {
+        Ok("fused") => true,
+        Ok("candle") => false,
+        _ => auto,
+    };
+    let mut fused = match use_fused {
+        true => {
+            let mut f = FusedMlp::new(&spec, &opt_spec, batch)?;
+            f.load(&vars, &opt)?;
+            Some(f)
+        }
+        false => None,
+    };
+    let mut epoch = |e: usize| -> probe_train::Result<f64> {
+        Ok(match fused.as_mut() {
+            Some(f) => {
+                let loss = trainer.epoch_fused(e, f, &train, None)?.loss;
+                f.store(&vars, &mut opt)?; // as the CLI does after every epoch
+                loss
+            }
+            None => trainer.epoch(e, &model, &mut opt, &data)?.loss,
+        })
+    };
+    epoch(0)?; // warm-up
     let mut times = Vec::with_capacity(epochs);
     let mut last_loss = f64::NAN;
     for e in 1..=epochs {
         let t0 = Instant::now();
-        last_loss = trainer.epoch(e, &model, &mut opt, &data)?.loss;
+        last_loss = epoch(e)?;
         times.push(t0.elapsed().as_secs_f64());
     }
+    let path = if fused.is_some() { "fused" } else { "candle" };
     let times: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
     println!(
-        "{{\"side\": \"probe\", \"model\": \"{model_name}\", \"samples\": {}, \"batch\": {batch}, \
-         \"epoch_s\": [{}], \"last_loss\": {last_loss:.6}}}",
+        "{{\"side\": \"probe\", \"model\": \"{model_name}\", \"path\": \"{path}\", \"samples\": {}, \
+         \"batch\": {batch}, \"epoch_s\": [{}], \"last_loss\": {last_loss:.6}}}",
         data.n,
         times.join(", ")
     );

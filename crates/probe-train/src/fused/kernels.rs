@@ -8,6 +8,7 @@
 //! partial sums, then a fixed tree) and nothing is fused into FMA, so the results are identical
 //! at every instruction set.
 
+use super::gemm;
 use crate::model::layers::fast_tanh::tanh_one;
 use crate::model::Activation;
 
@@ -41,6 +42,8 @@ const LANES: usize = 16;
 pub(super) struct Net {
     pub widths: Vec<usize>,
     pub act: Act,
+    /// Layers with at least this many multiply-adds per sample use [`gemm`] for their products.
+    pub gemm_min: usize,
 }
 
 impl Net {
@@ -282,10 +285,15 @@ fn forward(net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, batch: Batch<'_>)
         let (below, above) = bufs.acts.split_at_mut(l + 1);
         let a_in = &below[l][..inp * b];
         let z = &mut above[0][..out * b];
+        // Z [out][b] = W [out][in] · A [in][b].
+        let big = inp * out >= net.gemm_min
+            && gemm::matmul(z, mat(w, inp, 1), mat(a_in, b, 1), out, b, inp);
         for (o, zr) in z.chunks_exact_mut(b).enumerate() {
-            zr.fill(0.0);
-            for (i, ar) in a_in.chunks_exact(b).enumerate() {
-                axpy(zr, w[o * inp + i], ar);
+            if !big {
+                zr.fill(0.0);
+                for (i, ar) in a_in.chunks_exact(b).enumerate() {
+                    axpy(zr, w[o * inp + i], ar);
+                }
             }
             let bo = bias[o];
             if l == last {
@@ -385,9 +393,14 @@ fn backward(net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, grads: &mut [Vec
         let dz = &bufs.dz[..out * b];
         let (gw, rest) = grads[2 * l..].split_at_mut(1);
         let (gw, gb) = (&mut gw[0], &mut rest[0]);
+        let gemm_layer = inp * out >= net.gemm_min;
+        // dW [out][in] = dZ [out][b] · Aᵀ [b][in].
+        let big = gemm_layer && gemm::matmul(gw, mat(dz, b, 1), mat(a_in, 1, b), out, inp, b);
         for (o, dzr) in dz.chunks_exact(b).enumerate() {
-            for (i, ar) in a_in.chunks_exact(b).enumerate() {
-                gw[o * inp + i] = dot(dzr, ar);
+            if !big {
+                for (i, ar) in a_in.chunks_exact(b).enumerate() {
+                    gw[o * inp + i] = dot(dzr, ar);
+                }
             }
             gb[o] = sum(dzr);
         }
@@ -397,14 +410,18 @@ fn backward(net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, grads: &mut [Vec
         // ∂/∂a_in = Wᵀ dz, then through the activation of layer l−1 (from its outputs a_in).
         let w = &params[2 * l];
         let next = &mut bufs.dz_next[..inp * b];
+        // dA [in][b] = Wᵀ [in][out] · dZ [out][b].
+        let big = gemm_layer && gemm::matmul(next, mat(w, 1, inp), mat(dz, b, 1), inp, b, out);
         for (i, (nr, ar)) in next
             .chunks_exact_mut(b)
             .zip(a_in.chunks_exact(b))
             .enumerate()
         {
-            nr.fill(0.0);
-            for (o, dzr) in dz.chunks_exact(b).enumerate() {
-                axpy(nr, w[o * inp + i], dzr);
+            if !big {
+                nr.fill(0.0);
+                for (o, dzr) in dz.chunks_exact(b).enumerate() {
+                    axpy(nr, w[o * inp + i], dzr);
+                }
             }
             match net.act {
                 Act::Tanh => {
@@ -427,6 +444,12 @@ fn backward(net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, grads: &mut [Vec
         }
         std::mem::swap(&mut bufs.dz, &mut bufs.dz_next);
     }
+}
+
+/// `data` as a matrix with row stride `rs` and column stride `cs`.
+#[inline(always)]
+fn mat(data: &[f32], rs: usize, cs: usize) -> gemm::Mat<'_> {
+    gemm::Mat { data, rs, cs }
 }
 
 /// `y ← y + a·x`.

@@ -1,26 +1,28 @@
-//! A fused CPU trainer for small MLPs: forward, cross-entropy, backward and the optimiser step
-//! of a mini-batch in one pass of plain loops over preallocated buffers.
+//! A fused CPU trainer for MLPs: forward, cross-entropy, backward and the optimiser step of a
+//! mini-batch in one pass over preallocated buffers, without an autograd graph.
 //!
 //! The 12-bit network (12-10-7-5-4-3-2) does ~0.3 M multiply-adds per step of 512 samples; run
 //! through candle, every one of the ~60 tensor operations of a step (graph node, output
 //! allocation, dispatch) costs more than its arithmetic, and an epoch took 1.76 ms against
 //! PyTorch's 3.6 ms (BENCHMARKS.md). Here the batch is laid out feature-major so every inner loop
 //! runs along the batch and vectorises whatever the layer widths (see [`kernels`]); nothing is
-//! allocated per step.
+//! allocated per step. Layers of at least [`gemm::GEMM_MIN_MACS`] multiply-adds per sample (the
+//! Saxe MNIST MLP's 784 × 1024) do their three products with `gemm` on every core instead.
 //!
 //! The parameters and optimiser state live in the model's candle [`Var`]s and the
 //! [`Optimizer`] between epochs: [`FusedMlp::load`] copies them in, [`FusedMlp::store`] copies
 //! them back, so hook capture, checkpoints and resume work exactly as on the candle path. The
 //! optimiser update is candle's, operation for operation ([`update`]); forward and backward are
 //! the same functions in a different summation order, so the two paths agree to rounding (tested
-//! against candle's autograd) but not bit for bit. The fused path itself is deterministic and the
-//! same at every instruction set, so runs, resumed runs and ensemble replicas are bit-identical to
-//! each other.
+//! against candle's autograd) but not bit for bit. The fused path itself is deterministic (the
+//! small-layer loops are the same at every instruction set; gemm layers the same at every thread
+//! count), so runs, resumed runs and ensemble replicas are bit-identical to each other.
 //!
 //! It applies to MLPs on the CPU with tanh, ReLU, sigmoid or linear hidden layers
-//! ([`FusedMlp::unsupported`]); [`FusedMlp::is_small`] is the size below which it is chosen by
-//! default (`train.fused` in a config overrides).
+//! ([`FusedMlp::unsupported`]) and is then the default (`train.fused = false` in a config turns it
+//! off).
 
+mod gemm;
 mod kernels;
 mod replicas;
 mod update;
@@ -32,14 +34,6 @@ use self::update::Moments;
 use crate::model::MlpSpec;
 use crate::optim::{OptimSpec, Optimizer};
 use crate::{Error, Result};
-
-/// Largest number of multiply-adds per sample (Σ fan_in·fan_out) for which the fused path is the
-/// default. The fused loops run on one thread and do not block for caches, so wide layers are
-/// better served by candle's gemm on every core: on the 2-core benchmark machine, 300 epochs of
-/// the 12-bit set took 0.32 / 0.63 s (fused / candle) for 12-32-32-2, 0.89 / 1.46 s for
-/// 12-64-64-2, 2.73 / 3.03 s for 12-128-128-2 (18 k multiply-adds) and 10.0 / 6.6 s for
-/// 12-256-256-2 (BENCHMARKS.md, "Fused small-MLP trainer").
-pub const SMALL_MACS_PER_SAMPLE: usize = 16_384;
 
 /// Loss and accuracy of one mini-batch step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,12 +75,6 @@ impl FusedMlp {
         None
     }
 
-    /// Whether `spec` is small enough that the fused path is the default (see
-    /// [`SMALL_MACS_PER_SAMPLE`]).
-    pub fn is_small(spec: &MlpSpec) -> bool {
-        widths(spec).windows(2).map(|w| w[0] * w[1]).sum::<usize>() <= SMALL_MACS_PER_SAMPLE
-    }
-
     /// Buffers for `spec` trained with `optim` in batches of up to `batch_size`; the parameters
     /// and optimiser state come from [`load`](Self::load).
     pub fn new(spec: &MlpSpec, optim: &OptimSpec, batch_size: usize) -> Result<Self> {
@@ -105,6 +93,7 @@ impl FusedMlp {
         let net = Net {
             widths: widths(spec),
             act,
+            gemm_min: gemm::GEMM_MIN_MACS,
         };
         let sizes: Vec<usize> = net
             .widths

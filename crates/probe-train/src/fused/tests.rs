@@ -94,11 +94,19 @@ fn gradients_and_loss_match_candle_autograd() -> Result<()> {
         Activation::Sigmoid,
         Activation::Linear,
     ] {
-        for widths in [&[12, 10, 7, 5, 4, 3, 2][..], &[13, 33, 17, 3], &[6, 3]] {
+        // Every layer on the fused loops, then every layer on gemm.
+        for (widths, gemm_min) in [
+            (&[12, 10, 7, 5, 4, 3, 2][..], usize::MAX),
+            (&[13, 33, 17, 3], usize::MAX),
+            (&[6, 3], usize::MAX),
+            (&[12, 10, 7, 5, 4, 3, 2][..], 0),
+            (&[13, 33, 17, 3], 0),
+        ] {
             let s = spec(widths, act);
             let m = Mlp::new(&s, 7, &Device::Cpu)?;
             let opt = Optimizer::new(ADAM, vars(&m))?;
             let mut f = FusedMlp::new(&s, &ADAM, 64)?;
+            f.net.gemm_min = gemm_min;
             f.load(&vars(&m), &opt)?;
             let (x, y) = data(100, widths[0], *widths.last().unwrap_or(&2), 3);
             // 37 rows: not a multiple of the 16 partial sums.
@@ -322,6 +330,7 @@ fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     let net = super::kernels::Net {
         widths: vec![5, 6, 3],
         act: super::kernels::Act::Sigmoid,
+        gemm_min: usize::MAX,
     };
     let mut f = FusedMlp::new(&s, &ADAM, 8)?;
     f.load(&vars(&m), &opt)?;
@@ -365,5 +374,33 @@ fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     for (w, m) in whole.iter().flatten().zip(mean.iter().flatten()) {
         assert!((*w as f64 - m).abs() < 1e-6, "{w} vs {m}");
     }
+    Ok(())
+}
+
+#[test]
+fn gemm_layers_give_the_same_parameters_on_any_thread_count() -> Result<()> {
+    // 40 · 600 = 24 000 multiply-adds per sample: the first two layers take the gemm path.
+    let s = spec(&[40, 600, 30, 3], Activation::Relu);
+    let (x, y) = data(300, 40, 3, 12);
+    let idx: Vec<u32> = (0..300).collect();
+    let run = |threads: usize| -> Result<Vec<Vec<f32>>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| crate::Error::invalid("threads", e.to_string()))?;
+        pool.install(|| {
+            let m = Mlp::new(&s, 2, &Device::Cpu)?;
+            let opt = Optimizer::new(ADAM, vars(&m))?;
+            let mut f = FusedMlp::new(&s, &ADAM, 100)?;
+            f.load(&vars(&m), &opt)?;
+            for k in 0..6 {
+                f.step(&x, &y, &idx[(k % 3) * 100..][..100])?;
+            }
+            Ok(f.params)
+        })
+    };
+    let one = run(1)?;
+    assert_eq!(run(2)?, one);
+    assert_eq!(run(3)?, one);
     Ok(())
 }
