@@ -107,7 +107,7 @@ struct AnalyzeArgs {
     /// `probe.layers` (JSON list) orders the layers, else natural name order.
     #[arg(long, value_name = "FILE")]
     activations: PathBuf,
-    /// Safetensors file with one integer tensor of class ids, [samples] (e.g. torch.int64).
+    /// Safetensors file with one integer tensor of class ids, shape (samples,) (e.g. torch.int64).
     #[arg(long, value_name = "FILE")]
     labels: PathBuf,
     /// The tensor of --labels to use when the file holds several.

@@ -136,8 +136,8 @@ pub fn binned_mi(
 
 /// [`binned_mi`] on a tensor of shape `[n, ...]` (each sample flattened to `d` values) of any float
 /// dtype on any device. On a CUDA device (feature `cuda`) probe's kernels compute it there and only
-/// the entropy terms come back ([`crate::binned_counts_tensor`]; the result is bit-identical to the
-/// CPU's unless two binned rows collide in their 122-bit keys, see [`crate::cuda`]); elsewhere the
+/// the entropy terms come back (`binned_counts_tensor`; the result is bit-identical to the CPU's
+/// unless two binned rows collide in their 122-bit keys, see the `cuda` module); elsewhere the
 /// tensor is converted to `f32` and copied to host memory. `f64` activations are rounded to `f32`
 /// before binning on every device. Errors on a rank-0 tensor, a non-float dtype, or as
 /// [`binned_mi`].

@@ -5,14 +5,14 @@
 //! through candle, every one of the ~60 tensor operations of a step (graph node, output
 //! allocation, dispatch) costs more than its arithmetic, and an epoch took 1.76 ms against
 //! PyTorch's 3.6 ms (BENCHMARKS.md). Here the batch is laid out feature-major so every inner loop
-//! runs along the batch and vectorises whatever the layer widths (see [`kernels`]); nothing is
-//! allocated per step. Layers of at least [`gemm::GEMM_MIN_MACS`] multiply-adds per sample (the
+//! runs along the batch and vectorises whatever the layer widths (see `kernels.rs`); nothing is
+//! allocated per step. Layers of at least 16 384 multiply-adds per sample (the
 //! Saxe MNIST MLP's 784 × 1024) do their three products with `gemm` on every core instead.
 //!
 //! The parameters and optimiser state live in the model's candle [`Var`]s and the
 //! [`Optimizer`] between epochs: [`FusedMlp::load`] copies them in, [`FusedMlp::store`] copies
 //! them back, so hook capture, checkpoints and resume work exactly as on the candle path. The
-//! optimiser update is candle's, operation for operation ([`update`]); forward and backward are
+//! optimiser update is candle's, operation for operation (`update.rs`); forward and backward are
 //! the same functions in a different summation order, so the two paths agree to rounding (tested
 //! against candle's autograd) but not bit for bit. The fused path itself is deterministic (the
 //! small-layer loops are the same at every instruction set; gemm layers the same at every thread
