@@ -38,7 +38,7 @@ fn pow2(v: f64) -> f64 {
 
 /// `eˣ` within 1 ulp (see the module docs); branch-free and vectorisable.
 #[inline(always)]
-pub(crate) fn exp(x: f64) -> f64 {
+pub fn exp(x: f64) -> f64 {
     // `clamp` keeps NaN, which then propagates through every operation below.
     let x = x.clamp(-746.0, 710.0);
     let n = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT; // |n| <= 1077

@@ -43,6 +43,7 @@ pub mod adaptive;
 pub mod binned;
 pub mod binning;
 pub mod counts;
+pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod discrete;

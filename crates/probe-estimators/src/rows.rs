@@ -96,16 +96,19 @@ fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
 /// Instruction set the per-row kernels (here and in `kde.rs`) are compiled for (selected at run
 /// time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
+pub enum Isa {
+    /// x86-64 baseline (SSE2) or any other architecture.
     Baseline,
+    /// AVX2 with FMA.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX-512 F/DQ/VL/BW (with AVX2 and FMA).
     #[cfg(target_arch = "x86_64")]
     Avx512,
 }
 
 /// Every instruction set this CPU supports, from the baseline up.
-pub(crate) fn supported_isas() -> Vec<Isa> {
+pub fn supported_isas() -> Vec<Isa> {
     #[allow(unused_mut)]
     let mut out = vec![Isa::Baseline];
     #[cfg(target_arch = "x86_64")]
@@ -124,7 +127,7 @@ pub(crate) fn supported_isas() -> Vec<Isa> {
 /// The widest supported instruction set, capped by the environment variable `PROBE_CPU_ISA`
 /// (`baseline`, `avx2` or `avx512`; for benchmarks: results are identical at every one). Also
 /// used by the KDE kernel (`kde.rs`).
-pub(crate) fn isa() -> Isa {
+pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
         let supported = supported_isas();

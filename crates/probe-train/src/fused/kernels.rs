@@ -11,6 +11,7 @@
 use super::gemm;
 use crate::model::layers::fast_tanh::tanh_one;
 use crate::model::Activation;
+use probe_estimators::cpu::{self, Isa};
 
 /// The activations the fused path computes (every [`Activation`] but GELU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,48 +98,6 @@ pub(super) struct BatchResult {
     pub correct: usize,
 }
 
-/// Which code path runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Isa {
-    Baseline,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-/// Every instruction set this CPU runs, narrowest first.
-pub(super) fn supported_isas() -> Vec<Isa> {
-    #[allow(unused_mut)]
-    let mut out = vec![Isa::Baseline];
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx2") && has!("fma") {
-            out.push(Isa::Avx2);
-            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") {
-                out.push(Isa::Avx512);
-            }
-        }
-    }
-    out
-}
-
-/// The widest supported instruction set, capped by `PROBE_CPU_ISA` (`baseline`, `avx2`) as the
-/// estimators' row kernels are.
-pub(super) fn isa() -> Isa {
-    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| {
-        let supported = supported_isas();
-        let rank = match std::env::var("PROBE_CPU_ISA").unwrap_or_default().as_str() {
-            "baseline" => 0,
-            "avx2" => 1,
-            _ => usize::MAX,
-        };
-        supported[rank.min(supported.len() - 1)]
-    })
-}
-
 /// Forward, loss and backward of the batch `idx` of `x` (`[n][d]` row-major) and `y`: fills
 /// `grads` (in parameter order `w0, b0, w1, b1, …`, each laid out as the parameter) with the
 /// gradient of the batch's mean cross-entropy.
@@ -188,55 +147,35 @@ pub(super) struct Batch<'a> {
     pub idx: &'a [u32],
 }
 
+/// Compiles `$body` for AVX-512 (`$avx512`) and AVX2 (`$avx2`); the caller must have checked
+/// that the CPU has the instruction set.
+#[cfg(target_arch = "x86_64")]
+macro_rules! isa_variants {
+    ($body:ident => $avx512:ident, $avx2:ident; ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[doc = concat!("`", stringify!($body), "` for AVX-512. Safety: the CPU must have ")]
+        #[doc = "AVX-512 F/DQ/VL, AVX2 and FMA."]
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+        pub(super) unsafe fn $avx512($($arg: $ty),*) -> $ret {
+            $body($($arg),*)
+        }
+
+        #[doc = concat!("`", stringify!($body), "` for AVX2. Safety: the CPU must have AVX2, FMA.")]
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn $avx2($($arg: $ty),*) -> $ret {
+            $body($($arg),*)
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
 
-    /// [`batch_grads_body`] for AVX-512. Safety: the CPU must have AVX-512 F/DQ/VL, AVX2, FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn batch_grads_avx512(
-        net: &Net,
-        params: &[Vec<f32>],
-        bufs: &mut Buffers,
-        grads: &mut [Vec<f32>],
-        batch: Batch<'_>,
-    ) -> BatchResult {
-        batch_grads_body(net, params, bufs, grads, batch)
-    }
-
-    /// [`batch_grads_body`] for AVX2. Safety: the CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn batch_grads_avx2(
-        net: &Net,
-        params: &[Vec<f32>],
-        bufs: &mut Buffers,
-        grads: &mut [Vec<f32>],
-        batch: Batch<'_>,
-    ) -> BatchResult {
-        batch_grads_body(net, params, bufs, grads, batch)
-    }
-
-    /// [`batch_loss_body`] for AVX-512. Safety: as [`batch_grads_avx512`].
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn batch_loss_avx512(
-        net: &Net,
-        params: &[Vec<f32>],
-        bufs: &mut Buffers,
-        batch: Batch<'_>,
-    ) -> BatchResult {
-        batch_loss_body(net, params, bufs, batch)
-    }
-
-    /// [`batch_loss_body`] for AVX2. Safety: as [`batch_grads_avx2`].
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn batch_loss_avx2(
-        net: &Net,
-        params: &[Vec<f32>],
-        bufs: &mut Buffers,
-        batch: Batch<'_>,
-    ) -> BatchResult {
-        batch_loss_body(net, params, bufs, batch)
-    }
+    isa_variants!(batch_grads_body => batch_grads_avx512, batch_grads_avx2;
+        (net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, grads: &mut [Vec<f32>], batch: Batch<'_>)
+            -> BatchResult);
+    isa_variants!(batch_loss_body => batch_loss_avx512, batch_loss_avx2;
+        (net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, batch: Batch<'_>) -> BatchResult);
 }
 
 #[inline(always)]
@@ -502,39 +441,9 @@ fn reduce(mut acc: [f32; LANES]) -> f32 {
     acc[0]
 }
 
-/// `e^x` for `f32`, computed in `f64` without branches so it vectorises: `x = n·ln 2 + r`,
-/// `|r| ≤ ln 2 / 2`, a degree-11 Taylor polynomial for `e^r`, then `2^n` by the exponent bits.
-/// Within 1 ulp of the exact value for every `x` whose result is a normal `f32`; 0 below
-/// `x = −150`, `+∞` above 89, NaN for NaN.
+/// `e^x` for `f32` through the estimators' branch-free `f64` exp (within 1 ulp, the same at
+/// every instruction set), rounded to `f32`.
 #[inline(always)]
-pub(super) fn exp_one(x: f32) -> f32 {
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    let xd = (x as f64).clamp(-150.0, 89.0);
-    let n = (xd * std::f64::consts::LOG2_E).round();
-    let r = (xd - n * LN2_HI) - n * LN2_LO;
-    let mut e = 1.0 / 39_916_800.0; // 1/11!
-    for c in [
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
-        e = e * r + c;
-    }
-    // n ∈ [−217, 129]: 2^n is a normal f64.
-    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
-    let v = (e * scale) as f32;
-    if x.is_nan() {
-        x
-    } else {
-        v
-    }
+fn exp_one(x: f32) -> f32 {
+    cpu::exp(x as f64) as f32
 }

@@ -29,11 +29,12 @@ mod update;
 
 use candle_core::{Device, Var};
 
-use self::kernels::{Act, Batch, Buffers, Isa, Net};
+use self::kernels::{Act, Batch, Buffers, Net};
 use self::update::Moments;
 use crate::model::MlpSpec;
 use crate::optim::{OptimSpec, Optimizer};
 use crate::{Error, Result};
+use probe_estimators::cpu::{self, Isa};
 
 /// Loss and accuracy of one mini-batch step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,7 +102,7 @@ impl FusedMlp {
             .flat_map(|w| [w[0] * w[1], w[1]])
             .collect();
         Ok(Self {
-            isa: kernels::isa(),
+            isa: cpu::isa(),
             params: sizes.iter().map(|&s| vec![0.0; s]).collect(),
             grads: sizes.iter().map(|&s| vec![0.0; s]).collect(),
             moments: vec![Moments::default(); sizes.len()],

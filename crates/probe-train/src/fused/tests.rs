@@ -4,12 +4,13 @@ use candle_core::{Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::kernels::{self, supported_isas, Batch, Buffers};
+use super::kernels::{self, Batch, Buffers};
 use super::update::{self, Moments};
 use super::FusedMlp;
 use crate::model::{Activation, Init, Mlp, MlpSpec, Model};
 use crate::optim::{OptimSpec, Optimizer};
 use crate::Result;
+use probe_estimators::cpu::{self, Isa};
 
 const ADAM: OptimSpec = OptimSpec::Adam {
     lr: 0.01,
@@ -189,7 +190,7 @@ fn optimiser_updates_are_candles_bit_for_bit() -> Result<()> {
 }
 
 /// Trains `steps` batches of the 12-bit-sized net from seed 11 and returns the parameters.
-fn train(isa: kernels::Isa, steps: usize) -> Result<Vec<Vec<f32>>> {
+fn train(isa: Isa, steps: usize) -> Result<Vec<Vec<f32>>> {
     let s = spec(&[12, 10, 7, 5, 4, 3, 2], Activation::Tanh);
     let m = Mlp::new(&s, 11, &Device::Cpu)?;
     let opt = Optimizer::new(ADAM, vars(&m))?;
@@ -207,7 +208,7 @@ fn train(isa: kernels::Isa, steps: usize) -> Result<Vec<Vec<f32>>> {
 
 #[test]
 fn every_instruction_set_gives_identical_parameters() -> Result<()> {
-    let isas = supported_isas();
+    let isas = cpu::supported_isas();
     let want = train(isas[0], 30)?;
     for &isa in &isas[1..] {
         assert_eq!(train(isa, 30)?, want, "{isa:?} differs from the baseline");
@@ -305,21 +306,6 @@ fn bad_batches_are_errors() -> Result<()> {
 }
 
 #[test]
-fn exp_is_within_one_ulp() {
-    let mut x = -103.0f32;
-    while x < 88.0 {
-        let got = kernels::exp_one(x);
-        let want = (x as f64).exp() as f32;
-        let ulps = (got.to_bits() as i64 - want.to_bits() as i64).abs();
-        assert!(ulps <= 1, "exp({x}) = {got}, exact {want}");
-        x += 0.0137;
-    }
-    assert_eq!(kernels::exp_one(-200.0), 0.0);
-    assert!(kernels::exp_one(100.0).is_infinite());
-    assert!(kernels::exp_one(f32::NAN).is_nan());
-}
-
-#[test]
 fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     // Counting identity: the batch loss is the mean of per-sample losses, so its gradient is the
     // mean of the per-sample gradients.
@@ -337,7 +323,7 @@ fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     let mut bufs = Buffers::new(&net, 8);
     let mut whole = f.grads.clone();
     let idx: Vec<u32> = (0..8).collect();
-    let isa = kernels::isa();
+    let isa = cpu::isa();
     kernels::batch_grads(
         isa,
         &net,
