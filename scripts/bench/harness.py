@@ -61,7 +61,8 @@ def epoch_bench(model, epochs, rows):
         t_meds.append(statistics.median(t["epoch_s"]))
         p_loss, t_loss = p["last_loss"], t["last_loss"]
     p_s, t_s = statistics.median(p_meds), statistics.median(t_meds)
-    check = f"last-epoch train loss probe {p_loss:.4f}, PyTorch {t_loss:.4f}"
+    check = (f"last-epoch train loss probe {p_loss:.4f}, PyTorch {t_loss:.4f}; "
+             f"probe on its {p.get('path', 'candle')} path")
     rows.append((f"{model} training epoch", "PyTorch", p_s, t_s, check))
     return abs(p_loss - t_loss) <= 0.25 * max(p_loss, t_loss) + 0.02
 
