@@ -19,6 +19,7 @@ use probe_estimators::{
 };
 use probe_report::{fmt_f64, CsvTable};
 use probe_train::model::Model;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::estimate::{
@@ -74,13 +75,14 @@ pub fn estimate_all(
     samples: &Samples,
     estimators: &[NamedEstimator],
 ) -> Result<Vec<Estimate>> {
-    let mut out = Vec::with_capacity(layers.len() * estimators.len());
-    for (name, t) in layers {
-        for e in estimators {
-            out.push(estimate_layer(name, t, e, samples)?);
-        }
-    }
-    Ok(out)
+    // Independent estimates, in parallel; collected in (layer, estimator) order.
+    let jobs: Vec<(&(String, Tensor), &NamedEstimator)> = layers
+        .iter()
+        .flat_map(|l| estimators.iter().map(move |e| (l, e)))
+        .collect();
+    jobs.par_iter()
+        .map(|((name, t), e)| estimate_layer(name, t, e, samples))
+        .collect()
 }
 
 /// Default `measure.saturation` / `--saturation`: `|x| >= 0.99` counts as saturated (tanh within
