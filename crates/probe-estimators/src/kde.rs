@@ -564,19 +564,15 @@ fn row_sums_body<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
         let own = if CLASSES { block.labels[i] } else { 0 };
         let lane_of_self = |b: usize| if i / LANES == b { i % LANES } else { LANES };
         let mut acc = [[0.0f64; LANES]; 4];
-        for (b, dist) in row[..full].chunks_exact(LANES).enumerate() {
-            let labels = match CLASSES {
-                true => &block.labels[b * LANES..(b + 1) * LANES],
-                false => &no_labels[..],
+        let (dists, _) = row[..full].as_chunks::<LANES>();
+        let (label_blocks, _) = block.labels.as_chunks::<LANES>();
+        for (b, dist) in dists.iter().enumerate() {
+            let labels = if CLASSES {
+                &label_blocks[b]
+            } else {
+                &no_labels
             };
-            add_block::<CLASSES>(
-                &mut acc,
-                dist.try_into().expect("LANES columns"),
-                labels.try_into().expect("LANES labels"),
-                own,
-                lane_of_self(b),
-                block.scale,
-            );
+            add_block::<CLASSES>(&mut acc, dist, labels, own, lane_of_self(b), block.scale);
         }
         if full < m {
             // The last columns, padded with infinite distances (K = 0).
@@ -678,12 +674,14 @@ impl CustomOp1 for RowKernelSums<'_> {
             let per_thread = rows.div_ceil(threads);
             std::thread::scope(|scope| {
                 let mut blocks = out.chunks_mut(4 * per_thread).enumerate();
-                let (_, first) = blocks.next().expect("rows >= 1");
+                let first = blocks.next();
                 for (block, out) in blocks {
                     let fill = &fill;
                     scope.spawn(move || fill(out, block * per_thread));
                 }
-                fill(first, 0);
+                if let Some((_, first)) = first {
+                    fill(first, 0);
+                }
             });
         }
         Ok((CpuStorage::F64(out), Shape::from((rows, 4))))
