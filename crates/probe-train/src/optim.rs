@@ -39,6 +39,13 @@ pub enum OptimSpec {
 }
 
 impl OptimSpec {
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimSpec::Sgd { lr, .. } | OptimSpec::Adam { lr, .. } => lr,
+        }
+    }
+
     /// Checks every hyper-parameter; the error names the config key.
     pub fn validate(&self) -> Result<()> {
         let lr = match *self {
@@ -133,9 +140,7 @@ impl Optimizer {
 
     /// The current learning rate.
     pub fn lr(&self) -> f64 {
-        match self.spec {
-            OptimSpec::Sgd { lr, .. } | OptimSpec::Adam { lr, .. } => lr,
-        }
+        self.spec.lr()
     }
 
     /// Changes the learning rate (schedules such as Alemi et al.'s ×0.97 every 2 epochs).

@@ -55,8 +55,8 @@ pub struct FusedMlp {
     /// The last step's gradients, same layout.
     grads: Vec<Vec<f32>>,
     moments: Vec<Moments>,
+    /// The optimiser, with the learning rate as last set.
     spec: OptimSpec,
-    lr: f64,
     step: u64,
     bufs: Buffers,
 }
@@ -107,7 +107,6 @@ impl FusedMlp {
             grads: sizes.iter().map(|&s| vec![0.0; s]).collect(),
             moments: vec![Moments::default(); sizes.len()],
             spec: optim.clone(),
-            lr: 0.0,
             step: 0,
             bufs: Buffers::new(&net, batch_size),
             net,
@@ -159,7 +158,7 @@ impl FusedMlp {
             .zip(&self.grads)
             .zip(&mut self.moments)
         {
-            update::apply(&self.spec, self.lr, self.step, p, g, s);
+            update::apply(&self.spec, self.step, p, g, s);
         }
         Ok(StepResult {
             loss: r.loss,

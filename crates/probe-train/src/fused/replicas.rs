@@ -38,7 +38,6 @@ pub(super) fn load(reps: &mut [FusedMlp], vars: &[Var], opt: &Optimizer) -> Resu
     for rep in reps.iter_mut() {
         rep.moments = vec![Moments::default(); sizes.len()];
         rep.spec = opt.spec().clone();
-        rep.lr = state.lr;
         rep.step = state.step;
     }
     for (name, t) in &state.tensors {
@@ -96,7 +95,7 @@ pub(super) fn store(reps: &[FusedMlp], vars: &[Var], opt: &mut Optimizer) -> Res
     }
     opt.load_state(&OptimState {
         step: first.step,
-        lr: first.lr,
+        lr: first.spec.lr(),
         tensors,
     })
 }

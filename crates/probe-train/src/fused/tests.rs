@@ -179,7 +179,7 @@ fn optimiser_updates_are_candles_bit_for_bit() -> Result<()> {
             let loss = candle_nn::loss::cross_entropy(&m.forward(&xt, None)?, &yt)?;
             opt.step(&loss.backward()?)?;
             for ((p, gv), ms) in theta.iter_mut().zip(&g).zip(&mut moments) {
-                update::apply(&optim, opt.lr(), t, p, gv, ms);
+                update::apply(&optim, t, p, gv, ms);
             }
             for (p, v) in theta.iter().zip(vars(&m)) {
                 assert_eq!(p, &values(&v)?, "{optim:?} step {t}");

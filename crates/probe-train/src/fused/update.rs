@@ -19,16 +19,9 @@ fn scale(x: f32, c: f32) -> f32 {
     x * c + 0.0
 }
 
-/// Applies step `t` (1-based) of `spec` with learning rate `lr` to `theta` from gradient `g`.
-pub(super) fn apply(
-    spec: &OptimSpec,
-    lr: f64,
-    t: u64,
-    theta: &mut [f32],
-    g: &[f32],
-    s: &mut Moments,
-) {
-    let lr_f = lr as f32;
+/// Applies step `t` (1-based) of `spec` (with its learning rate) to `theta` from gradient `g`.
+pub(super) fn apply(spec: &OptimSpec, t: u64, theta: &mut [f32], g: &[f32], s: &mut Moments) {
+    let lr_f = spec.lr() as f32;
     match *spec {
         OptimSpec::Sgd { momentum, .. } => {
             if momentum > 0.0 {
