@@ -35,7 +35,8 @@ use rayon::prelude::*;
 use crate::estimate::{csv_row, estimate_layer, INFOPLANE_HEADER};
 use crate::gradcsv::{self, GRADIENTS_HEADER};
 use crate::run::{
-    estimators_names, points_of, progress, stopped_message, Setup, TrainArgs, METRICS_HEADER,
+    estimators_names, points_of, progress, stopped_as_asked, stopped_message, Setup, TrainArgs,
+    METRICS_HEADER,
 };
 use crate::{device, resume};
 
@@ -266,11 +267,7 @@ pub fn train(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
             bar.finish_and_clear();
             flush(&metrics, &infoplane, &mean, true)?;
             if !args.quiet {
-                eprintln!(
-                    "stopped after epoch {epoch} of {} as asked; continue with: probe train --resume {}",
-                    cfg.train.epochs,
-                    out.display()
-                );
+                eprintln!("{}", stopped_as_asked(epoch, cfg.train.epochs, &out));
             }
             return Ok(out);
         }

@@ -252,6 +252,14 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
     })
 }
 
+/// What `--stop-after` prints when it stops a run before its last epoch.
+pub fn stopped_as_asked(epoch: usize, epochs: usize, out: &Path) -> String {
+    format!(
+        "stopped after epoch {epoch} of {epochs} as asked; continue with: probe train --resume {}",
+        out.display()
+    )
+}
+
 /// The loop of one model (no `train.repeats`).
 fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
     let Setup {
@@ -398,11 +406,7 @@ fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf>
             extras.flush(&out, true)?;
             results.plot(&estimators_names(&estimators)).ok();
             if !args.quiet {
-                eprintln!(
-                    "stopped after epoch {epoch} of {} as asked; continue with: probe train --resume {}",
-                    cfg.train.epochs,
-                    out.display()
-                );
+                eprintln!("{}", stopped_as_asked(epoch, cfg.train.epochs, &out));
             }
             return Ok(out);
         }
