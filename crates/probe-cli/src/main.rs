@@ -4,27 +4,11 @@
 //! (`probe analyze`) drive the library crates, and errors are printed with their whole chain
 //! (`error: …: caused by …`) and exit code 1.
 
-mod analyze;
-mod config;
-mod data;
-mod device;
-mod ensemble_run;
-mod estimate;
-mod gradcsv;
-mod measure;
-mod model;
-mod outdir;
-mod resume;
-mod run;
-mod stepper;
-mod sweep_plot;
-mod tensors;
-mod vib_csv;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use probe_run::{analyze, estimate, run, sweep_plot};
 
 /// Train neural networks and draw their information planes: I(X;T) and I(T;Y) per layer per epoch.
 #[derive(Parser)]

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use candle_core::{Tensor, Var};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_report::{
@@ -140,7 +140,7 @@ pub fn train(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf> {
                 t.replace_atomic(&p)?;
             }
         }
-        anyhow::Ok(())
+        Ok::<(), crate::Error>(())
     };
 
     for epoch in first..=cfg.train.epochs {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use probe_report::{plot_lines, LineOptions, Series};
 
 /// Reads `csv` (columns `beta`, `test_error`, `izx_bits`, `izy_bits` at least) and writes the two

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, invalid, Context, Result};
 use candle_core::{Device, Var};
 use probe_report::{write_atomic, CsvTable};
 use probe_train::checkpoint::{set_vars, Checkpoint};
@@ -103,9 +103,8 @@ pub fn read(
         );
     }
     let c = Checkpoint::read(&p, device)?;
-    let bad = |what: &str, v: &str| {
-        anyhow::anyhow!("checkpoint {}: bad `{what}` value {v:?}", p.display())
-    };
+    let bad =
+        |what: &str, v: &str| invalid!("checkpoint {}: bad `{what}` value {v:?}", p.display());
     let model: Vec<(String, candle_core::Tensor)> = c
         .tensors
         .iter()

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use probe_train::data::{self, Dataset, SplitSpec};
 
 use crate::config::{Config, DatasetKind, SplitKind};

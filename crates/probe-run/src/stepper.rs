@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::{bail, Result};
 use candle_core::Var;
 use probe_report::CsvTable;
 use probe_train::data::Dataset;
@@ -149,12 +149,12 @@ impl Stepper<'_> {
         match self {
             Stepper::Plain(t) | Stepper::Fused { trainer: t, .. } => match r.streams.as_slice() {
                 [s] => t.restore_shuffle_state(s)?,
-                _ => anyhow::bail!("the checkpoint holds {n} random streams, this run has 1"),
+                _ => bail!("the checkpoint holds {n} random streams, this run has 1"),
             },
             Stepper::Vib { trainer, table, .. } => {
                 match r.streams.as_slice() {
                     [a, b] => trainer.restore_stream_states(&[a.clone(), b.clone()])?,
-                    _ => anyhow::bail!("the checkpoint holds {n} random streams, a VIB run has 2"),
+                    _ => bail!("the checkpoint holds {n} random streams, a VIB run has 2"),
                 }
                 *table = r.take_table("vib.csv", &crate::vib_csv::VIB_HEADER)?;
             }

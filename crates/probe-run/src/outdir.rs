@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 /// Whether `name` is a file `probe train` dumps.
 pub fn is_dump_file(name: &str) -> bool {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{bail, Context, Result};
 use candle_core::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use probe_capture::NameFilter;
@@ -105,7 +105,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         (Some(dir), _) => (dir.join("config.toml"), true),
         (None, Some(c)) => (c.clone(), false),
         (None, None) => {
-            anyhow::bail!("give --config FILE to start a run or --resume DIR to continue one")
+            bail!("give --config FILE to start a run or --resume DIR to continue one")
         }
     };
     let mut cfg = Config::load(&cfg_path)?;
@@ -305,7 +305,7 @@ fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf>
                 train: &splits.train,
                 test: &splits.test,
             },
-            None => anyhow::bail!("the fused trainer needs an MLP; set `train.fused = false`"),
+            None => bail!("the fused trainer needs an MLP; set `train.fused = false`"),
         },
         _ => Stepper::Plain(Trainer::new(cfg.train.batch_size, cfg.seed)?),
     };
@@ -324,7 +324,7 @@ fn train_single(s: Setup, args: &TrainArgs, started: Instant) -> Result<PathBuf>
         grads = r.take_table("gradients.csv", &GRADIENTS_HEADER)?;
         first = r.epoch + 1;
         if r.epoch >= cfg.train.epochs {
-            anyhow::bail!(
+            bail!(
                 "the run in {} already finished all {} epochs; nothing to resume",
                 out.display(),
                 cfg.train.epochs
@@ -453,6 +453,7 @@ pub fn stopped_message(epoch: usize, out: &Path, last_ckpt: Option<usize>) -> St
     )
 }
 
+/// The estimators' names, in order.
 pub fn estimators_names(e: &[crate::config::NamedEstimator]) -> Vec<String> {
     e.iter().map(|e| e.name.clone()).collect()
 }

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::error::{bail, invalid, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -46,7 +46,7 @@ fn read(path: &Path, flag: &str) -> Result<Vec<u8>> {
 
 fn parse<'a>(bytes: &'a [u8], path: &Path, flag: &str) -> Result<SafeTensors<'a>> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| {
-        anyhow!(
+        invalid!(
             "{flag} file {} is not a safetensors file ({e}); save tensors with safetensors.torch.save_file or safetensors.numpy.save_file",
             path.display()
         )
@@ -235,11 +235,11 @@ pub fn load_labels(path: &Path, key: Option<&str>, n: usize) -> Result<Vec<u32>>
         .map(|(i, &v)| {
             u32::try_from(v).map_err(|_| {
                 if v < 0 {
-                    anyhow!(
+                    invalid!(
                         "{what}: label {v} at index {i} is negative; labels must be class ids ≥ 0"
                     )
                 } else {
-                    anyhow!("{what}: label {v} at index {i} is larger than {}", u32::MAX)
+                    invalid!("{what}: label {v} at index {i} is larger than {}", u32::MAX)
                 }
             })
         })

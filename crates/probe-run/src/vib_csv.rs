@@ -8,7 +8,7 @@
 //! `izx_bits` (upper bound on I(Z;X): E_x KL(q(z|x) ‖ N(0, I)) / ln 2) and `izy_bits` (lower bound
 //! on I(Z;Y): (H(Y) − E[−ln q(y|z)]) / ln 2, H(Y) the test labels' empirical entropy).
 
-use anyhow::Result;
+use crate::error::Result;
 use probe_report::{fmt_f64, CsvTable};
 use probe_train::vib::trainer::{VibEpoch, VibEval};
 

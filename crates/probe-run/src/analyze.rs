@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use probe_estimators::entropy_bits;
 use probe_report::{
     create_run_dir, plot_infoplane, write_atomic, CsvTable, InfoPoint, PlaneOptions,

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use candle_core::Tensor;
 use probe_capture::{ActivationCache, NameFilter, Representations};
 use probe_estimators::{

@@ -1,6 +1,6 @@
 //! `--device auto|cpu|cuda`: picks the candle device a run uses.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use candle_core::Device;
 
 /// The device for `choice` (`auto` = CUDA when compiled in and present, else CPU).
@@ -21,7 +21,7 @@ pub fn resolve(choice: &str) -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda() -> Result<Device> {
-    use anyhow::Context;
+    use crate::error::Context;
     Device::new_cuda(0)
         .context("cannot open CUDA device 0 (is a GPU and its driver present?); use --device cpu")
 }

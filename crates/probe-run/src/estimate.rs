@@ -5,7 +5,7 @@
 //! format the result with [`csv_row`] under [`INFOPLANE_HEADER`], so a row of `analysis.csv` for a
 //! dumped epoch is byte-identical to the row `infoplane.csv` holds for it. All values are in **bits**.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use probe_estimators::{binned_mi_tensor, kde_mi, ksg_mi, Binning};
 use probe_report::fmt_f64;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use probe_capture::Schedule;
 use probe_train::model::{Activation, CellKind, Init, PoolType, Pooling};
 use probe_train::optim::OptimSpec;

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 use probe_report::{fmt_f64, plot_lines, CsvTable, LineOptions, Series};
 use probe_train::gradients::LayerGrad;
 

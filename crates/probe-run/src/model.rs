@@ -6,7 +6,7 @@
 //! `config.toml`. A key of another kind is an error naming the kind's keys. Keys and defaults are
 //! documented in configs/README.md.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use candle_core::Device;
 use probe_train::fused::FusedMlp;
 use probe_train::model::{
