@@ -11,9 +11,10 @@
 //!   - differential entropy `H = Σ ½ ln(2πe σ²)` (negative for small σ);
 //!   - cross-entropy `CE(p, q) = Σ [½ ln(2π σ_q²) + (σ_p² + (μ_p − μ_q)²) / (2σ_q²)]`;
 //!   - `KL(p‖q) = Σ [ln(σ_q/σ_p) + (σ_p² + (μ_p − μ_q)²) / (2σ_q²) − ½]`;
-//!   - the VIB regulariser (Alemi et al. 2017) `KL(N(μ, σ²)‖N(0, I)) = Σ ½ (μ² + σ² − 1 − ln σ²)`,
-//!     on `f64` slices ([`kl_diag_gaussian_std_normal_f64`]) and as a differentiable candle op on
-//!     tensors ([`kl_diag_gaussian_std_normal`], one value per row, gradients by candle's autograd).
+//!   - the VIB regulariser (Alemi et al. 2017) `KL(N(μ, σ²)‖N(0, I)) = Σ ½ (μ² + σ² − 1 − ln σ²)`
+//!     on `f64` slices ([`kl_diag_gaussian_std_normal_f64`]), for analysis and as the reference of
+//!     the training loss. The loss itself, a differentiable candle op, is training code and lives
+//!     in `probe-train` (`probe_train::vib::kl`), so that crate need not depend on this one.
 //!
 //! Nats are the natural unit of a training loss (PyTorch's cross-entropy is in nats); bits are the
 //! unit of every value probe writes. `x` nats = `x / ln 2` bits.
@@ -27,8 +28,6 @@
 //! ```
 
 use std::f64::consts::{LN_2, PI};
-
-use candle_core::{Tensor, D};
 
 use crate::error::{Error, Result};
 
@@ -248,37 +247,4 @@ pub fn kl_diag_gaussian_std_normal_f64(mu: &[f64], sigma: &[f64], unit: Unit) ->
         .map(|(&m, &s)| 0.5 * (m * m + s * s - 1.0) - s.ln())
         .sum();
     Ok(kl * unit.from_nats())
-}
-
-/// `KL(N(μ, diag σ²)‖N(0, I))` per row, in `unit`, as a differentiable candle op (the VIB
-/// regulariser): `mu` and `sigma` (standard deviations, e.g. `softplus(ρ − 5)`) have the same shape
-/// `[…, K]` and float dtype; the result has shape `[…]` (the last dimension summed) and that
-/// dtype, on their device: `½ Σ_k (μ_k² + σ_k² − 1) − Σ_k ln σ_k`. Built from candle ops (`sqr`,
-/// `log`, `sum`, `affine`), so `backward()` gives `∂/∂μ = μ`, `∂/∂σ = σ − 1/σ` (times the unit
-/// factor). No value is read back to the host, so σ is not checked: `σ <= 0` gives NaN or inf.
-///
-/// Errors: a rank-0 tensor, a non-float dtype, or shapes that differ.
-pub fn kl_diag_gaussian_std_normal(mu: &Tensor, sigma: &Tensor, unit: Unit) -> Result<Tensor> {
-    if mu.rank() == 0 {
-        return Err(Error::InvalidShape {
-            shape: mu.dims().to_vec(),
-        });
-    }
-    for t in [mu, sigma] {
-        if !t.dtype().is_float() {
-            return Err(Error::UnsupportedDtype(t.dtype()));
-        }
-    }
-    if sigma.dims() != mu.dims() {
-        return Err(Error::ShapeMismatch {
-            what: "sigma",
-            expected: mu.dims().to_vec(),
-            like: "mu",
-            got: sigma.dims().to_vec(),
-        });
-    }
-    let scale = unit.from_nats();
-    let quad = (mu.sqr()? + sigma.sqr()?)?.affine(0.5 * scale, -0.5 * scale)?;
-    let log = sigma.log()?.affine(scale, 0.0)?;
-    Ok((quad - log)?.sum(D::Minus1)?)
 }

@@ -22,7 +22,8 @@
 //! * [`stats`] — per-layer activation statistics: per-neuron entropy, sparsity, saturation, dead
 //!   units, mean surprisal.
 //! * [`divergence`] — entropy, cross-entropy and KL divergence of discrete distributions and of
-//!   diagonal Gaussians, in bits or nats (the VIB regulariser as a differentiable candle op).
+//!   diagonal Gaussians, in bits or nats (the VIB's differentiable KL loss is training code: it
+//!   lives in `probe-train`).
 //!
 //! The binned and kNN estimators run on the CPU; every function validates its input and returns
 //! [`Error`] instead of panicking.
@@ -43,13 +44,11 @@ pub mod adaptive;
 pub mod binned;
 pub mod binning;
 pub mod counts;
-pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod discrete;
 pub mod divergence;
 pub mod error;
-mod fast_exp;
 pub mod flow;
 pub mod kde;
 mod kernel_plan;
@@ -57,6 +56,10 @@ mod keys;
 pub mod knn;
 mod rows;
 pub mod stats;
+
+// The KDE kernel's branch-free `exp` (called as `fast_exp::exp` in `kde.rs`) lives in `probe_simd`,
+// shared with the fused trainer; `rows` re-exports the instruction-set dispatch from there.
+use probe_simd as fast_exp;
 
 pub use adaptive::{adaptive_edges, EdgeBins};
 pub use binned::{binned_mi, binned_mi_tensor, binned_symbols, exact_symbols, BinnedMi, Symbols};
@@ -69,7 +72,7 @@ pub use discrete::{
     conditional_entropy_bits, entropy_bits, entropy_from_counts, joint_entropy_bits,
     mutual_information_bits,
 };
-pub use divergence::{kl_diag_gaussian_std_normal, kl_diag_gaussian_std_normal_f64, Unit};
+pub use divergence::{kl_diag_gaussian_std_normal_f64, Unit};
 pub use error::{Error, Result};
 pub use flow::{
     binned_flow, binned_flow_from_symbols, binned_flow_tensor, bottleneck, kde_flow,

@@ -19,6 +19,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::keys::{RowKeys, BLOCK};
+// The instruction-set dispatch (shared with `kde.rs` and the fused trainer) is `probe_simd`'s.
+#[cfg(test)]
+pub(crate) use probe_simd::supported_isas;
+pub(crate) use probe_simd::{isa, Isa};
 
 /// Odd 64-bit multiplier (2^64 / golden ratio).
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -93,54 +97,6 @@ fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
     true
 }
 
-/// Instruction set the per-row kernels (here and in `kde.rs`) are compiled for (selected at run
-/// time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    /// x86-64 baseline (SSE2) or any other architecture.
-    Baseline,
-    /// AVX2 with FMA.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    /// AVX-512 F/DQ/VL/BW (with AVX2 and FMA).
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-/// Every instruction set this CPU supports, from the baseline up.
-pub fn supported_isas() -> Vec<Isa> {
-    #[allow(unused_mut)]
-    let mut out = vec![Isa::Baseline];
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx2") && has!("fma") {
-            out.push(Isa::Avx2);
-            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
-                out.push(Isa::Avx512);
-            }
-        }
-    }
-    out
-}
-
-/// The widest supported instruction set, capped by the environment variable `PROBE_CPU_ISA`
-/// (`baseline`, `avx2` or `avx512`; for benchmarks: results are identical at every one). Also
-/// used by the KDE kernel (`kde.rs`).
-pub fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        let supported = supported_isas();
-        let cap = std::env::var("PROBE_CPU_ISA").unwrap_or_default();
-        let rank = match cap.as_str() {
-            "baseline" => 0,
-            "avx2" => 1,
-            _ => usize::MAX,
-        };
-        supported[rank.min(supported.len() - 1)]
-    })
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::*;
@@ -177,7 +133,7 @@ mod avx512 {
 }
 
 /// Hash of the keys of `row` with the code for `isa` (identical at every instruction set).
-/// `isa` must be one of [`supported_isas`].
+/// `isa` must be one of [`probe_simd::supported_isas`].
 pub(crate) fn hash_row_with<K: RowKeys>(isa: Isa, row: &[f32], keys: &K) -> u64 {
     match isa {
         // SAFETY: `isa` comes from `supported_isas()`, which lists Avx2 only after detecting
@@ -197,7 +153,7 @@ pub(crate) fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
 }
 
 /// Whether rows `a` and `b` have equal keys at every column, with the code for `isa` (one of
-/// [`supported_isas`]).
+/// [`probe_simd::supported_isas`]).
 pub(crate) fn rows_equal_with<K: RowKeys>(isa: Isa, a: &[f32], b: &[f32], keys: &K) -> bool {
     match isa {
         // SAFETY: see `hash_row_with`.

@@ -1,16 +1,13 @@
 //! Entropy, cross-entropy and KL divergence against closed forms, identities and numerical
-//! integration; the tensor KL to N(0, I) against the slice version and its analytic gradient.
+//! integration. (The VIB's differentiable KL loss and its tests live in `probe-train`.)
 
 use std::f64::consts::{E, LN_2, PI};
 
-use candle_core::{DType, Device, Tensor, Var};
 use probe_estimators::divergence::{
     cross_entropy, diag_gaussian_cross_entropy, diag_gaussian_entropy, entropy, kl_diag_gaussians,
     kl_divergence, Unit,
 };
-use probe_estimators::{
-    entropy_from_counts, kl_diag_gaussian_std_normal, kl_diag_gaussian_std_normal_f64, Error,
-};
+use probe_estimators::{entropy_from_counts, kl_diag_gaussian_std_normal_f64, Error};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -162,69 +159,6 @@ fn gaussian_kl_matches_numerical_integration() {
     }
 }
 
-/// The tensor op: per-row values equal the slice version (F32 and F64, bits and nats), and its
-/// gradients are the analytic ∂/∂μ = μ, ∂/∂σ = σ − 1/σ.
-#[test]
-fn tensor_kl_to_standard_normal() {
-    let mu = [0.5f64, -1.0, 0.0, 2.0, 0.1, -0.3];
-    let sigma = [0.7f64, 1.0, 2.0, 0.1, 1.3, 0.9];
-    let dev = Device::Cpu;
-    for unit in [Unit::Nats, Unit::Bits] {
-        let want: Vec<f64> = (0..2)
-            .map(|r| {
-                kl_diag_gaussian_std_normal_f64(
-                    &mu[3 * r..3 * r + 3],
-                    &sigma[3 * r..3 * r + 3],
-                    unit,
-                )
-                .unwrap()
-            })
-            .collect();
-        let m = Tensor::from_slice(&mu, (2, 3), &dev).unwrap();
-        let s = Tensor::from_slice(&sigma, (2, 3), &dev).unwrap();
-        let got = kl_diag_gaussian_std_normal(&m, &s, unit).unwrap();
-        assert_eq!(got.dims(), &[2]);
-        let got = got.to_vec1::<f64>().unwrap();
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 1e-14, "{unit:?}: {g} vs {w}");
-        }
-        let m32 = m.to_dtype(DType::F32).unwrap();
-        let s32 = s.to_dtype(DType::F32).unwrap();
-        let got32 = kl_diag_gaussian_std_normal(&m32, &s32, unit).unwrap();
-        for (g, w) in got32.to_vec1::<f32>().unwrap().iter().zip(&want) {
-            assert!((*g as f64 - w).abs() < 1e-5, "{unit:?} f32: {g} vs {w}");
-        }
-    }
-    let m = Var::from_slice(&mu, (2, 3), &dev).unwrap();
-    let s = Var::from_slice(&sigma, (2, 3), &dev).unwrap();
-    let loss = kl_diag_gaussian_std_normal(m.as_tensor(), s.as_tensor(), Unit::Nats)
-        .unwrap()
-        .sum_all()
-        .unwrap();
-    let grads = loss.backward().unwrap();
-    let gm = grads
-        .get(&m)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    let gs = grads
-        .get(&s)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    for i in 0..6 {
-        assert!((gm[i] - mu[i]).abs() < 1e-14, "d/dmu[{i}]");
-        assert!(
-            (gs[i] - (sigma[i] - 1.0 / sigma[i])).abs() < 1e-12,
-            "d/dsigma[{i}]"
-        );
-    }
-}
-
 #[test]
 fn errors() {
     let e = entropy(&[0.5, 0.6], Unit::Bits).unwrap_err();
@@ -262,23 +196,4 @@ fn errors() {
         matches!(e, Error::InvalidDistribution { what: "mu", .. }),
         "{e}"
     );
-    let dev = Device::Cpu;
-    let a = Tensor::zeros((2, 3), DType::F32, &dev).unwrap();
-    let b = Tensor::ones((3, 2), DType::F32, &dev).unwrap();
-    let e = kl_diag_gaussian_std_normal(&a, &b, Unit::Nats).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("sigma has shape [3, 2], expected [2, 3]"),
-        "{e}"
-    );
-    let i = Tensor::zeros((2, 3), DType::U32, &dev).unwrap();
-    assert!(matches!(
-        kl_diag_gaussian_std_normal(&i, &b, Unit::Nats).unwrap_err(),
-        Error::UnsupportedDtype(_)
-    ));
-    let scalar = Tensor::new(1.0f32, &dev).unwrap();
-    assert!(matches!(
-        kl_diag_gaussian_std_normal(&scalar, &scalar, Unit::Nats).unwrap_err(),
-        Error::InvalidShape { .. }
-    ));
 }

@@ -49,9 +49,6 @@ pub enum Error {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// An information-theoretic helper (the VIB's KL) failed.
-    #[error(transparent)]
-    Estimator(#[from] probe_estimators::Error),
     /// Hook points / capture failed.
     #[error(transparent)]
     Capture(#[from] probe_capture::Error),

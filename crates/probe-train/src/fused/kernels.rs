@@ -11,7 +11,7 @@
 use super::gemm;
 use crate::model::layers::fast_tanh::tanh_one;
 use crate::model::Activation;
-use probe_estimators::cpu::{self, Isa};
+use probe_simd::Isa;
 
 /// The activations the fused path computes (every [`Activation`] but GELU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,5 +435,5 @@ fn reduce(acc: [f32; LANES]) -> f32 {
 /// every instruction set), rounded to `f32`.
 #[inline(always)]
 fn exp_one(x: f32) -> f32 {
-    cpu::exp(x as f64) as f32
+    probe_simd::exp(x as f64) as f32
 }

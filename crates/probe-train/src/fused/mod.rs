@@ -34,7 +34,7 @@ use self::update::Moments;
 use crate::model::MlpSpec;
 use crate::optim::{OptimSpec, Optimizer};
 use crate::{Error, Result};
-use probe_estimators::cpu::{self, Isa};
+use probe_simd::Isa;
 
 /// Loss and accuracy of one mini-batch step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,7 +102,7 @@ impl FusedMlp {
             .flat_map(|w| [w[0] * w[1], w[1]])
             .collect();
         Ok(Self {
-            isa: cpu::isa(),
+            isa: probe_simd::isa(),
             params: sizes.iter().map(|&s| vec![0.0; s]).collect(),
             grads: sizes.iter().map(|&s| vec![0.0; s]).collect(),
             moments: vec![Moments::default(); sizes.len()],

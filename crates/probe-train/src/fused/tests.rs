@@ -10,7 +10,7 @@ use super::FusedMlp;
 use crate::model::{Activation, Init, Mlp, MlpSpec, Model};
 use crate::optim::{OptimSpec, Optimizer};
 use crate::Result;
-use probe_estimators::cpu::{self, Isa};
+use probe_simd::Isa;
 
 const ADAM: OptimSpec = OptimSpec::Adam {
     lr: 0.01,
@@ -208,7 +208,7 @@ fn train(isa: Isa, steps: usize) -> Result<Vec<Vec<f32>>> {
 
 #[test]
 fn every_instruction_set_gives_identical_parameters() -> Result<()> {
-    let isas = cpu::supported_isas();
+    let isas = probe_simd::supported_isas();
     let want = train(isas[0], 30)?;
     for &isa in &isas[1..] {
         assert_eq!(train(isa, 30)?, want, "{isa:?} differs from the baseline");
@@ -323,7 +323,7 @@ fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     let mut bufs = Buffers::new(&net, 8);
     let mut whole = f.grads.clone();
     let idx: Vec<u32> = (0..8).collect();
-    let isa = cpu::isa();
+    let isa = probe_simd::isa();
     kernels::batch_grads(
         isa,
         &net,

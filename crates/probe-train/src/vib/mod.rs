@@ -4,8 +4,9 @@
 //! An encoder MLP `input → hidden… → 2K` gives, per sample, μ (the first K outputs) and ρ (the last
 //! K); σ = softplus(ρ − 5). Training draws one reparameterised sample z = μ + σ ⊙ ε, ε ~ N(0, I)
 //! (from the run's seeded `Noise` stream), decodes it linearly to logits and minimises
-//! `CE(y, dec(z)) + β · KL(N(μ, diag σ²) ‖ N(0, I))` (nats, batch means). Evaluation averages the
-//! softmax of `samples` decoded samples per input ([`trainer::evaluate_vib`]).
+//! `CE(y, dec(z)) + β · KL(N(μ, diag σ²) ‖ N(0, I))` (nats, batch means; the KL is the
+//! differentiable op [`kl::kl_to_std_normal`]). Evaluation averages the softmax of `samples`
+//! decoded samples per input ([`trainer::evaluate_vib`]).
 //!
 //! The IB bounds, per evaluated set, in bits: I(Z;X) ≤ E_x KL(q(z|x) ‖ N(0, I)) / ln 2, and
 //! I(Z;Y) ≥ (H(Y) − E_{x,z}[−ln q(y|z)]) / ln 2, with H(Y) the empirical label entropy.
@@ -17,6 +18,7 @@
 //! `encoder.{i}.bias`, `head.weight` `[2K, hidden_last]`, `head.bias`, `decoder.weight`
 //! `[classes, K]`, `decoder.bias`.
 
+pub mod kl;
 pub mod trainer;
 
 use candle_core::{DType, Device, Tensor, Var};

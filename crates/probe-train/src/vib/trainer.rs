@@ -5,9 +5,9 @@
 use std::f64::consts::LN_2;
 
 use candle_core::{DType, Device, Tensor, D};
-use probe_estimators::divergence::{kl_diag_gaussian_std_normal, Unit};
 use rand_chacha::ChaCha8Rng;
 
+use super::kl::kl_to_std_normal;
 use super::Vib;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
@@ -121,7 +121,7 @@ impl VibTrainer {
             let z = (&mu + (&sigma * eps)?)?;
             let logits = model.decode(&z)?;
             let ce = candle_nn::loss::cross_entropy(&logits, &y)?;
-            let kl = kl_diag_gaussian_std_normal(&mu, &sigma, Unit::Nats)?.mean_all()?;
+            let kl = kl_to_std_normal(&mu, &sigma)?.mean_all()?;
             let loss = (&ce + (&kl * self.beta)?)?;
             let g = loss.backward()?;
             if let Some(stats) = grads.as_deref_mut() {
@@ -180,7 +180,7 @@ pub fn evaluate_vib(
         let y = data.y.narrow(0, start, len)?;
         let (mu, sigma) = model.encode(&x, None)?;
         let (mu, sigma) = (mu.detach(), sigma.detach());
-        kl_sum = (kl_sum + kl_diag_gaussian_std_normal(&mu, &sigma, Unit::Nats)?.sum_all()?)?;
+        kl_sum = (kl_sum + kl_to_std_normal(&mu, &sigma)?.sum_all()?)?;
         let mut probs: Option<Tensor> = None;
         for _ in 0..samples {
             let z = (&mu + (&sigma * noise(&mut rng, len, model.k(), device)?)?)?;

@@ -1,4 +1,5 @@
-//! `exp` of an `f64`, branch-free so that loops over it vectorise (the KDE kernel, `kde.rs`).
+//! `exp` of an `f64`, branch-free so that loops over it vectorise (the estimators' KDE kernel and
+//! the fused trainer's sigmoid and softmax).
 //!
 //! libm's `exp` is a scalar call with errno handling for underflow; in a loop of one `exp` per
 //! pair of samples it was ~85% of `kde_mi`'s time. [`exp`] computes the same function with
