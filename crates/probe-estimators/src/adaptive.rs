@@ -22,7 +22,10 @@
 //! `searchsorted(edges, x, side="right")`), compared in `f32` (exact: the edges are `f32` values).
 //! So bins run from `0` (below the first edge; `−inf`) to `edges.len()` (at or above the last
 //! edge; `+inf`): `B` bins for `B − 1` edges, with no clamping needed. Every NaN falls into
-//! [`crate::binning::NAN_BIN`], as under the other schemes.
+//! [`NAN_BIN`], as under the other schemes.
+//!
+//! Modules depend one way here: `binning` builds its `Adaptive` scheme from this module, and this
+//! module takes the shared NaN bin id from the leaf module `bin_ids`, not from `binning`.
 //!
 //! Cost: `O(M)` for `M = N·d` values and `M` `u32` of temporary memory: order-preserving `u32` keys
 //! of the values are scattered into 4096 groups by their top 12 bits (a counting sort), and the
@@ -39,7 +42,7 @@
 //! assert_eq!((b.bin(1.9), b.bin(2.0), b.bin(7.0), b.bin(f32::INFINITY)), (0, 1, 3, 3));
 //! ```
 
-use crate::binning::NAN_BIN;
+use crate::bin_ids::NAN_BIN;
 use crate::error::{Error, Result};
 
 /// Largest number of bins [`adaptive_edges`] accepts.

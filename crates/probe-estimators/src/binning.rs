@@ -38,14 +38,9 @@
 //! ```
 
 use crate::adaptive::{adaptive_edges, check_bins, EdgeBins};
+pub use crate::bin_ids::{NAN_BIN, NEG_INF_BIN, POS_INF_BIN};
 use crate::error::{Error, Result};
 
-/// Bin of every NaN, in both schemes (no number can reach it).
-pub const NAN_BIN: i64 = i64::MIN;
-/// Bin of `-inf` under [`Binning::Floor`] (under `Fixed`, `-inf` joins bin 0).
-pub const NEG_INF_BIN: i64 = i64::MIN + 1;
-/// Bin of `+inf` under [`Binning::Floor`] (under `Fixed`, `+inf` joins the last bin).
-pub const POS_INF_BIN: i64 = i64::MAX;
 /// Largest number of edges [`Binning::Fixed`] accepts (building a binner checks every edge).
 pub const MAX_EDGES: usize = 1 << 24;
 

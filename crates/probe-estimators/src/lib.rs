@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod adaptive;
+mod bin_ids;
 pub mod binned;
 pub mod binning;
 pub mod counts;
