@@ -1,14 +1,18 @@
 //! `probe`: train neural networks and measure the information that flows through them.
 //!
-//! The binary is thin: clap parses the flags, [`run`] (`probe train`) and [`analyze`]
-//! (`probe analyze`) drive the library crates, and errors are printed with their whole chain
-//! (`error: …: caused by …`) and exit code 1.
+//! The binary is thin: clap parses the flags into the options of the `probe-run` library, which
+//! does the work (`probe train`: [`probe_run::train`], with [`progress::Progress`] showing it;
+//! `probe analyze`: [`analyze::analyze`]); errors are printed with their whole chain
+//! (`error: what was being done: …: the cause`) and exit code 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use probe_run::{analyze, estimate, run, sweep_plot};
+use probe_run::{analyze, estimate, sweep_plot, ConfigSource, TrainOptions};
+
+mod progress;
 
 /// Train neural networks and draw their information planes: I(X;T) and I(T;Y) per layer per epoch.
 #[derive(Parser)]
@@ -177,22 +181,32 @@ fn main() -> ExitCode {
             quiet,
             epochs,
             seed,
-        } => run::train(&run::TrainArgs {
-            config,
-            resume,
-            stop_after,
-            out,
-            overwrite,
-            device: device.map(|d| match d {
-                DeviceArg::Auto => "auto".to_string(),
-                DeviceArg::Cpu => "cpu".to_string(),
-                DeviceArg::Cuda => "cuda".to_string(),
-            }),
-            quiet,
-            epochs,
-            seed,
-        })
-        .map(|_| ()),
+        } => {
+            let source = match (resume, config) {
+                (Some(dir), _) => Ok(ConfigSource::Resume(dir)),
+                (None, Some(c)) => Ok(ConfigSource::File(c)),
+                (None, None) => Err(probe_run::Error::Invalid(
+                    "give --config FILE to start a run or --resume DIR to continue one".into(),
+                )),
+            };
+            source.and_then(|source| {
+                let opts = TrainOptions {
+                    config: source,
+                    out,
+                    overwrite,
+                    device: device.map(|d| match d {
+                        DeviceArg::Auto => "auto".to_string(),
+                        DeviceArg::Cpu => "cpu".to_string(),
+                        DeviceArg::Cuda => "cuda".to_string(),
+                    }),
+                    epochs,
+                    seed,
+                    stop_after,
+                };
+                let mut progress = progress::Progress::new(quiet, Instant::now());
+                probe_run::train(&opts, &mut [&mut progress]).map(|_| ())
+            })
+        }
         Command::PlotSweep { csv, out } => sweep_plot::plot_sweep(&csv, &out),
         Command::Analyze(a) => {
             let a = *a;
@@ -226,7 +240,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The whole chain: `error: what was being done: …: the cause`.
+            eprintln!("error: {:#}", anyhow::Error::from(e));
             ExitCode::FAILURE
         }
     }

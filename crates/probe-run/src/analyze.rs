@@ -16,14 +16,13 @@ use probe_report::{
 };
 
 use crate::config::Config;
-use crate::estimate::{
-    csv_row, EstimatorSpec, NamedEstimator, RawEstimator, Samples, INFOPLANE_HEADER,
+use crate::estimate::{EstimatorSpec, NamedEstimator, RawEstimator, Samples};
+use crate::measure::{bottleneck_lines, estimate_all, extras_all, ExtrasSpec, DEFAULT_SATURATION};
+use crate::rundir::files::{is_analysis_file, remove_own_files};
+use crate::rundir::{
+    estimate_row, flow_row, stats_row, FLOW_HEADER, INFOPLANE_HEADER, STATS_HEADER,
 };
-use crate::measure::{
-    bottleneck_lines, estimate_all, extras_all, flow_row, stats_row, ExtrasSpec,
-    DEFAULT_SATURATION, FLOW_HEADER, STATS_HEADER,
-};
-use crate::{outdir, tensors};
+use crate::tensors;
 
 /// Estimator parameters given as flags; each applies to the selected estimator(s) that take it.
 #[derive(Clone, Debug, Default)]
@@ -218,7 +217,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
 
     let mut csv = CsvTable::new(&INFOPLANE_HEADER);
     for e in &rows {
-        csv.push(csv_row(acts.epoch, e))?;
+        csv.push(estimate_row(acts.epoch, e))?;
     }
     csv.write_atomic(&args.out.join("analysis.csv"))?;
     if extras.flow {
@@ -334,7 +333,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
 fn prepare_out_dir(dir: &Path, overwrite: bool) -> Result<()> {
     match create_run_dir(dir, false) {
         Err(probe_report::Error::RunDirExists { .. }) if overwrite => {
-            outdir::remove_own_files(dir, outdir::is_analysis_file)
+            remove_own_files(dir, is_analysis_file)
         }
         other => Ok(other?),
     }

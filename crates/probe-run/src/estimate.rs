@@ -8,22 +8,7 @@
 use crate::error::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use probe_estimators::{binned_mi_tensor, kde_mi, ksg_mi, Binning};
-use probe_report::fmt_f64;
 use serde::Serialize;
-
-/// Columns of `infoplane.csv` and `analysis.csv`. `i_xt_lower`, `i_ty_lower` and `sigma2` are
-/// filled only by estimators that give bounds (KDE); for those, `i_xt` and `i_ty` are the upper
-/// bounds. `epoch` is empty in `analysis.csv` for activations that carry no epoch.
-pub const INFOPLANE_HEADER: [&str; 8] = [
-    "epoch",
-    "layer",
-    "estimator",
-    "i_xt",
-    "i_ty",
-    "i_xt_lower",
-    "i_ty_lower",
-    "sigma2",
-];
 
 /// What an estimator computes, with its validated parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -360,22 +345,6 @@ pub fn ksg_mi_labels(t: &[f32], d: usize, y: &[u32], k: usize) -> Result<f64> {
         .map(|v| (classes.binary_search(v).expect("a listed class") as f64 * spacing) as f32)
         .collect();
     Ok(ksg_mi(t, d, &emb, 1, n, k)?)
-}
-
-/// The row of `e` under [`INFOPLANE_HEADER`]; `epoch` empty when `None`. Floats are written with
-/// [`fmt_f64`] (shortest form that parses back to the same `f64`).
-pub fn csv_row(epoch: Option<usize>, e: &Estimate) -> [String; 8] {
-    let opt = |x: Option<f64>| x.map(fmt_f64).unwrap_or_default();
-    [
-        epoch.map(|x| x.to_string()).unwrap_or_default(),
-        e.layer.clone(),
-        e.estimator.clone(),
-        fmt_f64(e.i_xt),
-        fmt_f64(e.i_ty),
-        opt(e.i_xt_lower),
-        opt(e.i_ty_lower),
-        opt(e.sigma2),
-    ]
 }
 
 #[cfg(test)]

@@ -8,17 +8,12 @@
 //! * per-layer **statistics** (per-neuron entropy under each binned-family estimator's bins,
 //!   sparsity, saturation, dead units, mean surprisal), under [`STATS_HEADER`].
 
-use std::path::Path;
-
 use crate::error::{bail, Context, Result};
 use candle_core::Tensor;
-use probe_capture::{ActivationCache, NameFilter, Representations};
 use probe_estimators::{
     binned_flow_from_symbols, binned_symbols, bottleneck, kde_entropy, kde_joint_entropy,
     layer_stats, Binning, KdeEntropy, KdeFlow,
 };
-use probe_report::{fmt_f64, CsvTable};
-use probe_train::model::Model;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -26,63 +21,42 @@ use crate::estimate::{
     estimate_layer, host_rows, Estimate, EstimatorSpec, NamedEstimator, Samples,
 };
 
-/// The samples information is measured on, resident on the device, and their fixed symbols.
-pub struct ProbeSet {
-    /// Inputs `[n, d]`.
-    pub x: Tensor,
-    /// Input symbols (equal rows share one) and labels.
-    pub samples: Samples,
-    /// How each hook's tensor becomes rows (`measure.represent`), applied per chunk as captured.
-    pub represent: Representations,
-}
-
-/// Rows the probe forward pass processes at a time.
-const CHUNK: usize = 8192;
-
-/// The activations of `hooks` (in that order) of `model` on the whole probe set, as rows
-/// `[n, features]` (see `ProbeSet::represent`), on the model's device.
-pub fn capture(
-    model: &dyn Model,
-    probe: &ProbeSet,
-    hooks: &[String],
-) -> Result<Vec<(String, Tensor)>> {
-    // Representations ([measure.represent]) reduce each chunk as it is captured; the model runs
-    // in evaluation mode (dropout off, batch norm's running statistics).
-    let mut cache =
-        ActivationCache::new(NameFilter::new(hooks)?).with_representations(probe.represent.clone());
-    model.set_training(false);
-    let n = probe.x.dim(0)?;
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK.min(n - start);
-        model.forward(&probe.x.narrow(0, start, len)?, Some(&mut cache))?;
-        start += len;
-    }
-    hooks
-        .iter()
-        .map(|hook| {
-            let t = cache
-                .take(hook)?
-                .with_context(|| format!("hook point {hook} produced no activation"))?;
-            Ok((hook.clone(), t))
-        })
-        .collect()
-}
-
 /// Every estimator on every layer: one [`Estimate`] per (layer, estimator), layers outermost.
 pub fn estimate_all(
     layers: &[(String, Tensor)],
     samples: &Samples,
     estimators: &[NamedEstimator],
 ) -> Result<Vec<Estimate>> {
-    // Independent estimates, in parallel; collected in (layer, estimator) order.
-    let jobs: Vec<(&(String, Tensor), &NamedEstimator)> = layers
+    let mut out = estimate_replicas(std::slice::from_ref(&layers.to_vec()), samples, estimators)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// [`estimate_all`] for every replica of an ensemble (`replicas[r]`: replica r's layers): every
+/// (replica, layer, estimator) is independent, so all run in parallel; the result is in that
+/// order, one `Vec` per replica.
+pub fn estimate_replicas(
+    replicas: &[Vec<(String, Tensor)>],
+    samples: &Samples,
+    estimators: &[NamedEstimator],
+) -> Result<Vec<Vec<Estimate>>> {
+    let jobs: Vec<(usize, &(String, Tensor), &NamedEstimator)> = replicas
         .iter()
-        .flat_map(|l| estimators.iter().map(move |e| (l, e)))
+        .enumerate()
+        .flat_map(|(r, layers)| {
+            layers
+                .iter()
+                .flat_map(move |l| estimators.iter().map(move |e| (r, l, e)))
+        })
         .collect();
-    jobs.par_iter()
-        .map(|((name, t), e)| estimate_layer(name, t, e, samples))
-        .collect()
+    let results: Vec<(usize, Result<Estimate>)> = jobs
+        .par_iter()
+        .map(|&(r, (name, t), e)| (r, estimate_layer(name, t, e, samples)))
+        .collect();
+    let mut out: Vec<Vec<Estimate>> = vec![Vec::new(); replicas.len()];
+    for (r, e) in results {
+        out[r].push(e?);
+    }
+    Ok(out)
 }
 
 /// Default `measure.saturation` / `--saturation`: `|x| >= 0.99` counts as saturated (tanh within
@@ -113,35 +87,6 @@ impl ExtrasSpec {
         })
     }
 }
-
-/// Columns of `flow.csv` (`probe train`) and `analysis-flow.csv` (`probe analyze`).
-pub const FLOW_HEADER: [&str; 9] = [
-    "epoch",
-    "layer_from",
-    "layer_to",
-    "estimator",
-    "i_bits",
-    "i_bits_lower",
-    "h_from_bits",
-    "loss_bits",
-    "bottleneck",
-];
-
-/// Columns of `stats.csv` (`probe train`) and `analysis-stats.csv` (`probe analyze`).
-pub const STATS_HEADER: [&str; 12] = [
-    "epoch",
-    "layer",
-    "estimator",
-    "samples",
-    "neurons",
-    "entropy_mean",
-    "entropy_min",
-    "entropy_max",
-    "surprisal_mean",
-    "sparsity",
-    "saturation",
-    "dead_units",
-];
 
 /// The information between two consecutive layers under one estimator, in bits.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -338,40 +283,6 @@ fn kde_flows(
     Ok(out)
 }
 
-/// The row of `f` under [`FLOW_HEADER`] (`epoch` empty when `None`).
-pub fn flow_row(epoch: Option<usize>, f: &Flow) -> [String; 9] {
-    [
-        epoch.map(|e| e.to_string()).unwrap_or_default(),
-        f.layer_from.clone(),
-        f.layer_to.clone(),
-        f.estimator.clone(),
-        fmt_f64(f.i_bits),
-        f.i_bits_lower.map(fmt_f64).unwrap_or_default(),
-        fmt_f64(f.h_from_bits),
-        fmt_f64(f.loss_bits),
-        u8::from(f.bottleneck).to_string(),
-    ]
-}
-
-/// The row of `s` under [`STATS_HEADER`] (`epoch` empty when `None`).
-pub fn stats_row(epoch: Option<usize>, s: &Stats) -> [String; 12] {
-    let opt = |x: Option<f64>| x.map(fmt_f64).unwrap_or_default();
-    [
-        epoch.map(|e| e.to_string()).unwrap_or_default(),
-        s.layer.clone(),
-        s.estimator.clone().unwrap_or_default(),
-        s.samples.to_string(),
-        s.neurons.to_string(),
-        opt(s.entropy_mean),
-        opt(s.entropy_min),
-        opt(s.entropy_max),
-        opt(s.surprisal_mean),
-        fmt_f64(s.sparsity),
-        fmt_f64(s.saturation),
-        s.dead_units.to_string(),
-    ]
-}
-
 /// One line per estimator naming its bottleneck among `flows`.
 pub fn bottleneck_lines(flows: &[Flow]) -> Vec<String> {
     flows
@@ -384,87 +295,4 @@ pub fn bottleneck_lines(flows: &[Flow]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// `probe train`'s `flow.csv` and `stats.csv`, grown at every measured epoch.
-pub struct Extras {
-    spec: ExtrasSpec,
-    flow: CsvTable,
-    stats: CsvTable,
-    last: Option<(usize, Vec<Flow>)>,
-}
-
-impl Extras {
-    /// Empty tables for `spec`.
-    pub fn new(spec: ExtrasSpec) -> Self {
-        Self {
-            spec,
-            flow: CsvTable::new(&FLOW_HEADER),
-            stats: CsvTable::new(&STATS_HEADER),
-            last: None,
-        }
-    }
-
-    /// Measures the flows and statistics of `epoch`'s captured `layers` (`estimates`: that
-    /// epoch's [`estimate_all`] rows) and adds their rows.
-    pub fn record(
-        &mut self,
-        epoch: usize,
-        layers: &[(String, Tensor)],
-        estimators: &[NamedEstimator],
-        estimates: &[Estimate],
-    ) -> Result<()> {
-        let (flows, stats) = extras_all(&self.spec, layers, estimators, estimates)?;
-        for f in &flows {
-            self.flow.push(flow_row(Some(epoch), f))?;
-        }
-        for s in &stats {
-            self.stats.push(stats_row(Some(epoch), s))?;
-        }
-        self.last = Some((epoch, flows));
-        Ok(())
-    }
-
-    /// Continues the tables of a checkpoint.
-    pub fn restore(&mut self, flow: CsvTable, stats: CsvTable) {
-        self.flow = flow;
-        self.stats = stats;
-    }
-
-    /// The tables, by file name, for a checkpoint.
-    pub fn tables(&self) -> Vec<(&'static str, &CsvTable)> {
-        vec![("flow.csv", &self.flow), ("stats.csv", &self.stats)]
-    }
-
-    /// Rewrites `flow.csv` / `stats.csv` in `dir` (those switched on); `durable` fsyncs them.
-    pub fn flush(&self, dir: &Path, durable: bool) -> Result<()> {
-        for (on, table, name) in [
-            (self.spec.flow, &self.flow, "flow.csv"),
-            (self.spec.stats, &self.stats, "stats.csv"),
-        ] {
-            if on {
-                let path = dir.join(name);
-                if durable {
-                    table.write_atomic(&path)?;
-                } else {
-                    table.replace_atomic(&path)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The bottlenecks of the last measured epoch, one line per estimator (for the end-of-run
-    /// summary); `None` without flows.
-    pub fn summary(&self) -> Option<String> {
-        let (epoch, flows) = self.last.as_ref()?;
-        let lines = bottleneck_lines(flows);
-        (!lines.is_empty()).then(|| {
-            lines
-                .iter()
-                .map(|l| format!("epoch {epoch} {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-    }
 }

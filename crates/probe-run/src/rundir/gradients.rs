@@ -15,46 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::Result;
-use probe_report::{fmt_f64, plot_lines, CsvTable, LineOptions, Series};
-use probe_train::gradients::LayerGrad;
-
-/// Columns of `gradients.csv`.
-pub const GRADIENTS_HEADER: [&str; 7] = [
-    "epoch",
-    "seed",
-    "layer",
-    "batches",
-    "grad_mean_norm",
-    "grad_std_norm",
-    "snr",
-];
-
-/// Adds the rows of one epoch; `seeds[r]` is the seed of replica `r`.
-pub fn push_rows(
-    table: &mut CsvTable,
-    epoch: usize,
-    seeds: &[u64],
-    rows: &[LayerGrad],
-) -> Result<()> {
-    for g in rows {
-        let seed = seeds.get(g.replica).copied().unwrap_or_default();
-        let snr = if g.std_norm > 0.0 {
-            fmt_f64(g.mean_norm / g.std_norm)
-        } else {
-            String::new()
-        };
-        table.push([
-            epoch.to_string(),
-            seed.to_string(),
-            g.layer.clone(),
-            g.batches.to_string(),
-            fmt_f64(g.mean_norm),
-            fmt_f64(g.std_norm),
-            snr,
-        ])?;
-    }
-    Ok(())
-}
+use probe_report::{plot_lines, CsvTable, LineOptions, Series};
 
 /// `gradients.png` and `gradients.svg` in `dir` from the rows of `table` (nothing without rows).
 pub fn plot(table: &CsvTable, dir: &Path, title: &str) -> Result<()> {

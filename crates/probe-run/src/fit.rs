@@ -1,0 +1,234 @@
+//! The one training loop of every run: epochs of a [`Step`], measurement on the schedule,
+//! checkpoints, `--stop-after`, resume and the stop on an error (a NaN loss included), written
+//! once for single models, VIBs and ensembles alike.
+//!
+//! Per epoch: train and evaluate ([`Step::epoch`]); on a measured epoch capture the hook points,
+//! tell the observers ([`Observer::on_capture`]), run every estimator on every (replica, layer)
+//! in parallel, and for a single model the flows and statistics; every `train.checkpoint_every`
+//! epochs (and at the last epoch and `--stop-after`) write `checkpoint.safetensors`. The observers
+//! see everything in order; the run directory's writer is the first of them.
+//!
+//! ```no_run
+//! use probe_run::{train, ConfigSource, TrainOptions};
+//! let opts = TrainOptions::new(ConfigSource::File("configs/tishby_tanh.toml".into()));
+//! let outcome = train(&opts, &mut []).unwrap();
+//! println!("{}", outcome.tables["infoplane.csv"].render());
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use probe_report::CsvTable;
+use probe_train::gradients::GradStats;
+use probe_train::optim::Optimizer;
+
+use crate::error::{bail, Result};
+use crate::measure::{estimate_replicas, extras_all};
+use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
+use crate::resume;
+use crate::rundir::writer::{RunDirWriter, WriterSpec};
+use crate::setup::{setup, Setup, TrainOptions};
+
+/// How a run ended, and what it produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run directory.
+    pub out: PathBuf,
+    /// The last epoch trained.
+    pub epoch: usize,
+    /// `Some(epoch)` when `--stop-after` stopped the run before its last epoch (a checkpoint
+    /// was written; continue with resume).
+    pub stopped_after: Option<usize>,
+    /// Every table of the run (what its CSV files hold), by file name: `metrics.csv`,
+    /// `infoplane.csv`, …, resumed runs included.
+    pub tables: BTreeMap<String, CsvTable>,
+}
+
+/// Sets up the run `opts` describes and trains it to its end (or `stop_after`), telling
+/// `observers` (after the run directory's writer) what happens.
+pub fn train(opts: &TrainOptions, observers: &mut [&mut dyn Observer]) -> Result<RunOutcome> {
+    let s = setup(opts)?;
+    let mut writer = RunDirWriter::new(WriterSpec {
+        dir: s.out.clone(),
+        name: s.cfg.name.clone(),
+        plane: s.plane.clone(),
+        estimators: s.estimators.iter().map(|e| e.name.clone()).collect(),
+        replicas: s.step.seeds().len(),
+        vib: s.cfg.vib.is_some(),
+        extras: s.cfg.extras()?,
+        dumped: s.dumped.clone(),
+    });
+    let (epoch, stopped_after) = {
+        let mut all: Vec<&mut dyn Observer> = Vec::with_capacity(observers.len() + 1);
+        all.push(&mut writer);
+        for o in observers.iter_mut() {
+            all.push(&mut **o);
+        }
+        fit(s, &mut all)?
+    };
+    Ok(RunOutcome {
+        out: writer.dir().to_path_buf(),
+        epoch,
+        stopped_after,
+        tables: writer
+            .tables()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    })
+}
+
+/// Trains `s` from its first (or resumed) epoch; returns the last epoch trained and, if
+/// `--stop-after` ended the run early, that epoch.
+pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Option<usize>)> {
+    let Setup {
+        cfg,
+        device,
+        hooks,
+        estimators,
+        measured,
+        probe,
+        out,
+        resuming,
+        stop_after,
+        mut step,
+        ..
+    } = s;
+    let extras = cfg.extras()?;
+    let named = step.named_vars();
+    let vars = named.iter().map(|(_, v)| v.clone()).collect();
+    let mut opt = Optimizer::new(cfg.optim()?, vars)?;
+    let seeds = step.seeds().to_vec();
+    let epochs = cfg.train.epochs;
+    let mut first = 1;
+    if resuming {
+        let mut r = resume::read(&out, &named, &mut opt, &device)?;
+        step.restore_streams(&r.streams)?;
+        for o in observers.iter_mut() {
+            o.on_resume(&mut r)?;
+        }
+        first = r.epoch + 1;
+        if r.epoch >= epochs {
+            bail!(
+                "the run in {} already finished all {epochs} epochs; nothing to resume",
+                out.display()
+            );
+        }
+    }
+    let info = RunInfo {
+        name: &cfg.name,
+        out: &out,
+        first_epoch: first,
+        epochs,
+        seeds: &seeds,
+        device: crate::device::name(&device),
+    };
+    for o in observers.iter_mut() {
+        o.on_start(&info)?;
+    }
+    let every = cfg.checkpoint_every();
+    let mut last_ckpt = resuming.then_some(first - 1);
+    for epoch in first..=epochs {
+        let stop_here = stop_after == Some(epoch);
+        let checkpoint = (every > 0 && epoch.is_multiple_of(every)) || epoch == epochs || stop_here;
+        let result = (|| -> Result<()> {
+            let mut gstats = (cfg.measure.gradients && measured.contains(&epoch))
+                .then(|| GradStats::new(&named, step.grad_replicas()));
+            let e = step.epoch(epoch, &mut opt, gstats.as_mut())?;
+            let grads = gstats.as_mut().map(|g| g.finish()).transpose()?;
+            let end = EpochEnd {
+                epoch,
+                seeds: &seeds,
+                out: &e,
+                gradients: grads.as_deref(),
+            };
+            for o in observers.iter_mut() {
+                o.on_epoch(&end)?;
+            }
+            if measured.contains(&epoch) {
+                let layers = step.capture(&probe, &hooks)?;
+                for o in observers.iter_mut() {
+                    o.on_capture(epoch, &layers)?;
+                }
+                let estimates = estimate_replicas(&layers, &probe.samples, &estimators)?;
+                let (flows, stats) = match (&layers[..], &estimates[..]) {
+                    ([one], [est]) => extras_all(&extras, one, &estimators, est)?,
+                    _ => (Vec::new(), Vec::new()),
+                };
+                let m = Measured {
+                    epoch,
+                    seeds: &seeds,
+                    estimates: &estimates,
+                    flows: &flows,
+                    stats: &stats,
+                };
+                for o in observers.iter_mut() {
+                    o.on_measure(&m)?;
+                }
+            }
+            if checkpoint {
+                for o in observers.iter_mut() {
+                    o.on_checkpoint(epoch)?;
+                }
+                let tables: Vec<(&str, &CsvTable)> = observers
+                    .iter()
+                    .flat_map(|o| o.checkpoint_tables())
+                    .collect();
+                resume::write(&out, epoch, &named, &opt, &step.streams(), &tables)?;
+            }
+            Ok(())
+        })();
+        if let Err(err) = result {
+            // Keep what was finished: every observer saves what it has.
+            for o in observers.iter_mut() {
+                o.on_stop(Stop::Error { epoch })?;
+            }
+            return Err(err.context(stopped_message(epoch, &out, last_ckpt)));
+        }
+        if (checkpoint && epoch < epochs) || stop_here {
+            last_ckpt = Some(epoch);
+        }
+        if stop_here && epoch < epochs {
+            for o in observers.iter_mut() {
+                o.on_stop(Stop::Asked { epoch })?;
+            }
+            return Ok((epoch, Some(epoch)));
+        }
+    }
+    let weights = step.weights()?;
+    let f = Finished {
+        epochs,
+        seeds: &seeds,
+        weights: &weights,
+    };
+    for o in observers.iter_mut() {
+        o.on_finish(&f)?;
+    }
+    resume::remove(&out)?;
+    Ok((epochs, None))
+}
+
+/// The context of an error that stopped a run at `epoch`: where the results and the last good
+/// checkpoint are.
+pub fn stopped_message(epoch: usize, out: &Path, last_ckpt: Option<usize>) -> String {
+    let ckpt = match last_ckpt {
+        Some(e) => format!(
+            "; the last good checkpoint (epoch {e}) is {} (continue with probe train --resume {})",
+            resume::path(out).display(),
+            out.display()
+        ),
+        None => "; no checkpoint was written yet".to_string(),
+    };
+    format!(
+        "run stopped at epoch {epoch}; results up to the last finished epoch are in {}{ckpt}",
+        out.display()
+    )
+}
+
+/// What `--stop-after` says when it stops a run before its last epoch.
+pub fn stopped_as_asked(epoch: usize, epochs: usize, out: &Path) -> String {
+    format!(
+        "stopped after epoch {epoch} of {epochs} as asked; continue with: probe train --resume {}",
+        out.display()
+    )
+}

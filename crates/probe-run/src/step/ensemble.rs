@@ -1,0 +1,135 @@
+//! `train.repeats = N > 1`: N seeds (`seed`, `seed + 1`, …) of an MLP trained side by side as
+//! one [`EnsembleMlp`] (stacked weights, batched matmuls), or on the fused CPU path as N
+//! [`FusedMlp`] replicas; each replica is exactly the run of its seed alone (on the CPU bit for
+//! bit).
+
+use candle_core::{Tensor, Var};
+use probe_capture::{ActivationCache, NameFilter};
+use probe_train::data::Dataset;
+use probe_train::ensemble::{evaluate_ensemble, evaluate_fused, EnsembleMlp, EnsembleTrainer};
+use probe_train::fused::FusedMlp;
+use probe_train::gradients::GradStats;
+use probe_train::optim::Optimizer;
+use probe_train::trainer::DeviceData;
+
+use super::{EpochOut, Layers, Step, EVAL_CHUNK};
+use crate::capture::{ProbeSet, CHUNK};
+use crate::error::{Context, Result};
+use crate::rundir::model_seed_file;
+
+/// N seeds of one MLP.
+pub struct Ensemble {
+    /// The batched model (also the parameters' home on the fused path).
+    pub model: EnsembleMlp,
+    /// One shuffle stream per seed.
+    pub trainer: EnsembleTrainer,
+    /// The seeds, in replica order.
+    pub seeds: Vec<u64>,
+    /// The fused replicas (empty on the candle path).
+    pub reps: Vec<FusedMlp>,
+    /// Whether `reps` hold the current parameters.
+    pub loaded: bool,
+    /// Training data on the model's device (candle path).
+    pub train_d: DeviceData,
+    /// Test data on the model's device (candle path).
+    pub test_d: DeviceData,
+    /// Host training set (fused path).
+    pub train: Dataset,
+    /// Host test set (fused path).
+    pub test: Dataset,
+}
+
+impl Step for Ensemble {
+    fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        self.model.named_vars()
+    }
+    fn grad_replicas(&self) -> Option<usize> {
+        Some(self.seeds.len())
+    }
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        opt: &mut Optimizer,
+        grads: Option<&mut GradStats>,
+    ) -> Result<EpochOut> {
+        let (train, test) = if self.reps.is_empty() {
+            let tr = self
+                .trainer
+                .epoch_with(epoch, &self.model, opt, &self.train_d, grads)?;
+            (
+                tr,
+                evaluate_ensemble(&self.model, &self.test_d, EVAL_CHUNK)?,
+            )
+        } else {
+            let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();
+            if !self.loaded {
+                FusedMlp::load_replicas(&mut self.reps, &vars, opt)?;
+                self.loaded = true;
+            }
+            let g = grads.map(|g| (g, &vars[..]));
+            let tr =
+                self.trainer
+                    .epoch_fused(epoch, &mut self.reps, &self.seeds, &self.train, g)?;
+            let te = evaluate_fused(&mut self.reps, &self.test)?;
+            FusedMlp::store_replicas(&self.reps, &vars, opt)?;
+            (tr, te)
+        };
+        Ok(EpochOut {
+            train,
+            test,
+            vib: None,
+        })
+    }
+
+    /// Every replica's activations: one forward pass of the batched model per chunk of
+    /// [`CHUNK`] probe samples gives `[N, n, width]` per hook, split by replica.
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        let x = &probe.x;
+        let n = x.dim(0)?;
+        let mut parts: Vec<Vec<Tensor>> = vec![Vec::new(); hooks.len()];
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let mut cache = ActivationCache::new(NameFilter::new(hooks)?);
+            self.model
+                .forward(&x.narrow(0, start, len)?, Some(&mut cache))?;
+            for (h, p) in hooks.iter().zip(parts.iter_mut()) {
+                p.push(
+                    cache
+                        .take(h)?
+                        .with_context(|| format!("hook point {h} produced no activation"))?,
+                );
+            }
+            start += len;
+        }
+        let stacked: Vec<(String, Tensor)> = hooks
+            .iter()
+            .zip(parts)
+            .map(|(h, p)| Ok((h.clone(), Tensor::cat(&p, 1)?)))
+            .collect::<Result<_>>()?;
+        (0..self.seeds.len())
+            .map(|r| {
+                stacked
+                    .iter()
+                    .map(|(h, t)| Ok((h.clone(), t.get(r)?)))
+                    .collect()
+            })
+            .collect()
+    }
+    fn streams(&self) -> Vec<String> {
+        self.trainer.shuffle_states()
+    }
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+        Ok(self.trainer.restore_shuffle_states(streams)?)
+    }
+    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.seeds
+            .iter()
+            .enumerate()
+            .map(|(r, seed)| Ok((model_seed_file(*seed), self.model.replica_bytes(r)?)))
+            .collect()
+    }
+}

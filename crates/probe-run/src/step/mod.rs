@@ -1,0 +1,301 @@
+//! One training epoch of a run, whatever the run trains: the [`Step`] trait the fit loop
+//! ([`crate::fit`]) drives, and its implementations —
+//! * [`Plain`]: cross-entropy training of any model on candle's autograd ([`Trainer`]);
+//! * [`Fused`]: the same on the fused CPU path for MLPs ([`FusedMlp`]);
+//! * [`VibStep`]: Alemi et al.'s Variational Information Bottleneck, CE + β·KL ([`VibTrainer`]);
+//! * [`ensemble::Ensemble`]: `train.repeats` seeds of an MLP side by side.
+//!
+//! A step owns its model and data; the loop owns the optimiser, the schedule, the checkpoints and
+//! the observers. Every step reports per replica (one for a single model), in seed order.
+
+pub mod ensemble;
+
+use candle_core::{Tensor, Var};
+use probe_train::data::Dataset;
+use probe_train::fused::FusedMlp;
+use probe_train::gradients::GradStats;
+use probe_train::model::Model;
+use probe_train::optim::Optimizer;
+use probe_train::trainer::{evaluate, DeviceData, LossAcc, Trainer};
+use probe_train::vib::trainer::{evaluate_vib, VibEpoch, VibEval, VibTrainer};
+use probe_train::vib::Vib;
+
+use crate::capture::{capture, ProbeSet};
+use crate::config::VibConfig;
+use crate::error::{bail, Result};
+use crate::rundir::MODEL_FILE;
+
+/// Rows evaluated at a time on the test set.
+pub const EVAL_CHUNK: usize = 8192;
+
+/// What one epoch of a VIB reports besides loss and accuracy (a row of `vib.csv`).
+#[derive(Clone, Debug)]
+pub struct VibRow {
+    /// β, the KL weight.
+    pub beta: f64,
+    /// The learning rate the epoch trained with.
+    pub lr: f64,
+    /// The epoch's training terms.
+    pub train: VibEpoch,
+    /// The test set's bounds and accuracy.
+    pub test: VibEval,
+}
+
+/// The result of one epoch: per replica, in seed order.
+#[derive(Clone, Debug)]
+pub struct EpochOut {
+    /// Training loss and accuracy (for a VIB, the objective CE + β·KL).
+    pub train: Vec<LossAcc>,
+    /// Test loss and accuracy.
+    pub test: Vec<LossAcc>,
+    /// A VIB's `vib.csv` row.
+    pub vib: Option<VibRow>,
+}
+
+/// The captured activations of one replica: `(hook, [n, features])` in hook order.
+pub type Layers = Vec<(String, Tensor)>;
+
+/// One epoch of training, its evaluation and the model's activations on the probe set.
+pub trait Step {
+    /// The seeds of the replicas (one for a single model).
+    fn seeds(&self) -> &[u64];
+    /// The trainable parameters by checkpoint name (the optimiser's order).
+    fn named_vars(&self) -> Vec<(String, Var)>;
+    /// How gradient statistics group replicas (`None`: a single model).
+    fn grad_replicas(&self) -> Option<usize> {
+        None
+    }
+    /// Trains one epoch with `opt` and evaluates on the test set; with `grads`, every
+    /// mini-batch's gradients are added to it.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        opt: &mut Optimizer,
+        grads: Option<&mut GradStats>,
+    ) -> Result<EpochOut>;
+    /// The activations of `hooks` on the probe set, per replica.
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>>;
+    /// The random streams' positions, for a checkpoint.
+    fn streams(&self) -> Vec<String>;
+    /// Continues the random streams of a checkpoint.
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()>;
+    /// The final weights: `(file name, safetensors bytes)` per replica.
+    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>>;
+}
+
+/// Restores the one shuffle stream of a single-model run.
+fn restore_one(trainer: &mut Trainer, streams: &[String]) -> Result<()> {
+    match streams {
+        [s] => Ok(trainer.restore_shuffle_state(s)?),
+        _ => bail!(
+            "the checkpoint holds {} random streams, this run has 1",
+            streams.len()
+        ),
+    }
+}
+
+/// Cross-entropy training of any model on candle's autograd.
+pub struct Plain {
+    /// The model.
+    pub model: Box<dyn Model>,
+    /// The shuffle stream and batch size.
+    pub trainer: Trainer,
+    /// Training data on the model's device.
+    pub train: DeviceData,
+    /// Test data on the model's device.
+    pub test: DeviceData,
+    /// `[seed]`.
+    pub seed: [u64; 1],
+}
+
+impl Step for Plain {
+    fn seeds(&self) -> &[u64] {
+        &self.seed
+    }
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        self.model.named_vars()
+    }
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        opt: &mut Optimizer,
+        grads: Option<&mut GradStats>,
+    ) -> Result<EpochOut> {
+        let tr = self
+            .trainer
+            .epoch_with(epoch, &*self.model, opt, &self.train, grads)?;
+        let te = evaluate(&*self.model, &self.test, EVAL_CHUNK)?;
+        Ok(EpochOut {
+            train: vec![tr],
+            test: vec![te],
+            vib: None,
+        })
+    }
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        Ok(vec![capture(&*self.model, probe, hooks)?])
+    }
+    fn streams(&self) -> Vec<String> {
+        vec![self.trainer.shuffle_state()]
+    }
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+        restore_one(&mut self.trainer, streams)
+    }
+    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
+        Ok(vec![(MODEL_FILE.to_string(), bytes)])
+    }
+}
+
+/// Cross-entropy training of an MLP on the fused CPU path. The parameters and optimiser state
+/// are copied in on the first epoch (after any resume) and back after every epoch, so hooks,
+/// checkpoints and gradient statistics read the model as on the candle path.
+pub struct Fused {
+    /// The model (the candle MLP whose vars mirror the fused one).
+    pub model: Box<dyn Model>,
+    /// The shuffle stream (the same batches as [`Plain`]).
+    pub trainer: Trainer,
+    /// The fused MLP.
+    pub fused: FusedMlp,
+    /// Whether `fused` holds the current parameters.
+    pub loaded: bool,
+    /// Host training set.
+    pub train: Dataset,
+    /// Host test set.
+    pub test: Dataset,
+    /// `[seed]`.
+    pub seed: [u64; 1],
+}
+
+impl Step for Fused {
+    fn seeds(&self) -> &[u64] {
+        &self.seed
+    }
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        self.model.named_vars()
+    }
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        opt: &mut Optimizer,
+        grads: Option<&mut GradStats>,
+    ) -> Result<EpochOut> {
+        let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();
+        if !self.loaded {
+            self.fused.load(&vars, opt)?;
+            self.loaded = true;
+        }
+        let g = grads.map(|g| (g, &vars[..]));
+        let tr = self
+            .trainer
+            .epoch_fused(epoch, &mut self.fused, &self.train, g)?;
+        let (loss, correct) = self.fused.evaluate(&self.test.x, &self.test.y)?;
+        self.fused.store(&vars, opt)?;
+        let n = self.test.n.max(1) as f64;
+        let te = LossAcc {
+            loss: loss / n,
+            acc: correct as f64 / n,
+        };
+        Ok(EpochOut {
+            train: vec![tr],
+            test: vec![te],
+            vib: None,
+        })
+    }
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        Ok(vec![capture(&*self.model, probe, hooks)?])
+    }
+    fn streams(&self) -> Vec<String> {
+        vec![self.trainer.shuffle_state()]
+    }
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+        restore_one(&mut self.trainer, streams)
+    }
+    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
+        Ok(vec![(MODEL_FILE.to_string(), bytes)])
+    }
+}
+
+/// CE + β·KL training of a VIB; the learning rate decays by `vib.lr_decay` every
+/// `vib.lr_decay_every` epochs.
+pub struct VibStep {
+    /// The VIB.
+    pub model: Vib,
+    /// Shuffle and noise streams.
+    pub trainer: VibTrainer,
+    /// `[vib]`.
+    pub cfg: VibConfig,
+    /// Training data on the model's device.
+    pub train: DeviceData,
+    /// Test data on the model's device.
+    pub test: DeviceData,
+    /// `[seed]` (also the evaluation noise's seed).
+    pub seed: [u64; 1],
+}
+
+impl Step for VibStep {
+    fn seeds(&self) -> &[u64] {
+        &self.seed
+    }
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        self.model.named_vars()
+    }
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        opt: &mut Optimizer,
+        grads: Option<&mut GradStats>,
+    ) -> Result<EpochOut> {
+        let lr = opt.lr();
+        let e = self
+            .trainer
+            .epoch_with(epoch, &self.model, opt, &self.train, grads)?;
+        let ev = evaluate_vib(
+            &self.model,
+            &self.test,
+            self.cfg.samples,
+            self.seed[0],
+            EVAL_CHUNK,
+        )?;
+        if epoch.is_multiple_of(self.cfg.lr_decay_every) && self.cfg.lr_decay < 1.0 {
+            opt.set_lr(lr * self.cfg.lr_decay)?;
+        }
+        Ok(EpochOut {
+            train: vec![LossAcc {
+                loss: e.loss,
+                acc: e.acc,
+            }],
+            test: vec![LossAcc {
+                loss: ev.ce_avg,
+                acc: ev.acc,
+            }],
+            vib: Some(VibRow {
+                beta: self.cfg.beta,
+                lr,
+                train: e,
+                test: ev,
+            }),
+        })
+    }
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        Ok(vec![capture(&self.model, probe, hooks)?])
+    }
+    fn streams(&self) -> Vec<String> {
+        self.trainer.stream_states().to_vec()
+    }
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+        match streams {
+            [a, b] => Ok(self
+                .trainer
+                .restore_stream_states(&[a.clone(), b.clone()])?),
+            _ => bail!(
+                "the checkpoint holds {} random streams, a VIB run has 2",
+                streams.len()
+            ),
+        }
+    }
+    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let bytes = probe_train::checkpoint::to_bytes(&self.model)?;
+        Ok(vec![(MODEL_FILE.to_string(), bytes)])
+    }
+}
