@@ -402,7 +402,13 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        Self::from_toml(&text, &format!("config file {}", path.display()))
+    }
+
+    /// Parses a config from TOML text; `origin` names it in errors (`invalid {origin}: …`),
+    /// e.g. `config file run.toml` or `the config string`.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).with_context(|| format!("invalid {origin}"))
     }
 
     /// The resolved configuration as TOML.
