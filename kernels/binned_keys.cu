@@ -9,7 +9,9 @@
 //    consecutive codes are packed into one 32-bit limb; a row has `limbs` = ceil(d / per) limbs.
 //  * floor: each element's i64 bin b is written as u = b + 2^31 (mod 2^64); its low 32 bits are
 //    limb j and its high 32 bits limb d + j (zero for |b| < 2^31, and then skipped); limbs = 2d.
-// Key h = (sum_w limb_w * coef[w] mod p, sum_w limb_w * coef[limbs + w] mod p), p = 2^61 - 1.
+// Key h = (sum_w limb_w * coef[2w] mod p, sum_w limb_w * coef[2w + 1] mod p), p = 2^61 - 1, with
+// coef[i] = probe_key_coef(seed, i) (probe_common.cuh), generated on the device by key_coefficients
+// and cached there by the host (at least 2 * limbs values).
 //
 // Launch: blockDim.x = 256 (a multiple of 32), any gridDim.x (grid-stride over rows). A row is
 // handled by G = 2^glog lanes of one warp (G <= 32), each taking limbs w = lane, lane + G, ...
@@ -52,8 +54,8 @@ __device__ void row_keys_thr(const T *__restrict__ x, u64 n, u32 d, const float 
                 u32 limb = 0, shift = 0;
                 for (; j < end; ++j, shift += bits)
                     limb |= probe_code(probe_load(r, j), p) << shift;
-                a1 = probe_acc(a1, probe_mul_limb(limb, coef[w]));
-                a2 = probe_acc(a2, probe_mul_limb(limb, coef[limbs + w]));
+                a1 = probe_acc(a1, probe_mul_limb(limb, coef[2 * w]));
+                a2 = probe_acc(a2, probe_mul_limb(limb, coef[2 * w + 1]));
             }
         }
         for (u32 off = 1; off < G; off <<= 1) {
@@ -71,7 +73,6 @@ template <typename T>
 __device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double width,
                                const u64 *__restrict__ coef, u32 glog, u64 *__restrict__ k1,
                                u64 *__restrict__ k2) {
-    const u64 limbs = 2ull * d;
     const u32 lane = threadIdx.x & 31u;
     const u32 G = 1u << glog;
     const u32 sub = lane & (G - 1);
@@ -86,11 +87,12 @@ __device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double wid
             for (u32 j = sub; j < d; j += G) {
                 const u64 u = (u64)probe_floor_bin(probe_load(r, j), width) + (1ull << 31);
                 const u32 lo = (u32)u, hi = (u32)(u >> 32);
-                a1 = probe_acc(a1, probe_mul_limb(lo, coef[j]));
-                a2 = probe_acc(a2, probe_mul_limb(lo, coef[limbs + j]));
+                a1 = probe_acc(a1, probe_mul_limb(lo, coef[2 * j]));
+                a2 = probe_acc(a2, probe_mul_limb(lo, coef[2 * j + 1]));
                 if (hi != 0) { // bins beyond [-2^31, 2^31): the high limb (0 contributes nothing)
-                    a1 = probe_acc(a1, probe_mul_limb(hi, coef[d + j]));
-                    a2 = probe_acc(a2, probe_mul_limb(hi, coef[limbs + d + j]));
+                    const u64 w = (u64)d + j;
+                    a1 = probe_acc(a1, probe_mul_limb(hi, coef[2 * w]));
+                    a2 = probe_acc(a2, probe_mul_limb(hi, coef[2 * w + 1]));
                 }
             }
         }
@@ -105,8 +107,11 @@ __device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double wid
     }
 }
 
+// row_keys_thr asks for 8 blocks of 256 threads per SM (at most 32 registers): with that bound
+// ptxas (CUDA 13.0, sm_90) fits every dtype in 31 registers without spilling, where its own
+// choice spilled a few bytes for f16 (and, before, for f64 and bf16).
 #define PROBE_ROW_KEYS(SUFFIX, T)                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) row_keys_thr_##SUFFIX(                       \
+    extern "C" __global__ void __launch_bounds__(256, 8) row_keys_thr_##SUFFIX(                    \
         const T *x, u64 n, u32 d, const float *thr, u32 m, float t0, float inv, u32 search,        \
         u32 bits, u32 per, u32 limbs, const u64 *coef, u32 glog, u64 *k1, u64 *k2) {               \
         row_keys_thr<T>(x, n, d, thr, m, t0, inv, search, bits, per, limbs, coef, glog, k1, k2);   \
@@ -115,6 +120,13 @@ __device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double wid
         const T *x, u64 n, u32 d, double width, const u64 *coef, u32 glog, u64 *k1, u64 *k2) {     \
         row_keys_floor<T>(x, n, d, width, coef, glog, k1, k2);                                     \
     }
+
+/// coef[i] = probe_key_coef(seed, i) for i < count (grid-stride; any launch shape).
+extern "C" __global__ void __launch_bounds__(256) key_coefficients(u64 seed, u64 count, u64 *coef) {
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < count;
+         i += (u64)gridDim.x * blockDim.x)
+        coef[i] = probe_key_coef(seed, i);
+}
 
 PROBE_ROW_KEYS(f32, float)
 PROBE_ROW_KEYS(f64, double)

@@ -11,9 +11,13 @@
 // term_runs then turns every occupied slot into its entropy term (c, g): c = the slot's count,
 // g = n for table 0 and the size of the slot's x (y) group for table 1 (2), and counts equal
 // terms in a second set of three tables of `R` = 2^log_runs slots (key (c << 32) | g, never 0).
-// compact_runs writes the occupied run slots as (key, multiplicity) pairs, table t at out[2*t*R..],
-// with their number in out_len[t]. Only these few runs go back to the host, which sums
+// compact_runs writes the occupied run slots as (key, multiplicity) pairs, table t at
+// out[2*t*(R/2)..] (the host sizes R >= 2 * the distinct terms, so R/2 pairs per table suffice; a
+// table with more sets *err instead of writing past its part), with their number in out_len[t]. Only these few runs go back to the host, which sums
 // (mult * c / n) * log2(g / c) exactly as the CPU reference does (bit-identical entropies).
+//
+// Sizes: log_cap <= 30 and log_runs <= 30 (n <= 2^29 rows), so that every slot index, including
+// (table << log_runs) | i in term_runs, fits a u32 below the sentinel 0xffffffff.
 //
 // Launch: blockDim.x = 256 (a multiple of 32), any gridDim.x. Loops are warp-uniform so that the
 // warp-aggregated increments (__match_any_sync over the full warp) see every lane.
@@ -143,18 +147,24 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-/// Writes the occupied run slots of each table t as (key, multiplicity) to out[2 * (t * R + i)],
-/// i counted in out_len[t]. out_len must be zeroed.
+/// Writes the occupied run slots of each table t as (key, multiplicity) to out[2 * (t * H + i)],
+/// H = R / 2, i counted in out_len[t]; i >= H sets *err and writes nothing. out_len must be zeroed.
 extern "C" __global__ void __launch_bounds__(256)
-    compact_runs(const u64 *rkey, const u32 *rmult, u32 log_runs, u64 *out, u32 *out_len) {
+    compact_runs(const u64 *rkey, const u32 *rmult, u32 log_runs, u64 *out, u32 *out_len,
+                 u32 *err) {
     const u64 total = 3ull << log_runs;
+    const u64 half = 1ull << (log_runs - 1); // log_runs >= 1
     for (u64 s = (u64)blockIdx.x * blockDim.x + threadIdx.x; s < total;
          s += (u64)gridDim.x * blockDim.x) {
         const u64 key = rkey[s];
         if (key != 0) {
             const u64 t = s >> log_runs;
             const u64 i = atomicAdd(&out_len[t], 1u);
-            const u64 o = 2 * ((t << log_runs) + i);
+            if (i >= half) {
+                atomicExch(err, 1u);
+                continue;
+            }
+            const u64 o = 2 * (t * half + i);
             out[o] = key;
             out[o + 1] = rmult[s];
         }

@@ -4,9 +4,16 @@
 //
 // Launch: grid (ceil(d / tile), ceil(n / rows_per_block)), blockDim.x = 256. A block counts the
 // columns [blockIdx.x * tile, + tile) of rows [blockIdx.y * rows_per_block, + rows_per_block) into
-// a shared-memory histogram (dynamic shared memory tile * B * 4 bytes) with shared atomics, then
-// adds it to out with one global atomic per non-zero bin. With direct = 1 (B too large for shared
-// memory) it adds straight to out and needs no shared memory. rows_per_block * tile < 2^31.
+// a shared-memory histogram (dynamic shared memory tile * B * 4 bytes; the host keeps it near
+// 24 KiB so that 8 blocks of 256 threads fit an SM) with shared atomics, then adds it to out with
+// one global atomic per non-zero bin. With direct = 1 (B too large for shared memory) it adds
+// straight to out and needs no shared memory. rows_per_block * tile < 2^31.
+//
+// The shared histogram is code-major, hist[code * tc + c]: the lanes of a warp read consecutive
+// columns c of one row, so lanes whose values fall in the same bin hit consecutive banks (no
+// conflict when tc is a multiple of 32, which the host arranges when tile >= 32). Each thread
+// walks its elements i = threadIdx.x + k * blockDim.x as (row, column) incrementally: no division
+// per element.
 #include "probe_common.cuh"
 
 template <typename T>
@@ -23,24 +30,36 @@ __device__ void neuron_hist(const T *__restrict__ x, u64 n, u32 d, const float *
     const ProbeThr p = {thr, m, t0, inv, search};
     PROBE_DYN_SMEM(u32, hist);
     u32 *const block_out = out + (u64)col0 * B;
-    u32 *const dst = direct ? block_out : hist;
     if (!direct) {
         for (u32 i = threadIdx.x; i < tc * B; i += blockDim.x)
             hist[i] = 0;
         __syncthreads();
     }
-    const u32 total = rows * tc;
-    for (u32 i = threadIdx.x; i < total; i += blockDim.x) {
-        const u32 r = i / tc, c = i - r * tc;
-        const float v = probe_load(x, (r0 + r) * d + col0 + c);
-        atomicAdd(&dst[(u64)c * B + probe_code(v, p)], 1u);
+    // Element i = r * tc + c; the step blockDim.x = dr * tc + dc.
+    const u32 dr = blockDim.x / tc, dc = blockDim.x - dr * tc;
+    u32 r = threadIdx.x / tc, c = threadIdx.x - r * tc;
+    const T *const base = x + r0 * d + col0;
+    while (r < rows) {
+        const u32 code = probe_code(probe_load(base, (u64)r * d + c), p);
+        if (direct)
+            atomicAdd(&block_out[(u64)c * B + code], 1u);
+        else
+            atomicAdd(&hist[code * tc + c], 1u);
+        c += dc;
+        r += dr;
+        if (c >= tc) {
+            c -= tc;
+            ++r;
+        }
     }
     if (!direct) {
         __syncthreads();
         for (u32 i = threadIdx.x; i < tc * B; i += blockDim.x) {
             const u32 h = hist[i];
-            if (h != 0)
-                atomicAdd(&block_out[i], h);
+            if (h != 0) {
+                const u32 code = i / tc;
+                atomicAdd(&block_out[(u64)(i - code * tc) * B + code], h);
+            }
         }
     }
 }

@@ -69,25 +69,9 @@ PROBE_HD float probe_load(const bf16_t *p, u64 i) { return probe_bits_to_f32((u3
 // threshold i as the smallest f32 >= interior edge i (an f64), which makes the f32 comparison
 // `t <= x` equal to the CPU's f64 comparison `edge <= x as f64` for every f32 x.
 
-/// Bin of x by a guess from (x - t0) * inv, corrected by walking to the exact answer (any guess
-/// gives the exact answer; a good one takes 0 or 1 steps). For evenly spaced thresholds.
-PROBE_HD u32 probe_code_walk(float x, const float *thr, u32 m, float t0, float inv) {
-    if (x != x)
-        return m + 1;
-    float f = (x - t0) * inv;
-    u32 g = f >= 0.0f ? (f < (float)m ? (u32)f : m) : 0u;
-    while (g < m && thr[g] <= x)
-        ++g;
-    while (g > 0 && thr[g - 1] > x)
-        --g;
-    return g;
-}
-
-/// Bin of x by binary search (upper bound). For arbitrary non-decreasing thresholds.
-PROBE_HD u32 probe_code_search(float x, const float *thr, u32 m) {
-    if (x != x)
-        return m + 1;
-    u32 lo = 0, hi = m;
+/// Bin of x by binary search (upper bound) among thr[lo..hi), given that the answer lies in
+/// [lo, hi]: every threshold below lo is <= x and every one from hi on is > x.
+PROBE_HD u32 probe_upper(float x, const float *thr, u32 lo, u32 hi) {
     while (lo < hi) {
         u32 mid = lo + (hi - lo) / 2;
         if (thr[mid] <= x)
@@ -96,6 +80,30 @@ PROBE_HD u32 probe_code_search(float x, const float *thr, u32 m) {
             hi = mid;
     }
     return lo;
+}
+
+/// Bin of x by binary search. For arbitrary non-decreasing thresholds.
+PROBE_HD u32 probe_code_search(float x, const float *thr, u32 m) {
+    return x != x ? m + 1 : probe_upper(x, thr, 0, m);
+}
+
+/// Bin of x from a guess (x - t0) * inv, for evenly spaced thresholds: the guess, or one step
+/// from it (the common case: 1 or 2 threshold reads), else a binary search of the side the
+/// answer lies on. Any guess (inv = 0 guesses 0) gives the exact answer in O(log m) reads.
+PROBE_HD u32 probe_code_walk(float x, const float *thr, u32 m, float t0, float inv) {
+    if (x != x)
+        return m + 1;
+    float f = (x - t0) * inv;
+    u32 g = f >= 0.0f ? (f < (float)m ? (u32)f : m) : 0u;
+    if (g < m && thr[g] <= x) { // answer in [g + 1, m]
+        ++g;
+        return g == m || thr[g] > x ? g : probe_upper(x, thr, g + 1, m);
+    }
+    if (g > 0 && thr[g - 1] > x) { // answer in [0, g - 1]
+        --g;
+        return g == 0 || thr[g - 1] <= x ? g : probe_upper(x, thr, 0, g - 1);
+    }
+    return g;
 }
 
 /// Threshold binning parameters. `search` = 0: walk from an arithmetic guess; 1: binary search.
@@ -159,6 +167,28 @@ PROBE_HD u64 probe_mul_limb(u32 limb, u64 coef) {
 
 /// acc (< 2^61 + 8) + r (< 2^62 + 2^33): congruent sum, < 2^61 + 8.
 PROBE_HD u64 probe_acc(u64 acc, u64 r) { return probe_fold61(acc + r); }
+
+/// splitmix64's output function (a bijection of u64).
+PROBE_HD u64 probe_splitmix(u64 z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/// Row-key coefficient i, uniform in [0, p): the top 61 bits of splitmix64's output for state
+/// seed + (i + 1) * 0x9e3779b97f4a7c15 (state i + 1 of the splitmix64 sequence from seed), the one
+/// value p itself (probability 2^-61) redrawn from a remixed state. A function of (seed, i) only,
+/// so the coefficients of any row width are a prefix of one sequence; limb w of a row uses
+/// coefficients 2w (first residue) and 2w + 1 (second). Host copy: kernel_plan.rs `coefficient`.
+PROBE_HD u64 probe_key_coef(u64 seed, u64 i) {
+    u64 s = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+    for (;;) {
+        const u64 v = probe_splitmix(s) >> 3;
+        if (v < PROBE_P61)
+            return v;
+        s = probe_splitmix(s ^ 0xd1b54a32d192ed03ull);
+    }
+}
 
 /// The canonical residue in [0, p) of a lazily reduced value (< 2^61 + 8 or any v < 2^64).
 PROBE_HD u64 probe_mod61(u64 v) {

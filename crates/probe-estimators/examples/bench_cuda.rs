@@ -17,14 +17,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
-use probe_estimators::cuda::{device_info, time_binned_counts, time_row_keys};
+use candle_core::{DType, Tensor};
+use probe_estimators::cuda::{device_info, open_device, time_binned_counts, time_row_keys};
 use probe_estimators::{binned_counts, binned_counts_tensor, Binning};
 
 /// `(seconds quantise, seconds whole)` of PyTorch per `"{n}x{d}/{binning}"`.
-fn read_torch(path: &str) -> HashMap<String, (f64, f64)> {
+fn read_torch(path: &str) -> Result<HashMap<String, (f64, f64)>, String> {
     let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("--torch {path}: cannot read it: {e}"));
+        .map_err(|e| format!("--torch {path}: cannot read it: {e}"))?;
     // The file is a flat JSON object {"60000x1024/binned": [0.00012, 0.0042], ...} (see
     // scripts/gpu/bench_torch.py); parsed by hand to keep the example free of dependencies.
     let mut out = HashMap::new();
@@ -41,7 +41,7 @@ fn read_torch(path: &str) -> HashMap<String, (f64, f64)> {
             out.insert(key.to_string(), (v[0], v[1]));
         }
     }
-    out
+    Ok(out)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,7 +59,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let reps = int("--reps", 20)?;
     let cpu_max = int("--cpu-max", 70_000_000)?;
-    let torch = flag("--torch").map(|p| read_torch(&p)).unwrap_or_default();
+    let torch = match flag("--torch") {
+        Some(p) => read_torch(&p)?,
+        None => HashMap::new(),
+    };
     let sizes: Vec<(usize, usize)> = flag("--sizes")
         .unwrap_or_else(|| {
             "4096x12,10000x20,60000x20,10000x1024,60000x1024,100000x1024,250000x1024,60000x4096"
@@ -73,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, String>>()?;
 
-    let dev = Device::new_cuda(0).map_err(|e| format!("bench_cuda needs a CUDA device: {e}"))?;
+    let dev = open_device(0).map_err(|e| format!("bench_cuda needs a CUDA device: {e}"))?;
     let info = device_info(&dev)?;
     println!(
         "device: {} ({} SMs), peak memory bandwidth {:.0} GB/s (memory clock × bus width)",

@@ -8,9 +8,10 @@
 //!   edge `i + 1` (an `f64`), which makes `t <= x` in `f32` equal to the CPU's `edge <= x as f64`
 //!   for every `f32` `x`, so the count equals [`crate::Binner::bin`] exactly. Edge arrays are
 //!   `f32` already and are used as they are. `Floor` keeps its `f64` width.
-//! * **Row keys** ([`KeyLayout`], [`coefficients`]): the kernel packs a row's codes into 32-bit
-//!   limbs (an injective encoding) and hashes the limbs twice, linearly modulo the prime
-//!   `p = 2^61 − 1`, with coefficients drawn uniformly from `[0, p)`.
+//! * **Row keys** ([`KeyLayout`]): the kernel packs a row's codes into 32-bit limbs (an injective
+//!   encoding) and hashes the limbs twice, linearly modulo the prime `p = 2^61 − 1`, with
+//!   coefficients drawn uniformly from `[0, p)` from [`KEY_SEED`] (made on the device by
+//!   `key_coefficients`; host copy of the definition: `coefficients`, for the tests).
 //! * **Labels** ([`DenseLabels`]): ids made dense (`0..k`), with each id's group size.
 //! * **Tables** ([`TableSizes`]): the counting tables' capacities, chosen so that no probe
 //!   sequence can exhaust a table.
@@ -25,8 +26,9 @@ use crate::error::{Error, Result};
 /// docs/estimators.md holds for any data that was not chosen with knowledge of it).
 pub(crate) const KEY_SEED: u64 = 0x7072_6f62_652d_6b31; // "probe-k1"
 
-/// Largest sample count the CUDA path accepts (table slots are `u32`).
-pub(crate) const MAX_ROWS: usize = 1 << 30;
+/// Largest sample count the CUDA path accepts: table slot indices (`3 · 2^30` at most) are `u32`,
+/// and the keys, labels and tables of 2^29 rows already take 36 GiB of device memory.
+pub(crate) const MAX_ROWS: usize = 1 << 29;
 
 /// A binning as the kernels take it.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,23 +160,28 @@ impl KeyLayout {
     }
 }
 
-/// `2 · limbs` coefficients, uniform in `[0, 2^61 − 1)`: `[0, limbs)` for the first hash and
-/// `[limbs, 2·limbs)` for the second. splitmix64 from `seed`, top bits, rejection of `p` itself.
+/// The first `2 · limbs` coefficients, uniform in `[0, 2^61 − 1)`: limb `w` uses `2w` for the
+/// first hash and `2w + 1` for the second. Coefficient `i` is the top 61 bits of splitmix64's
+/// output for state `seed + (i + 1)·0x9e3779b97f4a7c15`, the value `p` itself redrawn from a
+/// remixed state: a function of `(seed, i)` alone, which the kernel `key_coefficients`
+/// (`probe_key_coef`, kernels/probe_common.cuh) computes on the device. Host copy for the tests.
+#[cfg(test)]
 pub(crate) fn coefficients(limbs: usize, seed: u64) -> Vec<u64> {
     const P: u64 = (1 << 61) - 1;
-    let mut s = seed;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
+    let mix = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    (0..2 * limbs)
-        .map(|_| loop {
-            let v = next() >> 3;
-            if v < P {
-                break v;
+    (0..2 * limbs as u64)
+        .map(|i| {
+            let mut s = seed.wrapping_add((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            loop {
+                let v = mix(s) >> 3;
+                if v < P {
+                    break v;
+                }
+                s = mix(s ^ 0xd1b5_4a32_d192_ed03);
             }
         })
         .collect()
@@ -251,7 +258,7 @@ impl TableSizes {
             return Err(Error::InvalidDimension {
                 what: "n",
                 got: n,
-                expected: "between 1 and 2^30 rows on a CUDA device",
+                expected: "between 1 and 2^29 rows on a CUDA device",
             });
         }
         let log2_ceil = |v: u64| 64 - (v - 1).leading_zeros();

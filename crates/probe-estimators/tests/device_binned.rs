@@ -41,10 +41,11 @@ on_devices!(
     bad_input_is_an_error,
 );
 
+/// GPU 0 with one stream for every thread (`probe_estimators::cuda::open_device`).
 #[cfg(feature = "cuda")]
 fn gpu() -> Device {
-    Device::new_cuda(0).unwrap_or_else(|e| {
-        panic!("the CUDA instances of these tests need a GPU; Device::new_cuda(0) failed: {e}")
+    probe_estimators::cuda::open_device(0).unwrap_or_else(|e| {
+        panic!("the CUDA instances of these tests need a GPU; open_device(0) failed: {e}")
     })
 }
 

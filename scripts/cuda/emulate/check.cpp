@@ -1,15 +1,11 @@
-// Runs probe's CUDA kernels (kernels/*.cu, compiled as C++ against emu.h) on the CPU and compares
-// every count with an independent reference computed here from the definitions: bins from the f64
-// edges / floor(x / width), rows grouped with std::map. Exits non-zero on the first mismatch.
-// Build and run: bash scripts/cuda/emulate.sh
+// Runs probe's CUDA kernels (kernels/*.cu, compiled as C++ against emu.h) on the CPU, at the block
+// size the host launches them with (256 threads), and compares every count with the independent
+// reference of ref.h, for every element type the kernels read (f32, f64, f16, bf16). Exits non-zero
+// if anything differs. Build and run: bash scripts/cuda/emulate.sh
 #include "binned_keys.cu"
 #include "distinct_counts.cu"
 #include "neuron_hist.cu"
 
-#include <algorithm>
-#include <cstdio>
-#include <limits>
-#include <map>
 #include <random>
 #include <tuple>
 
@@ -24,125 +20,66 @@ static int failures = 0;
         }                                                                                          \
     } while (0)
 
-// ---- the host side, as crates/probe-estimators/src/kernel_plan.rs does it ----------------------
-
-static float next_up(float f) {
-    if (std::isnan(f) || f == INFINITY) return f;
-    if (f == 0.0f) return std::numeric_limits<float>::denorm_min();
-    uint32_t b;
-    std::memcpy(&b, &f, 4);
-    b = f > 0 ? b + 1 : b - 1;
-    std::memcpy(&f, &b, 4);
-    return f;
-}
-static float ceil_f32(double e) {
-    float t = (float)e;
-    if ((double)t < e) t = next_up(t);
-    return t;
-}
-static uint64_t splitmix(uint64_t &s) {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static std::vector<u64> coefficients(size_t limbs, uint64_t seed) {
-    std::vector<u64> c(2 * limbs);
-    for (auto &v : c) {
-        do v = splitmix(seed) >> 3;
-        while (v >= PROBE_P61);
-    }
-    return c;
-}
-static u32 log2_ceil(u64 v) {
-    u32 l = 0;
-    while ((1ull << l) < v) ++l;
-    return l;
-}
-
-struct Bins { // either thresholds (edges of a Fixed binning, or explicit f32 edges) or floor
-    bool floor = false;
-    double width = 0;
-    std::vector<double> ref_edges; // what the reference counts (<= x in f64)
-    std::vector<float> thr;
-    float t0 = 0, inv = 0;
-    u32 search = 0;
-};
-
-static Bins fixed_bins(double lo, double hi, int edges) {
-    Bins b;
-    double step = (hi - lo) / (edges - 1);
-    for (int i = 1; i <= edges - 2; ++i) b.ref_edges.push_back(lo + i * step);
-    for (double e : b.ref_edges) b.thr.push_back(ceil_f32(e));
-    b.t0 = (float)lo;
-    b.inv = (float)(1.0 / step);
-    return b;
-}
-static Bins edge_bins(std::vector<float> edges) {
-    Bins b;
-    for (float e : edges) b.ref_edges.push_back(e);
-    b.thr = edges;
-    b.search = 1;
-    return b;
-}
-static Bins floor_bins(double w) {
-    Bins b;
-    b.floor = true;
-    b.width = w;
-    return b;
-}
-
-// ---- the reference ------------------------------------------------------------------------------
-
-static long long ref_bin(const Bins &b, float x) {
-    if (std::isnan(x)) return std::numeric_limits<long long>::min();
-    double xd = x;
-    if (b.floor) {
-        if (xd == INFINITY) return std::numeric_limits<long long>::max();
-        if (xd == -INFINITY) return std::numeric_limits<long long>::min() + 1;
-        long double q = (long double)(xd / b.width);
-        long double f = std::floor(q);
-        if (f >= 9223372036854775807.0L) return std::numeric_limits<long long>::max() - 1;
-        if (f <= -9223372036854775808.0L) return std::numeric_limits<long long>::min() + 2;
-        return (long long)f;
-    }
-    long long c = 0;
-    for (double e : b.ref_edges) c += e <= xd;
-    return c;
-}
-
-typedef std::map<std::pair<u64, u64>, u64> Runs; // (c, g) -> multiplicity
-
-struct RefCounts {
-    Runs t, tx, ty;
-};
-
-static RefCounts reference(const std::vector<float> &x, u64 n, u32 d, const Bins &b,
-                           const std::vector<u32> &xl, const std::vector<u32> &yl) {
-    std::map<std::vector<long long>, u64> t;
-    std::map<std::pair<std::vector<long long>, u32>, u64> tx, ty;
-    std::map<u32, u64> gx, gy;
-    for (u64 r = 0; r < n; ++r) {
-        std::vector<long long> row(d);
-        for (u32 j = 0; j < d; ++j) row[j] = ref_bin(b, x[r * d + j]);
-        ++t[row];
-        ++tx[{row, xl[r]}];
-        ++ty[{row, yl[r]}];
-        ++gx[xl[r]];
-        ++gy[yl[r]];
-    }
-    RefCounts out;
-    for (auto &[k, c] : t) ++out.t[{c, n}];
-    for (auto &[k, c] : tx) ++out.tx[{c, gx[k.second]}];
-    for (auto &[k, c] : ty) ++out.ty[{c, gy[k.second]}];
-    return out;
-}
+#include "ref.h"
 
 // ---- the device pipeline, emulated --------------------------------------------------------------
 
-static const dim3 BLOCK = {64, 1, 1}; // 256 on a GPU; 64 keeps the emulation light
+static const dim3 BLOCK = {256, 1, 1};         // src/cuda/mod.rs `BLOCK`
+static const u64 KEY_SEED = 0x70726f62652d6b31ull; // kernel_plan.rs `KEY_SEED`
 
-static RefCounts device(const std::vector<float> &x, u64 n, u32 d, const Bins &b,
+// The kernels of each element type, as overloads on the element pointer.
+#define PROBE_ENTRY_POINTS(SUFFIX, T)                                                              \
+    static void keys_thr(const T *x, u64 n, u32 d, const float *thr, u32 m, float t0, float inv,   \
+                         u32 search, u32 bits, u32 per, u32 limbs, const u64 *coef, u32 glog,      \
+                         u64 *k1, u64 *k2) {                                                       \
+        row_keys_thr_##SUFFIX(x, n, d, thr, m, t0, inv, search, bits, per, limbs, coef, glog, k1,  \
+                              k2);                                                                 \
+    }                                                                                              \
+    static void keys_floor(const T *x, u64 n, u32 d, double w, const u64 *coef, u32 glog, u64 *k1, \
+                           u64 *k2) {                                                              \
+        row_keys_floor_##SUFFIX(x, n, d, w, coef, glog, k1, k2);                                   \
+    }                                                                                              \
+    static void hist(const T *x, u64 n, u32 d, const float *thr, u32 m, float t0, float inv,       \
+                     u32 search, u32 tile, u32 rows, u32 direct, u32 *out) {                       \
+        neuron_hist_##SUFFIX(x, n, d, thr, m, t0, inv, search, tile, rows, direct, out);           \
+    }                                                                                              \
+    [[maybe_unused]] static const char *dtype(const T *) { return #SUFFIX; }
+PROBE_ENTRY_POINTS(f32, float)
+PROBE_ENTRY_POINTS(f64, double)
+PROBE_ENTRY_POINTS(f16, f16_t)
+PROBE_ENTRY_POINTS(bf16, bf16_t)
+
+// The f32 value each element type is read as (the definitions, not the kernels' loads).
+static float widen(float v) { return v; }
+static float widen(double v) { return (float)v; } // round to nearest even, as CUDA's cvt.rn
+static float widen(f16_t v) { return probe_f16_to_f32(v.bits); } // checked in scalar_helpers
+static float widen(bf16_t v) {
+    u32 b = (u32)v.bits << 16;
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+}
+template <typename T> static std::vector<float> widened(const std::vector<T> &x) {
+    std::vector<float> out;
+    for (const T &v : x) out.push_back(widen(v));
+    return out;
+}
+
+// The coefficient cache of the device: generated once by key_coefficients (3 blocks, grid-stride),
+// then every row width uses a prefix of it, as src/cuda/keys.rs does.
+static std::vector<u64> coef_cache;
+static const u64 *device_coefficients(u64 limbs) {
+    if (coef_cache.size() < 2 * limbs) {
+        coef_cache.assign(std::max<u64>(2 * limbs, 8192), 0);
+        emu_launch({3}, BLOCK, 0, [&] {
+            key_coefficients(KEY_SEED, coef_cache.size(), coef_cache.data());
+        });
+    }
+    return coef_cache.data();
+}
+
+template <typename T>
+static RefCounts device(const std::vector<T> &x, u64 n, u32 d, const Bins &b,
                         const std::vector<u32> &xl_in, const std::vector<u32> &yl_in,
                         u32 grid_blocks) {
     // Dense labels and group sizes (the host does this once per probe set).
@@ -163,22 +100,22 @@ static RefCounts device(const std::vector<float> &x, u64 n, u32 d, const Bins &b
     u32 glog = 0;
     while ((1u << glog) < 32 && (u64)(16u << glog) < d) ++glog;
     if (b.floor) {
-        auto coef = coefficients(2 * (size_t)d, 42);
+        const u64 *coef = device_coefficients(2 * (u64)d);
         emu_launch({grid_blocks}, BLOCK, 0, [&] {
-            row_keys_floor_f32(x.data(), n, d, b.width, coef.data(), glog, k1.data(), k2.data());
+            keys_floor(x.data(), n, d, b.width, coef, glog, k1.data(), k2.data());
         });
     } else {
         const u32 m = (u32)b.thr.size();
         const u32 bits = std::max<u32>(1, log2_ceil((u64)m + 2));
         const u32 per = 32 / bits;
         const u32 limbs = (d + per - 1) / per;
-        auto coef = coefficients(limbs, 42);
+        const u64 *coef = device_coefficients(limbs);
         std::vector<float> thr = b.thr;
         thr.push_back(0.0f); // never read; keeps the pointer valid for m = 0
         size_t smem = m <= PROBE_SMEM_THR_MAX ? m * 4 : 0;
         emu_launch({grid_blocks}, BLOCK, smem, [&] {
-            row_keys_thr_f32(x.data(), n, d, thr.data(), m, b.t0, b.inv, b.search, bits, per, limbs,
-                             coef.data(), glog, k1.data(), k2.data());
+            keys_thr(x.data(), n, d, thr.data(), m, b.t0, b.inv, b.search, bits, per, limbs, coef,
+                     glog, k1.data(), k2.data());
         });
     }
     const u32 log_cap = log2_ceil(2 * n);
@@ -200,8 +137,8 @@ static RefCounts device(const std::vector<float> &x, u64 n, u32 d, const Bins &b
     u64 kg = std::max<u64>({1, distinct_sizes(xg), distinct_sizes(yg)});
     u64 bound = std::min<u64>(n, kc * kg);
     const u32 log_runs = log2_ceil(2 * bound);
-    const u64 R = 1ull << log_runs;
-    std::vector<u64> rkey(3 * R, 0), out(6 * R, 0);
+    const u64 R = 1ull << log_runs, H = R / 2;
+    std::vector<u64> rkey(3 * R, 0), out(6 * H, 0);
     std::vector<u32> rmult(3 * R, 0), out_len(3, 0);
     emu_launch({grid_blocks}, BLOCK, 0, [&] {
         term_runs(rep.data(), cnt.data(), log_cap, (u32)n, xl.data(), yl.data(), xg.data(),
@@ -209,13 +146,14 @@ static RefCounts device(const std::vector<float> &x, u64 n, u32 d, const Bins &b
     });
     CHECK(err == 0, "term_runs reported a full table");
     emu_launch({grid_blocks}, BLOCK, 0, [&] {
-        compact_runs(rkey.data(), rmult.data(), log_runs, out.data(), out_len.data());
+        compact_runs(rkey.data(), rmult.data(), log_runs, out.data(), out_len.data(), &err);
     });
+    CHECK(err == 0, "compact_runs reported more runs than R/2");
     RefCounts got;
     Runs *tables[3] = {&got.t, &got.tx, &got.ty};
     for (u32 t = 0; t < 3; ++t)
-        for (u32 i = 0; i < out_len[t]; ++i) {
-            u64 key = out[2 * (t * R + i)], mult = out[2 * (t * R + i) + 1];
+        for (u32 i = 0; i < std::min<u64>(out_len[t], H); ++i) {
+            u64 key = out[2 * (t * H + i)], mult = out[2 * (t * H + i) + 1];
             CHECK(!tables[t]->count({key >> 32, key & 0xffffffffu}), "run listed twice");
             (*tables[t])[{key >> 32, key & 0xffffffffu}] = mult;
         }
@@ -230,41 +168,82 @@ static std::string show(const Runs &r) {
     return s;
 }
 
-static void check_counts(const char *name, const std::vector<float> &x, u64 n, u32 d,
-                         const Bins &b, const std::vector<u32> &xl, const std::vector<u32> &yl) {
-    RefCounts want = reference(x, n, d, b, xl, yl);
+/// The pipeline on `x` (any element type) equals the reference on its f32 values, for grids of
+/// one block and of three (rows spread over blocks and over the grid-stride loop).
+template <typename T>
+static void check_counts(const char *name, const std::vector<T> &x, u64 n, u32 d, const Bins &b,
+                         const std::vector<u32> &xl, const std::vector<u32> &yl) {
+    RefCounts want = reference(widened(x), n, d, b, xl, yl);
     for (u32 grid : {1u, 3u}) {
         RefCounts got = device(x, n, d, b, xl, yl, grid);
-        CHECK(got.t == want.t, "%s grid %u: H(T) runs %s, want %s", name, grid, show(got.t).c_str(),
-              show(want.t).c_str());
-        CHECK(got.tx == want.tx, "%s grid %u: H(T|X) runs %s, want %s", name, grid,
+        const char *ty = dtype(x.data());
+        CHECK(got.t == want.t, "%s %s grid %u: H(T) runs %s, want %s", name, ty, grid,
+              show(got.t).c_str(), show(want.t).c_str());
+        CHECK(got.tx == want.tx, "%s %s grid %u: H(T|X) runs %s, want %s", name, ty, grid,
               show(got.tx).c_str(), show(want.tx).c_str());
-        CHECK(got.ty == want.ty, "%s grid %u: H(T|Y) runs %s, want %s", name, grid,
+        CHECK(got.ty == want.ty, "%s %s grid %u: H(T|Y) runs %s, want %s", name, ty, grid,
               show(got.ty).c_str(), show(want.ty).c_str());
     }
-    std::printf("ok  %-40s n=%llu d=%u distinct=%zu\n", name, (unsigned long long)n, d,
-                (size_t)[&] { u64 s = 0; for (auto &[k, m] : want.t) s += m; return s; }());
+    u64 distinct = 0;
+    for (auto &[k, m] : want.t) distinct += m;
+    std::printf("ok  %-40s %-4s n=%llu d=%u distinct=%llu\n", name, dtype(x.data()),
+                (unsigned long long)n, d, (unsigned long long)distinct);
 }
 
-static void check_hist(const char *name, const std::vector<float> &x, u64 n, u32 d,
-                       const Bins &b, u32 tile, u32 rows_per_block, u32 direct) {
+template <typename T>
+static void check_hist(const char *name, const std::vector<T> &x, u64 n, u32 d, const Bins &b,
+                       u32 tile, u32 rows_per_block, u32 direct) {
+    const std::vector<float> xf = widened(x);
     const u32 m = (u32)b.thr.size(), B = m + 2;
     std::vector<u32> want((size_t)d * B, 0), got((size_t)d * B, 0);
     for (u64 r = 0; r < n; ++r)
         for (u32 j = 0; j < d; ++j) {
-            long long c = ref_bin(b, x[r * d + j]);
+            long long c = ref_bin(b, xf[r * d + j]);
             want[(size_t)j * B + (c == std::numeric_limits<long long>::min() ? m + 1 : (u32)c)]++;
         }
     std::vector<float> thr = b.thr;
     thr.push_back(0.0f);
     dim3 grid = {(d + tile - 1) / tile, (u32)((n + rows_per_block - 1) / rows_per_block), 1};
     emu_launch(grid, BLOCK, direct ? 0 : (size_t)tile * B * 4, [&] {
-        neuron_hist_f32(x.data(), n, d, thr.data(), m, b.t0, b.inv, b.search, tile, rows_per_block,
-                        direct, got.data());
+        hist(x.data(), n, d, thr.data(), m, b.t0, b.inv, b.search, tile, rows_per_block, direct,
+             got.data());
     });
-    CHECK(got == want, "%s: histograms differ", name);
-    std::printf("ok  %-40s n=%llu d=%u tile=%u rows=%u direct=%u\n", name,
+    CHECK(got == want, "%s %s: histograms differ", name, dtype(x.data()));
+    std::printf("ok  %-40s %-4s n=%llu d=%u tile=%u rows=%u direct=%u\n", name, dtype(x.data()),
                 (unsigned long long)n, d, tile, rows_per_block, direct);
+}
+
+// Values of other element types: f64 values next to f32 rounding boundaries and beyond the f32
+// range; f16 and bf16 from every kind of bit pattern (normal, subnormal, ±0, ±inf, NaN).
+static std::vector<double> f64_values(std::mt19937_64 &rng, size_t len, const Bins &b) {
+    std::vector<double> special = {0.0, -0.0, NAN, INFINITY, -INFINITY, 1e39, -1e39, 1e-50, 3.5e38,
+                                   -3.5e38, 1e-46, 7e-46};
+    for (double e : b.ref_edges) {
+        const float f = (float)e;
+        const double up = next_up(f), half = ((double)f + up) / 2; // a tie: rounds to even
+        special.insert(special.end(), {e, (double)f, half, std::nextafter(half, 2.0 * up),
+                                       std::nextafter(half, -2.0 * up), -half});
+    }
+    std::uniform_real_distribution<double> u(-1.3, 1.3);
+    std::vector<double> v(len);
+    for (auto &x : v) x = rng() % 3 ? u(rng) : special[rng() % special.size()];
+    return v;
+}
+template <typename H> static std::vector<H> half_values(std::mt19937_64 &rng, size_t len) {
+    std::vector<H> v(len);
+    for (auto &h : v) {
+        const u32 kind = rng() % 4;
+        // kind 0: any pattern; else a value near [-1.3, 1.3] (exponent near the bias)
+        u32 bits = (u32)rng() & 0xffffu;
+        if (kind != 0) {
+            const bool is_f16 = sizeof(H) == 2 && std::is_same_v<H, f16_t>;
+            const u32 man_bits = is_f16 ? 10 : 7, bias = is_f16 ? 15 : 127;
+            const u32 exp = bias - (u32)(rng() % 6);
+            bits = (bits & 0x8000u) | (exp << man_bits) | (bits & ((1u << man_bits) - 1));
+        }
+        h.bits = (unsigned short)bits;
+    }
+    return v;
 }
 
 int main() {
@@ -280,6 +259,20 @@ int main() {
         for (auto &x : v) x = u(rng);
         return v;
     };
+    // The coefficients: the device kernel gives the host definition, which is the sequential
+    // splitmix64 stream kernel_plan.rs used before (no rejection occurs in its first values).
+    {
+        device_coefficients(4096);
+        const auto seq = sequential_coefficients(coef_cache.size(), KEY_SEED);
+        u64 bad = 0;
+        for (u64 i = 0; i < coef_cache.size(); ++i)
+            bad += coef_cache[i] != seq[i] || coef_cache[i] != probe_key_coef(KEY_SEED, i) ||
+                   coef_cache[i] >= PROBE_P61;
+        CHECK(bad == 0, "key_coefficients: %llu of %zu differ", (unsigned long long)bad,
+              coef_cache.size());
+        std::printf("ok  key coefficients (%zu, device = host = sequential splitmix64)\n",
+                    coef_cache.size());
+    }
     const Bins idnns = fixed_bins(-1.0, 1.0, 30);
     // Random data: many distinct rows (d = 12), few (coarse values), wide rows.
     {
@@ -327,13 +320,20 @@ int main() {
                      labels(n, 3));
         check_counts("edges/NaN/inf fixed[-0.5,2]x7", s, n, d, fixed_bins(-0.5, 2.0, 7),
                      labels(n, n), labels(n, 3));
-        // Any guess gives the exact bin: a guess of 0 (inv = 0) walks all the way up, a guess far
-        // above (t0 far below) walks all the way down.
-        Bins walk_up = fixed_bins(-1.0, 1.0, 30), walk_down = walk_up;
+        // Any guess gives the exact bin: a guess of 0 (inv = 0) searches upwards, a guess far
+        // above (t0 far below) downwards, a guess of the wrong scale both ways.
+        Bins walk_up = fixed_bins(-1.0, 1.0, 30), walk_down = walk_up, scaled = walk_up;
         walk_up.inv = 0.0f;
         walk_down.t0 = -1e6f;
-        check_counts("fixed30 walk from 0", s, n, d, walk_up, labels(n, n), labels(n, 3));
-        check_counts("fixed30 walk from the top", s, n, d, walk_down, labels(n, n), labels(n, 3));
+        scaled.inv *= 3.7f;
+        check_counts("fixed30 guess 0", s, n, d, walk_up, labels(n, n), labels(n, 3));
+        check_counts("fixed30 guess from the top", s, n, d, walk_down, labels(n, n), labels(n, 3));
+        check_counts("fixed30 guess of the wrong scale", s, n, d, scaled, labels(n, n),
+                     labels(n, 3));
+        Bins many_fixed = fixed_bins(0.1, 0.7, 5000);
+        many_fixed.inv = 0.0f; // 4998 thresholds, guess 0: a binary search, not a walk
+        check_counts("fixed5000 guess 0 (global memory)", s, n, d, many_fixed, labels(n, n),
+                     labels(n, 3));
         std::vector<float> e = {-1.0f, -0.25f, -0.25f, 0.0f, 0.5f, 0.5f, 0.5f, 1.0f};
         check_counts("explicit edges (repeated)", s, n, d, edge_bins(e), labels(n, n),
                      labels(n, 3));
@@ -352,12 +352,39 @@ int main() {
         for (u64 r = 0; r < n; ++r) xr[r] = (u32)(r % 7 == 0 ? r : r / 5);
         check_counts("repeated x groups", s, n, d, idnns, xr, labels(n, 5));
     }
-    // Per-neuron histograms: shared-memory tiles, partial tiles, direct global atomics.
+    // The other element types: every kernel instance, against the reference on the f32 values.
     {
-        auto x = uniform(1000, 37, -1.3f, 1.3f);
+        const u64 n = 1200;
+        const u32 d = 3;
+        const Bins fixed7 = fixed_bins(-0.5, 2.0, 7);
+        const Bins edges = edge_bins({-1.0f, -0.25f, -0.25f, 0.0f, 0.5f, 1.0f});
+        auto x64 = f64_values(rng, n * d, idnns);
+        auto x16 = half_values<f16_t>(rng, n * d);
+        auto xb16 = half_values<bf16_t>(rng, n * d);
+        const std::pair<const char *, Bins> binnings[] = {
+            {"fixed30", idnns},           {"fixed[-0.5,2]x7", fixed7},
+            {"explicit edges", edges},    {"floor0.07", floor_bins(0.07)},
+            {"floor1e-30", floor_bins(1e-30)}};
+        for (const auto &[name, b] : binnings) {
+            check_counts(name, x64, n, d, b, labels(n, n), labels(n, 3));
+            check_counts(name, x16, n, d, b, labels(n, n), labels(n, 3));
+            check_counts(name, xb16, n, d, b, labels(n, n), labels(n, 3));
+        }
+        check_hist("hist f64", f64_values(rng, 300 * 40, idnns), 300, 40, idnns, 32, 100, 0);
+        check_hist("hist f16", half_values<f16_t>(rng, 300 * 40), 300, 40, idnns, 32, 100, 0);
+        check_hist("hist bf16", half_values<bf16_t>(rng, 300 * 40), 300, 40, edges, 40, 300, 0);
+        check_hist("hist bf16 direct", half_values<bf16_t>(rng, 300 * 40), 300, 40, idnns, 7, 64,
+                   1);
+    }
+    // Per-neuron histograms: shared-memory tiles (a multiple of 32, partial, wider than a block,
+    // narrower than a warp), direct global atomics.
+    {
+        auto x = uniform(1000, 300, -1.3f, 1.3f);
         for (size_t i = 0; i < x.size(); i += 13) x[i] = NAN;
-        check_hist("hist fixed30 tiles of 16", x, 1000, 37, idnns, 16, 300, 0);
-        check_hist("hist fixed30 one tile", x, 1000, 37, idnns, 37, 1000, 0);
+        check_hist("hist fixed30 tiles of 64", x, 1000, 300, idnns, 64, 150, 0);
+        check_hist("hist fixed30 tiles of 288 (> block)", x, 1000, 300, idnns, 288, 100, 0);
+        check_hist("hist fixed30 tiles of 16", x, 200, 300, idnns, 16, 300, 0);
+        check_hist("hist fixed30 one tile, 37 columns", x, 1000, 37, idnns, 37, 1000, 0);
         check_hist("hist fixed30 direct", x, 1000, 37, idnns, 5, 128, 1);
         check_hist("hist explicit edges", x, 1000, 37,
                    edge_bins({-1.0f, -0.5f, -0.5f, 0.0f, 0.25f, 1.0f}), 8, 500, 0);

@@ -1,9 +1,14 @@
 //! Per-neuron histograms on a CUDA device (`kernels/neuron_hist.cu`): `[d][bins + 1]` counts of a
 //! layer under bounded bins, accumulated in shared memory per block of columns and rows.
+//!
+//! A block's shared histogram is kept near 24 KiB, so that 8 blocks of 256 threads (the most an
+//! H100 SM runs at once) fit an SM's shared memory; its column tile is a multiple of 32 where it can
+//! be, so that a warp's lanes count into distinct banks (`kernels/neuron_hist.cu`).
 
 use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
 use candle_core::Tensor;
 
+use super::device::order_after_producers;
 use super::{check_dims, download, func, launch, resolve, upload_thresholds, with_values, zeros};
 use super::{BLOCK, PTX_HIST};
 use crate::binning::Binning;
@@ -11,8 +16,8 @@ use crate::counts::NeuronHistograms;
 use crate::error::{Error, Result};
 use crate::kernel_plan::BinPlan;
 
-/// Shared memory a block may use without opting in (48 KiB), in `u32` counters.
-const SMEM_COUNTERS: usize = 48 * 1024 / 4;
+/// Shared memory of one block's histogram (24 KiB), in `u32` counters.
+const SMEM_COUNTERS: usize = 24 * 1024 / 4;
 /// Values a block counts (rows × tile columns), about.
 const VALUES_PER_BLOCK: usize = 1 << 16;
 /// Largest grid y dimension.
@@ -26,6 +31,7 @@ pub(crate) fn neuron_histograms(
     binning: &Binning,
 ) -> Result<NeuronHistograms> {
     check_dims(n, d)?;
+    order_after_producers(t)?;
     let binner = resolve(t, binning)?;
     let BinPlan::Thresholds {
         thr,
@@ -47,12 +53,13 @@ pub(crate) fn neuron_histograms(
             expected: "d × (bins + 1) counters to fit in device memory",
         });
     };
-    // Columns per block: as many histograms as fit in shared memory; none fit: global atomics.
+    // Columns per block: as many histograms as fit in shared memory (a multiple of 32 when 32
+    // fit); none fit: global atomics.
     let fit = SMEM_COUNTERS / b;
-    let (tile, direct) = if fit == 0 {
-        (d.min(BLOCK as usize), 1u32)
-    } else {
-        (d.min(fit), 0u32)
+    let (tile, direct) = match fit {
+        0 => (d.min(BLOCK as usize), 1u32),
+        1..32 => (d.min(fit), 0u32),
+        _ => (d.min(fit / 32 * 32), 0u32),
     };
     let rows = (VALUES_PER_BLOCK / tile)
         .max(n.div_ceil(MAX_GRID_Y))

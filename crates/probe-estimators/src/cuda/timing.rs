@@ -6,7 +6,9 @@ use candle_core::cuda_backend::cudarc::driver::sys::{CUdevice_attribute, CUevent
 use candle_core::cuda_backend::cudarc::driver::CudaStream;
 use candle_core::{Device, Tensor};
 
-use super::{check_dims, cuda_err, resolve, with_values, zeros, KeyJob};
+use super::device::order_after_producers;
+use super::keys::KeyJob;
+use super::{check_dims, cuda_err, resolve, with_values, zeros};
 use crate::binning::Binning;
 use crate::counts::{binned_counts_tensor, samples_shape};
 use crate::error::Result;
@@ -65,6 +67,7 @@ fn time_on(
 pub fn time_row_keys(t: &Tensor, binning: &Binning, reps: usize) -> Result<f64> {
     let (n, d) = samples_shape(t)?;
     check_dims(n, d)?;
+    order_after_producers(t)?;
     let plan = BinPlan::new(&resolve(t, binning)?);
     with_values(t, n * d, |dev, act| {
         let s = dev.cuda_stream();
