@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use probe_run::config::DeviceChoice;
 use probe_run::{analyze, estimate, sweep_plot, ConfigSource, TrainOptions};
 
 mod progress;
@@ -195,9 +196,9 @@ fn main() -> ExitCode {
                     out,
                     overwrite,
                     device: device.map(|d| match d {
-                        DeviceArg::Auto => "auto".to_string(),
-                        DeviceArg::Cpu => "cpu".to_string(),
-                        DeviceArg::Cuda => "cuda".to_string(),
+                        DeviceArg::Auto => DeviceChoice::Auto,
+                        DeviceArg::Cpu => DeviceChoice::Cpu,
+                        DeviceArg::Cuda => DeviceChoice::Cuda,
                     }),
                     epochs,
                     seed,

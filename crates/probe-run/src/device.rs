@@ -3,19 +3,20 @@
 use crate::error::{bail, Result};
 use candle_core::Device;
 
+use crate::config::DeviceChoice;
+
 /// The device for `choice` (`auto` = CUDA when compiled in and present, else CPU).
-pub fn resolve(choice: &str) -> Result<Device> {
+pub fn resolve(choice: DeviceChoice) -> Result<Device> {
     match choice {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(),
-        "auto" => {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda => cuda(),
+        DeviceChoice::Auto => {
             if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
                 cuda()
             } else {
                 Ok(Device::Cpu)
             }
         }
-        other => bail!("invalid device {other:?}; expected \"auto\", \"cpu\" or \"cuda\""),
     }
 }
 
@@ -34,11 +35,16 @@ fn cuda() -> Result<Device> {
     )
 }
 
-/// A short name for messages and the resolved config.
-pub fn name(device: &Device) -> &'static str {
+/// The choice that names `device` in the resolved config (`cpu` or `cuda`).
+pub fn choice(device: &Device) -> DeviceChoice {
     if device.is_cuda() {
-        "cuda"
+        DeviceChoice::Cuda
     } else {
-        "cpu"
+        DeviceChoice::Cpu
     }
+}
+
+/// A short name for messages (`cpu` or `cuda`).
+pub fn name(device: &Device) -> &'static str {
+    choice(device).as_str()
 }

@@ -11,13 +11,13 @@ use probe_estimators::{entropy_bits, exact_symbols};
 use probe_report::{create_run_dir, write_atomic, PlaneOptions};
 use probe_train::ensemble::{EnsembleMlp, EnsembleTrainer};
 use probe_train::fused::FusedMlp;
-use probe_train::model::{Activation, Init, Model};
+use probe_train::model::Model;
 use probe_train::trainer::{DeviceData, Trainer};
 use probe_train::vib::trainer::VibTrainer;
 use probe_train::vib::{Vib, VibSpec};
 
 use crate::capture::ProbeSet;
-use crate::config::{Config, MeasureOn};
+use crate::config::{Config, DeviceChoice, MeasureOn};
 use crate::error::{bail, Context, Result};
 use crate::estimate::{EstimatorSpec, Samples};
 use crate::rundir::files::{is_train_file, remove_own_files};
@@ -52,8 +52,8 @@ pub struct TrainOptions {
     pub out: Option<PathBuf>,
     /// Replace probe's files in an existing run directory.
     pub overwrite: bool,
-    /// Overrides `device` (`auto`, `cpu`, `cuda`).
-    pub device: Option<String>,
+    /// Overrides `device`.
+    pub device: Option<DeviceChoice>,
     /// Overrides `train.epochs` (a log schedule keeps at most one measurement per epoch).
     pub epochs: Option<usize>,
     /// Overrides `seed`.
@@ -138,11 +138,11 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
         cfg.seed = s;
     }
     if let Some(d) = &opts.device {
-        cfg.device = d.clone();
+        cfg.device = *d;
     }
     cfg.validate().with_context(invalid)?;
     cfg.train.checkpoint_every = Some(cfg.checkpoint_every());
-    let device = device::resolve(&cfg.device)?;
+    let device = device::resolve(cfg.device)?;
     let splits = data::load(&cfg)?;
     let classes = splits.train.classes.max(splits.test.classes);
     let shape = crate::model::DataShape {
@@ -157,14 +157,17 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
     let vib = match &cfg.vib {
         None => None,
         Some(v) => {
-            let w = cfg.model.widths.clone().unwrap_or_default();
+            let Some(m) = cfg.model.mlp() else {
+                bail!("`[vib]` needs `model.kind = \"mlp\"` (its hidden layers are the encoder)");
+            };
+            let w = &m.widths;
             let spec = VibSpec {
                 input_dim: splits.train.d,
-                hidden: w[1..w.len().saturating_sub(1)].to_vec(),
+                hidden: w[1..w.len() - 1].to_vec(),
                 k: v.k,
                 classes,
-                activation: cfg.model.activation.unwrap_or(Activation::Relu),
-                init: cfg.model.init.unwrap_or(Init::Default),
+                activation: m.activation,
+                init: m.init,
             };
             Some(Vib::new(&spec, cfg.seed, &device)?)
         }
@@ -236,7 +239,7 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
                     &tensors::inputs_bytes(&probe_ds.x, probe_ds.n, probe_ds.d)?,
                 )?;
             }
-            cfg.device = device::name(&device).to_string();
+            cfg.device = device::choice(&device);
             write_atomic(&out.join(CONFIG_FILE), cfg.to_toml()?.as_bytes())?;
             out
         }

@@ -8,12 +8,18 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{bail, Context, Result};
 use probe_capture::Schedule;
-use probe_train::model::{Activation, CellKind, Init, PoolType, Pooling};
 use probe_train::optim::OptimSpec;
 use serde::{Deserialize, Serialize};
 
+pub mod keyword;
+pub mod model;
+
 pub use crate::estimate::NamedEstimator;
 use crate::estimate::RawEstimator;
+pub use keyword::{DeviceChoice, MeasureOn, OptimizerKind, ScheduleKind};
+pub use model::{
+    CnnConfig, MlpConfig, ModelSpec, PerBlock, RawModel, RnnConfig, TransformerConfig,
+};
 
 /// A whole run: data, model, training and measurement.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,11 +32,11 @@ pub struct Config {
     pub seed: u64,
     /// `auto`, `cpu` or `cuda`; `--device` overrides it.
     #[serde(default = "default_device")]
-    pub device: String,
+    pub device: DeviceChoice,
     /// The data set and split.
     pub data: DataConfig,
     /// The network.
-    pub model: ModelConfig,
+    pub model: ModelSpec,
     /// The optimiser and loop.
     pub train: TrainConfig,
     /// What is measured, when, and how.
@@ -121,99 +127,12 @@ pub enum SplitKind {
     Shuffled,
 }
 
-/// `[model]`: the architecture (`kind`) and its keys. Which keys a kind takes, their defaults and
-/// their checks are in [`crate::model`]; after the model is built the run writes this table back
-/// resolved (every key of the kind filled in).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// `mlp` (default), `cnn`, `transformer` or `rnn`.
-    #[serde(default = "default_kind")]
-    pub kind: String,
-    /// mlp: every layer's width, input and output included (`[12, 10, 7, 5, 4, 3, 2]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub widths: Option<Vec<usize>>,
-    /// mlp, cnn: hidden non-linearity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activation: Option<Activation>,
-    /// mlp, cnn, transformer: weight initialisation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init: Option<Init>,
-    /// cnn, transformer, rnn: input image `[C, H, W]` (default `[1, rows, cols]` of the data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<Vec<usize>>,
-    /// cnn: output channels of each convolution block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channels: Option<Vec<usize>>,
-    /// cnn: kernel size, one for all blocks or one per block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<PerBlock>,
-    /// cnn: stride, one or per block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stride: Option<PerBlock>,
-    /// cnn: zero padding, one or per block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub padding: Option<PerBlock>,
-    /// cnn: pooling window after each block (1 = none), one or per block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pool: Option<PerBlock>,
-    /// cnn: `max` or `avg` pooling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pool_type: Option<PoolType>,
-    /// cnn: hidden fully connected widths.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fc: Option<Vec<usize>>,
-    /// cnn: batch norm after each convolution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_norm: Option<bool>,
-    /// cnn: dropout probability on the fully connected layers' inputs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dropout: Option<f64>,
-    /// transformer: `patch` or `rows` tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens: Option<String>,
-    /// transformer: patch size (with `tokens = "patch"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<usize>,
-    /// transformer: residual width.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub d_model: Option<usize>,
-    /// transformer: attention heads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heads: Option<usize>,
-    /// transformer: blocks; rnn: stacked recurrent layers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<usize>,
-    /// transformer: MLP width.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub d_mlp: Option<usize>,
-    /// transformer: `cls` or `mean`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pooling: Option<Pooling>,
-    /// rnn: `lstm` or `gru`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cell: Option<CellKind>,
-    /// rnn: hidden units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<usize>,
-}
-
-/// A CNN setting given once for every block (`kernel = 3`) or per block (`kernel = [5, 3]`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PerBlock {
-    /// The same value for every block.
-    One(usize),
-    /// One value per block.
-    Each(Vec<usize>),
-}
-
 /// `[train]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// `adam` or `sgd`.
-    pub optimizer: String,
+    pub optimizer: OptimizerKind,
     /// Learning rate.
     pub lr: f64,
     /// SGD momentum.
@@ -251,7 +170,7 @@ pub struct TrainConfig {
 #[serde(deny_unknown_fields)]
 pub struct MeasureConfig {
     /// `every`, `every_k` or `log`.
-    pub schedule: String,
+    pub schedule: ScheduleKind,
     /// k for `every_k`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<usize>,
@@ -260,7 +179,7 @@ pub struct MeasureConfig {
     pub points: Option<usize>,
     /// Which samples the information is measured on: `all`, `train` or `test`.
     #[serde(default = "default_on")]
-    pub on: String,
+    pub on: MeasureOn,
     /// Hook-point name globs to measure.
     #[serde(default = "default_hooks")]
     pub hooks: Vec<String>,
@@ -349,17 +268,14 @@ impl EstimatorConfig {
     }
 }
 
-fn default_device() -> String {
-    "auto".into()
+fn default_device() -> DeviceChoice {
+    DeviceChoice::Auto
 }
 fn default_split() -> SplitKind {
     SplitKind::Original
 }
 fn default_train_fraction() -> f64 {
     0.8
-}
-fn default_kind() -> String {
-    "mlp".into()
 }
 fn default_repeats() -> usize {
     1
@@ -373,8 +289,8 @@ fn default_beta2() -> f64 {
 fn default_eps() -> f64 {
     1e-8
 }
-fn default_on() -> String {
-    "test".into()
+fn default_on() -> MeasureOn {
+    MeasureOn::Test
 }
 fn default_true() -> bool {
     true
@@ -384,17 +300,6 @@ fn default_saturation() -> f64 {
 }
 fn default_hooks() -> Vec<String> {
     vec!["layers.*.hook_post".into()]
-}
-
-/// Which samples information is measured on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MeasureOn {
-    /// Train and test together (IDNNs: all 4096 patterns).
-    All,
-    /// The training samples.
-    Train,
-    /// The test samples (Saxe's MNIST protocol).
-    Test,
 }
 
 impl Config {
@@ -419,20 +324,17 @@ impl Config {
     /// The optimiser, validated.
     pub fn optim(&self) -> Result<OptimSpec> {
         let t = &self.train;
-        let spec = match t.optimizer.as_str() {
-            "sgd" => OptimSpec::Sgd {
+        let spec = match t.optimizer {
+            OptimizerKind::Sgd => OptimSpec::Sgd {
                 lr: t.lr,
                 momentum: t.momentum,
             },
-            "adam" => OptimSpec::Adam {
+            OptimizerKind::Adam => OptimSpec::Adam {
                 lr: t.lr,
                 beta1: t.beta1,
                 beta2: t.beta2,
                 eps: t.eps,
             },
-            other => bail!(
-                "invalid value for `train.optimizer`: {other:?}; expected \"adam\" or \"sgd\""
-            ),
         };
         spec.validate()?;
         Ok(spec)
@@ -441,17 +343,14 @@ impl Config {
     /// The measurement schedule, validated against `train.epochs`.
     pub fn schedule(&self) -> Result<Schedule> {
         let m = &self.measure;
-        let s = match m.schedule.as_str() {
-            "every" => Schedule::Every,
-            "every_k" => Schedule::EveryK(m.every.context(
+        let s = match m.schedule {
+            ScheduleKind::Every => Schedule::Every,
+            ScheduleKind::EveryK => Schedule::EveryK(m.every.context(
                 "`measure.every` is required with schedule = \"every_k\" (measure every k-th epoch)",
             )?),
-            "log" => Schedule::LogSpaced(m.points.context(
+            ScheduleKind::Log => Schedule::LogSpaced(m.points.context(
                 "`measure.points` is required with schedule = \"log\" (number of log-spaced epochs)",
             )?),
-            other => bail!(
-                "invalid value for `measure.schedule`: {other:?}; expected \"every\", \"every_k\" or \"log\""
-            ),
         };
         s.epochs(self.train.epochs)
             .context("invalid value for `measure.points`/`measure.every`")?;
@@ -467,14 +366,7 @@ impl Config {
 
     /// The sample set information is measured on.
     pub fn measure_on(&self) -> Result<MeasureOn> {
-        Ok(match self.measure.on.as_str() {
-            "all" => MeasureOn::All,
-            "train" => MeasureOn::Train,
-            "test" => MeasureOn::Test,
-            other => bail!(
-                "invalid value for `measure.on`: {other:?}; expected \"all\", \"train\" or \"test\""
-            ),
-        })
+        Ok(self.measure.on)
     }
 
     /// The estimators, validated, with distinct names.
@@ -556,7 +448,6 @@ impl Config {
 
     /// Checks every value that does not depend on the data, so mistakes surface before loading it.
     pub fn validate(&self) -> Result<()> {
-        crate::model::validate(&self.model)?;
         if self.train.batch_size == 0 {
             bail!("invalid value for `train.batch_size`: 0; expected at least 1");
         }
@@ -566,16 +457,16 @@ impl Config {
         if self.train.repeats == 0 {
             bail!("invalid value for `train.repeats`: 0; expected the number of seeds to train, at least 1");
         }
-        if self.train.repeats > 1 && self.model.kind != "mlp" {
+        if self.train.repeats > 1 && self.model.mlp().is_none() {
             bail!(
                 "invalid value for `train.repeats`: {}; seed ensembles are trained as one batched MLP, and `model.kind` is {:?}. Use repeats = 1 (and --seed per run) for other models",
                 self.train.repeats,
-                self.model.kind
+                self.model.kind()
             );
         }
         if let Some(v) = &self.vib {
-            if self.model.kind != "mlp" {
-                bail!("`[vib]` needs `model.kind = \"mlp\"` (its hidden layers are the encoder), got {:?}", self.model.kind);
+            if self.model.mlp().is_none() {
+                bail!("`[vib]` needs `model.kind = \"mlp\"` (its hidden layers are the encoder), got {:?}", self.model.kind());
             }
             if self.train.repeats > 1 {
                 bail!("`[vib]` runs one seed at a time; set `train.repeats = 1` (and use --seed for more)");
@@ -608,12 +499,6 @@ impl Config {
         let f = self.data.train_fraction;
         if !(f > 0.0 && f < 1.0) {
             bail!("invalid value for `data.train_fraction`: {f}; expected a fraction strictly between 0 and 1");
-        }
-        if !["auto", "cpu", "cuda"].contains(&self.device.as_str()) {
-            bail!(
-                "invalid value for `device`: {:?}; expected \"auto\", \"cpu\" or \"cuda\"",
-                self.device
-            );
         }
         self.optim()?;
         self.schedule()?;
