@@ -1,4 +1,6 @@
-//! `--device auto|cpu|cuda`: picks the candle device a run uses.
+//! `--device auto|cpu|cuda`: picks the candle device a run uses. CUDA devices are opened with one
+//! stream shared by all threads, so work queued by the capturing thread and by the estimators'
+//! worker threads is ordered.
 
 use crate::error::{bail, Result};
 use candle_core::Device;
@@ -23,7 +25,10 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device> {
 #[cfg(feature = "cuda")]
 fn cuda() -> Result<Device> {
     use crate::error::Context;
-    Device::new_cuda(0)
+    // One stream shared by every thread: activations captured on this thread are estimated in
+    // rayon workers, and both must queue on the same stream to be ordered (see
+    // `probe_estimators::cuda::open_device`).
+    probe_estimators::cuda::open_device(0)
         .context("cannot open CUDA device 0 (is a GPU and its driver present?); use --device cpu")
 }
 
