@@ -1,9 +1,10 @@
-//! Every bad config exits non-zero with a message naming the key (or file) and what is expected.
-
-use std::process::Command;
+//! A handful of bad configs and flags through the real binary: a bad config exits with code 1 and
+//! one `error: ` line naming the file, the key and what is expected; bad flags are clap's usage
+//! errors (code 2). Every config error's message is checked in process in
+//! `crates/probe-run/tests/errors.rs`.
 
 mod common;
-use common::root;
+use common::{probe, root, run_error, tmp_dir};
 
 /// The tishby_tanh config with `from` replaced by `to` (which must occur).
 fn variant(from: &str, to: &str) -> String {
@@ -12,30 +13,26 @@ fn variant(from: &str, to: &str) -> String {
     base.replacen(from, to, 1)
 }
 
-/// Runs `probe train` on `config_text` and returns its stderr, asserting it failed.
+/// Runs `probe train` on `config_text` (as `c.toml`) and returns its stderr, asserting it failed
+/// with exit code 1 and an `error: ` line.
 fn fails(name: &str, config_text: &str, extra: &[&str]) -> String {
-    let dir = std::env::temp_dir().join(format!("probe-cli-err-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmp_dir(&format!("err-{name}"));
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, config_text).unwrap();
     let out = dir.join("run");
-    let o = Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args([
-            "train",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args(extra)
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let mut args = vec![
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = probe(&args);
+    let err = run_error(&o);
+    assert!(!out.exists(), "{name}: no run directory for a bad config");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(!o.status.success(), "{name}: expected failure");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{name} panicked: {err}");
     err
 }
 
@@ -46,17 +43,13 @@ fn assert_mentions(err: &str, parts: &[&str]) {
 }
 
 #[test]
-fn unknown_key() {
+fn unknown_key_and_wrong_type() {
     let err = fails(
         "unknown",
         &variant("lr = 0.0004", "lr = 0.0004\nlearning_rate = 1"),
         &[],
     );
-    assert_mentions(&err, &["learning_rate", "unknown field"]);
-}
-
-#[test]
-fn wrong_type() {
+    assert_mentions(&err, &["c.toml", "learning_rate", "unknown field"]);
     let err = fails(
         "type",
         &variant("batch_size = 512", "batch_size = \"big\""),
@@ -66,85 +59,25 @@ fn wrong_type() {
 }
 
 #[test]
-fn zero_bins() {
-    let err = fails("bins", &variant("edges = 30", "edges = 0"), &[]);
-    assert_mentions(&err, &["measure.estimators[0]", "edges"]);
-}
-
-#[test]
-fn negative_learning_rate() {
+fn invalid_value_names_the_file_and_key() {
     let err = fails("lr", &variant("lr = 0.0004", "lr = -0.1"), &[]);
-    assert_mentions(&err, &["train.lr", "positive"]);
-}
-
-#[test]
-fn widths_that_do_not_match_the_data() {
-    let err = fails("width-in", &variant("widths = [12,", "widths = [13,"), &[]);
-    assert_mentions(&err, &["model.widths[0]", "12 features"]);
-    let err = fails("width-out", &variant("3, 2]", "3, 5]"), &[]);
-    assert_mentions(&err, &["model.widths[6]", "2 classes"]);
-}
-
-#[test]
-fn a_filter_that_matches_nothing() {
-    let err = fails(
-        "filter",
-        &variant("hooks = [\"layers.*.hook_post\"]", "hooks = [\"blocks.*\"]"),
-        &[],
+    assert_mentions(
+        &err,
+        &[
+            "error: invalid config file",
+            "c.toml",
+            "train.lr",
+            "positive",
+        ],
     );
-    assert_mentions(&err, &["measure.hooks", "blocks.*", "layers.0.hook_pre"]);
-}
-
-#[test]
-fn bad_enum_values() {
-    let err = fails(
-        "act",
-        &variant("activation = \"tanh\"", "activation = \"swish\""),
-        &[],
-    );
-    assert_mentions(&err, &["swish", "tanh", "relu"]);
-    let err = fails(
-        "sched",
-        &variant("schedule = \"log\"", "schedule = \"sometimes\""),
-        &[],
-    );
-    assert_mentions(&err, &["measure.schedule", "every_k"]);
-    let err = fails(
-        "opt",
-        &variant("optimizer = \"adam\"", "optimizer = \"lbfgs\""),
-        &[],
-    );
-    assert_mentions(&err, &["train.optimizer", "sgd"]);
 }
 
 #[test]
 fn syntax_error_and_missing_file() {
     let err = fails("syntax", "name = \n", &[]);
     assert_mentions(&err, &["c.toml", "line 1"]);
-    let o = Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args(["train", "--config", "no/such/config.toml"])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert_mentions(
-        &String::from_utf8_lossy(&o.stderr),
-        &["no/such/config.toml"],
-    );
-}
-
-#[test]
-fn missing_mnist_files_are_listed() {
-    let text = std::fs::read_to_string(root().join("configs/mlp_mnist.toml")).unwrap();
-    let text = text.replace("path = \"datasets/mnist\"", "path = \"/nonexistent/mnist\"");
-    let err = fails("mnist", &text, &[]);
-    assert_mentions(
-        &err,
-        &[
-            "train-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-            "datasets/README.md",
-        ],
-    );
+    let err = run_error(&probe(&["train", "--config", "no/such/config.toml"]));
+    assert_mentions(&err, &["no/such/config.toml"]);
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -159,83 +92,52 @@ fn cuda_without_the_feature_is_a_clear_error() {
 }
 
 #[test]
-fn estimator_tables_of_every_kind_are_validated() {
-    let table = "kind = \"binned\"\nlo = -1.0\nhi = 1.0\nedges = 30";
-    let err = fails("kind", &variant(table, "kind = \"mine\""), &[]);
-    assert_mentions(
-        &err,
+fn an_existing_run_directory_needs_overwrite() {
+    let dir = tmp_dir("exists");
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let err = run_error(&probe(&[
+        "train",
+        "--config",
+        "configs/tishby_tanh.toml",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    assert_mentions(&err, &["already exists", "--overwrite"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["train"][..],
         &[
-            "measure.estimators[0].kind",
-            "\"mine\"",
-            "\"kde\"",
-            "\"knn\"",
+            "train",
+            "--config",
+            "configs/tishby_tanh.toml",
+            "--resume",
+            "runs/x",
         ],
-    );
-    let err = fails(
-        "kde-sigma",
-        &variant(table, "kind = \"kde\"\nname = \"k\""),
-        &[],
-    );
-    assert_mentions(&err, &["measure.estimators[0].sigma2", "required"]);
-    let err = fails(
-        "kde-neg",
-        &variant(table, "kind = \"kde\"\nsigma2 = -1.0"),
-        &[],
-    );
-    assert_mentions(&err, &["measure.estimators[0].sigma2", "-1"]);
-    let err = fails("knn-k", &variant(table, "kind = \"knn\"\nk = 0"), &[]);
-    assert_mentions(&err, &["measure.estimators[0].k", "at least 1"]);
-    // `lo`, `hi` and `edges` of the binned table do not apply to kde.
-    let err = fails(
-        "kde-lo",
-        &variant("kind = \"binned\"", "kind = \"kde\"\nsigma2 = 0.1"),
-        &[],
-    );
-    assert_mentions(
-        &err,
-        &["measure.estimators[0].lo", "does not apply", "sigma2"],
-    );
-}
-
-#[test]
-fn dump_epochs_must_be_measured() {
-    let err = fails(
-        "dump-epoch",
-        &variant("points = 274", "points = 274\ndump_activations = [1, 7999]"),
-        &[],
-    );
-    assert_mentions(&err, &["measure.dump_activations", "7999", "not measured"]);
-    let err = fails(
-        "dump-word",
-        &variant(
-            "points = 274",
-            "points = 274\ndump_activations = \"sometimes\"",
-        ),
-        &[],
-    );
-    assert_mentions(&err, &["measure.dump_activations", "\"measured\""]);
-    let err = fails(
-        "dump-type",
-        &variant("points = 274", "points = 274\ndump_activations = 3"),
-        &[],
-    );
-    assert_mentions(&err, &["dump_activations"]);
-}
-
-#[test]
-fn fused_trainer_asked_for_where_it_cannot_run() {
-    let gelu = variant("activation = \"tanh\"", "activation = \"gelu\"").replacen(
-        "epochs = 8000",
-        "epochs = 8000\nfused = true",
-        1,
-    );
-    let err = fails("fused-gelu", &gelu, &[]);
-    assert_mentions(&err, &["train.fused", "Gelu", "set it to false"]);
-    let fused = variant("epochs = 8000", "epochs = 8000\nfused = true");
-    let err = fails(
-        "fused-vib",
-        &format!("{fused}\n[vib]\nk = 4\nbeta = 0.001\n"),
-        &[],
-    );
-    assert_mentions(&err, &["train.fused", "MLPs only"]);
+        &[
+            "train",
+            "--config",
+            "configs/tishby_tanh.toml",
+            "--device",
+            "tpu",
+        ],
+    ] {
+        let o = probe(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "probe {args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("--help"),
+            "probe {args:?}: {err}"
+        );
+    }
 }

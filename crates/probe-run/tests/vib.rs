@@ -1,10 +1,10 @@
-//! `[vib]` runs end to end: `vib.csv` holds one row per epoch whose columns obey their identities
-//! (loss = CE + β·KL, error = 1 − accuracy, the lr decay schedule, bounds within [0, H]), the
-//! information plane of the encoder is measured, and a VIB run resumes bit-identically (two random
-//! streams: shuffling and the reparameterisation noise).
+//! `[vib]` runs, in process: `vib.csv` holds one row per epoch whose columns obey their
+//! identities (loss = CE + β·KL, error = 1 − accuracy, the lr decay schedule, bounds within
+//! [0, H]), the information plane of the encoder is measured, and a VIB run resumes
+//! bit-identically (two random streams: shuffling and the reparameterisation noise).
 
 mod common;
-use common::{ok, probe};
+use common::{assert_tables_match_files, resume_opts, tmp_dir, toml_opts, train};
 
 const CONFIG: &str = r#"name = "vib_small"
 seed = 2
@@ -37,20 +37,11 @@ width = 0.5
 
 #[test]
 fn vib_run_logs_bounds_per_epoch_and_resumes_bit_identically() {
-    let tmp = std::env::temp_dir().join(format!("probe-vib-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let cfg = tmp.join("vib.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    let tmp = tmp_dir("vib");
     let full = tmp.join("full");
-    ok(&probe(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        full.to_str().unwrap(),
-        "-q",
-    ]));
+    let outcome = train(&toml_opts(CONFIG, &full));
+    assert_tables_match_files(&outcome);
+    assert!(outcome.tables.contains_key("vib.csv"));
     let text = std::fs::read_to_string(full.join("vib.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -94,17 +85,10 @@ fn vib_run_logs_bounds_per_epoch_and_resumes_bit_identically() {
     assert!(plane.contains(",z.hook_mu,floor,") && plane.contains(",encoder.0.hook_post,floor,"));
 
     let cut = tmp.join("cut");
-    ok(&probe(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        cut.to_str().unwrap(),
-        "--stop-after",
-        "1",
-        "-q",
-    ]));
-    ok(&probe(&["train", "--resume", cut.to_str().unwrap(), "-q"]));
+    let mut opts = toml_opts(CONFIG, &cut);
+    opts.stop_after = Some(1);
+    train(&opts);
+    train(&resume_opts(&cut));
     for f in [
         "vib.csv",
         "metrics.csv",

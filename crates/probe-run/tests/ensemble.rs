@@ -1,26 +1,16 @@
-//! `train.repeats`: a seed ensemble's per-seed rows (metrics, information plane, gradients) and
-//! weights equal those of single runs of the same seeds byte for byte on the CPU; the mean table
-//! is the mean and sample standard deviation of those rows; an ensemble resumes bit-identically.
+//! `train.repeats`, in process: a seed ensemble's per-seed rows (metrics, information plane,
+//! gradients) and weights equal those of single runs of the same seeds byte for byte on the CPU;
+//! the mean table is the mean and sample standard deviation of those rows; an ensemble resumes
+//! bit-identically.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 mod common;
-use common::{ok, probe};
+use common::{assert_tables_match_files, lines, resume_opts, tmp_dir, toml_opts, train};
 
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-ens-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn config(dir: &Path, repeats: usize, extra_train: &str) -> PathBuf {
-    let p = dir.join(format!("r{repeats}.toml"));
-    std::fs::write(
-        &p,
-        format!(
-            r#"name = "ens"
+fn config(repeats: usize, extra_train: &str) -> String {
+    format!(
+        r#"name = "ens"
 seed = 5
 device = "cpu"
 [data]
@@ -51,60 +41,36 @@ kind = "binned"
 kind = "kde"
 sigma2 = 0.01
 "#
-        ),
     )
-    .unwrap();
-    p
-}
-
-fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 #[test]
 fn ensemble_rows_and_weights_equal_single_runs() {
     // The 12-bit network trains on the fused path by default.
-    replicas_equal_singles("eq", "");
+    replicas_equal_singles("ens-eq", "");
 }
 
 #[test]
 fn ensemble_rows_and_weights_equal_single_runs_on_the_candle_path() {
-    replicas_equal_singles("eq-candle", "fused = false");
+    replicas_equal_singles("ens-eq-candle", "fused = false");
 }
 
 fn replicas_equal_singles(tag: &str, extra_train: &str) {
     let tmp = tmp_dir(tag);
     let ens = tmp.join("ens");
-    let cfg3 = config(&tmp, 3, extra_train);
-    ok(&probe(&[
-        "train",
-        "--config",
-        cfg3.to_str().unwrap(),
-        "--out",
-        ens.to_str().unwrap(),
-        "-q",
-    ]));
-    let cfg1 = config(&tmp, 1, extra_train);
+    let cfg3 = config(3, extra_train);
+    let outcome = train(&toml_opts(&cfg3, &ens));
+    assert_tables_match_files(&outcome);
+    let cfg1 = config(1, extra_train);
     let ens_metrics = lines(&ens.join("metrics.csv"));
     let ens_plane = lines(&ens.join("infoplane.csv"));
     let ens_grads = lines(&ens.join("gradients.csv"));
     assert!(ens_plane[0].starts_with("seed,epoch,layer,estimator,i_xt,i_ty"));
     for seed in [5u64, 6, 7] {
         let single = tmp.join(format!("s{seed}"));
-        ok(&probe(&[
-            "train",
-            "--config",
-            cfg1.to_str().unwrap(),
-            "--seed",
-            &seed.to_string(),
-            "--out",
-            single.to_str().unwrap(),
-            "-q",
-        ]));
+        let mut opts = toml_opts(&cfg1, &single);
+        opts.seed = Some(seed);
+        train(&opts);
         // Per-seed rows: the single run's rows with the seed in front.
         for (file, ens_rows) in [("metrics.csv", &ens_metrics), ("infoplane.csv", &ens_plane)] {
             let want: Vec<String> = lines(&single.join(file))[1..]
@@ -171,18 +137,10 @@ fn replicas_equal_singles(tag: &str, extra_train: &str) {
 
     // Stopped after epoch 5 and resumed: the same files.
     let cut = tmp.join("cut");
-    let cut_s = cut.to_str().unwrap();
-    ok(&probe(&[
-        "train",
-        "--config",
-        cfg3.to_str().unwrap(),
-        "--out",
-        cut_s,
-        "--stop-after",
-        "5",
-        "-q",
-    ]));
-    ok(&probe(&["train", "--resume", cut_s, "-q"]));
+    let mut opts = toml_opts(&cfg3, &cut);
+    opts.stop_after = Some(5);
+    train(&opts);
+    train(&resume_opts(&cut));
     for f in [
         "metrics.csv",
         "infoplane.csv",

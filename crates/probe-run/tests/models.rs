@@ -1,35 +1,15 @@
-//! Smoke tests of the real `probe` binary on the CNN, Transformer and RNN kinds: each trains one
-//! epoch of a tiny model on 200 images of the committed Fashion-MNIST subset and measures on its
-//! 500 test images. Checked against what the config implies: `infoplane.csv` holds exactly the
-//! selected hook points (the TransformerLens-style names of docs/hooks.md) for the measured epoch,
-//! each representation has the width it must have (`stats.csv`'s `neurons`: channels for
+//! Smoke tests of the CNN, Transformer and RNN kinds, in process: each trains one epoch of a tiny
+//! model on 200 images of the committed Fashion-MNIST subset and measures on its 500 test images.
+//! Checked against what the config implies: `infoplane.csv` holds exactly the selected hook
+//! points (the TransformerLens-style names of docs/hooks.md) for the measured epoch, each
+//! representation has the width it must have (`stats.csv`'s `neurons`: channels for
 //! `channel_mean`, K for `project:K`, d_model for `cls`, …), and every estimate obeys the
 //! counting bounds of 500 samples and 10 classes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod common;
-use common::root;
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-cli-models-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Header + rows of a CSV written by probe (no quoted fields).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
-}
+use common::{assert_tables_match_files, read_csv, tmp_dir, toml_opts, train};
 
 fn col(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
@@ -66,17 +46,10 @@ bins = 10
 /// Trains `cfg` and checks that the measured hooks are exactly `widths`' keys, each with its
 /// representation width.
 fn run_and_check(name: &str, cfg: &str, widths: &[(&str, usize)]) {
-    let dir = tmp_dir(name);
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, cfg).unwrap();
+    let dir = tmp_dir(&format!("models-{name}"));
     let out = dir.join("run");
-    let o = Command::new(env!("CARGO_BIN_EXE_probe"))
-        .args(["train", "--config", path.to_str().unwrap(), "--quiet"])
-        .args(["--out", out.to_str().unwrap()])
-        .current_dir(root())
-        .output()
-        .expect("run probe");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let outcome = train(&toml_opts(cfg, &out));
+    assert_tables_match_files(&outcome);
 
     let (h, rows) = read_csv(&out.join("metrics.csv"));
     assert_eq!(rows.len(), 1);

@@ -1,0 +1,113 @@
+//! Helpers shared by the in-process tests of the run pipeline: scratch directories, the options
+//! of a run, runs that must succeed or fail, and CSV readers.
+//!
+//! Every test trains through [`probe_run::train`] in this process (no `probe` binary): tests of
+//! one file run in parallel threads, so nothing here changes the current directory or the
+//! environment, and every run writes under `std::env::temp_dir()`, never into the repository.
+//! Configs and data sets are found from the source checkout ([`root`]); the library itself
+//! resolves `datasets/…` against the current directory with a fallback to the checkout.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+use probe_run::config::Config;
+use probe_run::{ConfigSource, Error, RunOutcome, TrainOptions};
+
+/// The repository root (`configs/` and `datasets/` live there).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A committed config, e.g. `tishby_tanh.toml`.
+pub fn config_file(name: &str) -> PathBuf {
+    root().join("configs").join(name)
+}
+
+/// A fresh, empty scratch directory for the test `name` (unique per test process).
+pub fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("probe-run-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Options that train the config file `path` into `out`.
+pub fn file_opts(path: &Path, out: &Path) -> TrainOptions {
+    let mut o = TrainOptions::new(ConfigSource::File(path.to_path_buf()));
+    o.out = Some(out.to_path_buf());
+    o
+}
+
+/// Options that train the TOML `text` (parsed in code, as a caller building configs would)
+/// into `out`.
+pub fn toml_opts(text: &str, out: &Path) -> TrainOptions {
+    let config = Config::from_toml(text, "the test config")
+        .unwrap_or_else(|e| panic!("test config does not parse: {}", e.chain()));
+    let mut o = TrainOptions::new(ConfigSource::Value {
+        config: Box::new(config),
+        name: "the test config".into(),
+    });
+    o.out = Some(out.to_path_buf());
+    o
+}
+
+/// Options that continue the run in `dir` from its checkpoint.
+pub fn resume_opts(dir: &Path) -> TrainOptions {
+    TrainOptions::new(ConfigSource::Resume(dir.to_path_buf()))
+}
+
+/// Trains `opts`, panicking with the whole error chain if it fails.
+pub fn train(opts: &TrainOptions) -> RunOutcome {
+    probe_run::train(opts, &mut []).unwrap_or_else(|e| panic!("run failed: {}", e.chain()))
+}
+
+/// Trains `opts`, which must fail; returns the error.
+pub fn train_err(opts: &TrainOptions) -> Error {
+    match probe_run::train(opts, &mut []) {
+        Ok(o) => panic!("expected the run to fail; it ended at epoch {}", o.epoch),
+        Err(e) => e,
+    }
+}
+
+/// Asserts that `err` (an error chain) mentions each of `parts`.
+pub fn assert_mentions(err: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(err.contains(p), "error should mention {p:?}:\n{err}");
+    }
+}
+
+/// Header + rows of a CSV written by probe (no quoted fields in these files).
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The lines of a text file.
+pub fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Asserts that every table the run returned in memory is what its CSV file holds.
+pub fn assert_tables_match_files(outcome: &RunOutcome) {
+    assert!(!outcome.tables.is_empty(), "a run returns its tables");
+    for (name, table) in &outcome.tables {
+        let path = outcome.out.join(name);
+        if !path.exists() {
+            // Tables a run does not keep (e.g. gradients.csv without `measure.gradients`).
+            assert!(table.is_empty(), "{name} has rows but was not written");
+            continue;
+        }
+        let file = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(table.to_string(), file, "{name}: in memory vs on disk");
+    }
+}

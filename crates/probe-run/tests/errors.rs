@@ -1,0 +1,283 @@
+//! Every bad config fails with an error whose chain names the key (or file) and what is
+//! expected, and counts as bad user input. (The binary's exit code and `error: ` line are
+//! checked end to end in probe-cli's tests.)
+
+use std::path::Path;
+
+use probe_run::{Error, TrainOptions};
+
+mod common;
+use common::{assert_mentions, config_file, file_opts, tmp_dir, train_err};
+
+/// The tishby_tanh config with `from` replaced by `to` (which must occur).
+fn variant(from: &str, to: &str) -> String {
+    let base = std::fs::read_to_string(config_file("tishby_tanh.toml")).unwrap();
+    assert!(base.contains(from), "config has no {from:?}");
+    base.replacen(from, to, 1)
+}
+
+/// Trains `config_text` (written to `c.toml` in a scratch directory), with `tweak` applied to
+/// the options; returns the error, asserting the run failed.
+fn run_fails(name: &str, config_text: &str, tweak: impl FnOnce(&mut TrainOptions)) -> Error {
+    let dir = tmp_dir(&format!("err-{name}"));
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, config_text).unwrap();
+    let mut opts = file_opts(&cfg, &dir.join("run"));
+    tweak(&mut opts);
+    let err = train_err(&opts);
+    let _ = std::fs::remove_dir_all(&dir);
+    err
+}
+
+/// [`run_fails`], also asserting that the error counts as bad user input; returns the whole
+/// error chain.
+fn fails_with(name: &str, config_text: &str, tweak: impl FnOnce(&mut TrainOptions)) -> String {
+    let err = run_fails(name, config_text, tweak);
+    let chain = err.chain();
+    assert!(
+        err.is_invalid_input(),
+        "{name}: expected bad user input: {chain}"
+    );
+    chain
+}
+
+fn fails(name: &str, config_text: &str) -> String {
+    fails_with(name, config_text, |_| {})
+}
+
+#[test]
+fn unknown_key() {
+    let err = fails(
+        "unknown",
+        &variant("lr = 0.0004", "lr = 0.0004\nlearning_rate = 1"),
+    );
+    assert_mentions(&err, &["learning_rate", "unknown field"]);
+}
+
+#[test]
+fn wrong_type() {
+    let err = fails("type", &variant("batch_size = 512", "batch_size = \"big\""));
+    assert_mentions(&err, &["batch_size", "invalid type"]);
+}
+
+#[test]
+fn zero_bins() {
+    // Not checked with `is_invalid_input`: the binning's own check (probe-estimators) catches
+    // it, and `is_invalid_input` does not count the estimators' errors as bad input.
+    let err = run_fails("bins", &variant("edges = 30", "edges = 0"), |_| {}).chain();
+    assert_mentions(&err, &["measure.estimators[0]", "edges"]);
+}
+
+#[test]
+fn negative_learning_rate() {
+    let err = fails("lr", &variant("lr = 0.0004", "lr = -0.1"));
+    assert_mentions(&err, &["train.lr", "positive"]);
+}
+
+#[test]
+fn widths_that_do_not_match_the_data() {
+    let err = fails("width-in", &variant("widths = [12,", "widths = [13,"));
+    assert_mentions(&err, &["model.widths[0]", "12 features"]);
+    let err = fails("width-out", &variant("3, 2]", "3, 5]"));
+    assert_mentions(&err, &["model.widths[6]", "2 classes"]);
+}
+
+#[test]
+fn a_filter_that_matches_nothing() {
+    let err = fails(
+        "filter",
+        &variant("hooks = [\"layers.*.hook_post\"]", "hooks = [\"blocks.*\"]"),
+    );
+    assert_mentions(&err, &["measure.hooks", "blocks.*", "layers.0.hook_pre"]);
+}
+
+#[test]
+fn bad_enum_values() {
+    let err = fails(
+        "act",
+        &variant("activation = \"tanh\"", "activation = \"swish\""),
+    );
+    assert_mentions(&err, &["swish", "tanh", "relu"]);
+    let err = fails(
+        "sched",
+        &variant("schedule = \"log\"", "schedule = \"sometimes\""),
+    );
+    assert_mentions(&err, &["measure.schedule", "every_k"]);
+    let err = fails(
+        "opt",
+        &variant("optimizer = \"adam\"", "optimizer = \"lbfgs\""),
+    );
+    assert_mentions(&err, &["train.optimizer", "sgd"]);
+}
+
+#[test]
+fn syntax_error_and_missing_file() {
+    let err = fails("syntax", "name = \n");
+    assert_mentions(&err, &["c.toml", "line 1"]);
+    let missing = Path::new("no/such/config.toml");
+    let err = train_err(&file_opts(missing, &tmp_dir("missing").join("run")));
+    assert_mentions(&err.chain(), &["no/such/config.toml"]);
+}
+
+#[test]
+fn missing_mnist_files_are_listed() {
+    let text = std::fs::read_to_string(config_file("mlp_mnist.toml")).unwrap();
+    let text = text.replace("path = \"datasets/mnist\"", "path = \"/nonexistent/mnist\"");
+    let err = fails("mnist", &text);
+    assert_mentions(
+        &err,
+        &[
+            "train-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+            "datasets/README.md",
+        ],
+    );
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_clear_error() {
+    let err = fails_with(
+        "cuda",
+        &variant("name = \"tishby_tanh\"", "name = \"cuda_check\""),
+        |o| {
+            o.device = Some("cuda".parse().unwrap());
+            o.epochs = Some(2);
+        },
+    );
+    assert_mentions(&err, &["without CUDA support", "--features cuda"]);
+}
+
+#[test]
+fn estimator_tables_of_every_kind_are_validated() {
+    let table = "kind = \"binned\"\nlo = -1.0\nhi = 1.0\nedges = 30";
+    let err = fails("kind", &variant(table, "kind = \"mine\""));
+    assert_mentions(
+        &err,
+        &[
+            "measure.estimators[0].kind",
+            "\"mine\"",
+            "\"kde\"",
+            "\"knn\"",
+        ],
+    );
+    let err = fails("kde-sigma", &variant(table, "kind = \"kde\"\nname = \"k\""));
+    assert_mentions(&err, &["measure.estimators[0].sigma2", "required"]);
+    let err = fails("kde-neg", &variant(table, "kind = \"kde\"\nsigma2 = -1.0"));
+    assert_mentions(&err, &["measure.estimators[0].sigma2", "-1"]);
+    let err = fails("knn-k", &variant(table, "kind = \"knn\"\nk = 0"));
+    assert_mentions(&err, &["measure.estimators[0].k", "at least 1"]);
+    // `lo`, `hi` and `edges` of the binned table do not apply to kde.
+    let err = fails(
+        "kde-lo",
+        &variant("kind = \"binned\"", "kind = \"kde\"\nsigma2 = 0.1"),
+    );
+    assert_mentions(
+        &err,
+        &["measure.estimators[0].lo", "does not apply", "sigma2"],
+    );
+}
+
+#[test]
+fn dump_epochs_must_be_measured() {
+    let err = fails(
+        "dump-epoch",
+        &variant("points = 274", "points = 274\ndump_activations = [1, 7999]"),
+    );
+    assert_mentions(&err, &["measure.dump_activations", "7999", "not measured"]);
+    let err = fails(
+        "dump-word",
+        &variant(
+            "points = 274",
+            "points = 274\ndump_activations = \"sometimes\"",
+        ),
+    );
+    assert_mentions(&err, &["measure.dump_activations", "\"measured\""]);
+    let err = fails(
+        "dump-type",
+        &variant("points = 274", "points = 274\ndump_activations = 3"),
+    );
+    assert_mentions(&err, &["dump_activations"]);
+}
+
+#[test]
+fn fused_trainer_asked_for_where_it_cannot_run() {
+    let gelu = variant("activation = \"tanh\"", "activation = \"gelu\"").replacen(
+        "epochs = 8000",
+        "epochs = 8000\nfused = true",
+        1,
+    );
+    let err = fails("fused-gelu", &gelu);
+    assert_mentions(&err, &["train.fused", "Gelu", "set it to false"]);
+    let fused = variant("epochs = 8000", "epochs = 8000\nfused = true");
+    let err = fails(
+        "fused-vib",
+        &format!("{fused}\n[vib]\nk = 4\nbeta = 0.001\n"),
+    );
+    assert_mentions(&err, &["train.fused", "MLPs only"]);
+}
+
+/// A small 12-bit config for the flow and statistics settings below.
+const FLOW_BASE: &str = r#"
+name = "bad"
+[data]
+dataset = "tishby12"
+[model]
+widths = [12, 2]
+activation = "tanh"
+[train]
+optimizer = "adam"
+lr = 0.01
+batch_size = 64
+epochs = 1
+[measure]
+schedule = "every"
+[[measure.estimators]]
+kind = "binned"
+bins = 5
+"#;
+
+#[test]
+fn estimator_and_statistics_settings_name_their_key() {
+    let err = fails("binned-bins", FLOW_BASE);
+    assert_mentions(
+        &err,
+        &["`measure.estimators[0].bins` does not apply to kind = \"binned\""],
+    );
+    let err = fails(
+        "saturation",
+        &FLOW_BASE
+            .replace(
+                "kind = \"binned\"\nbins = 5",
+                "kind = \"adaptive\"\nbins = 5",
+            )
+            .replace(
+                "schedule = \"every\"",
+                "schedule = \"every\"\nsaturation = -1.0",
+            ),
+    );
+    assert_mentions(&err, &["`measure.saturation`", "-1"]);
+}
+
+/// A config built in code is validated the same way, its errors naming where it came from.
+#[test]
+fn configs_built_in_code_are_validated_too() {
+    let text = variant("lr = 0.0004", "lr = -0.1");
+    let config = probe_run::config::Config::from_toml(&text, "the test config").unwrap();
+    let dir = tmp_dir("err-value");
+    let mut opts = TrainOptions::new(probe_run::ConfigSource::Value {
+        config: Box::new(config),
+        name: "the config dict".into(),
+    });
+    opts.out = Some(dir.join("run"));
+    let err = train_err(&opts);
+    assert!(err.is_invalid_input());
+    assert_mentions(&err.chain(), &["the config dict", "train.lr", "positive"]);
+    let err = probe_run::config::Config::from_toml("name = \n", "the test config").unwrap_err();
+    assert_mentions(&err.chain(), &["the test config", "line 1"]);
+    assert!(
+        !dir.join("run").exists(),
+        "nothing written for a bad config"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
