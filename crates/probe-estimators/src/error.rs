@@ -2,6 +2,10 @@
 //!
 //! Every public function validates its input and answers bad input with an [`Error`] whose message
 //! names the offending value and what was expected; nothing in this crate panics on user input.
+//! [`Error::Context`] wraps an error with what was being done (`estimator binned on
+//! layers.0.hook_post`); `source()` walks the chain, so a front end prints the whole story.
+
+use std::fmt::Display;
 
 use candle_core::DType;
 
@@ -92,6 +96,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// Bad input described in words: an estimator spec that does not validate (the message names
+    /// the config key or flag, through the caller's `key` closure, and what was expected), a
+    /// layer that is a scalar, a class too small for knn's `I(T;Y)`, knn without the inputs.
+    #[error("{0}")]
+    Invalid(String),
+
+    /// `source`, while doing what `context` says (e.g. `estimator binned on layers.0.hook_post`).
+    #[error("{context}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// The error underneath.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// An error from candle: moving a tensor to host memory, or a tensor op of the KDE estimators.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -109,3 +129,42 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// This error wrapped with `context` (what was being done).
+    pub fn context<C: Display>(self, context: C) -> Error {
+        Error::Context {
+            context: context.to_string(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error of the chain (the cause).
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}
+
+/// Adds what was being done to an error (as `anyhow::Context` does).
+pub(crate) trait Context<T> {
+    /// Wraps the error with the context `f` makes (only on the error path).
+    fn with_context<C: Display, F: FnOnce() -> C>(self, f: F) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn with_context<C: Display, F: FnOnce() -> C>(self, f: F) -> Result<T> {
+        self.map_err(|e| e.into().context(f()))
+    }
+}
+
+/// Returns an [`Error::Invalid`] from a format string.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err($crate::error::Error::Invalid(format!($($arg)*)))
+    };
+}
+
+pub(crate) use bail;

@@ -16,7 +16,8 @@
 //! * [`kde`] — Kolchinsky & Tracey's KDE upper and lower bounds on `I(X;T)` and `I(T;Y)`, computed in
 //!   bounded-memory chunks of pairwise distances (candle ops, so they run on any candle device).
 //! * [`knn`] — the Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimator for
-//!   low-dimensional representations.
+//!   low-dimensional representations; [`knn_labels`] — Ross's mixed form of it for `I(T;Y)` with
+//!   discrete labels.
 //! * [`flow`] — layer-to-layer information `I(A_l; A_{l+1})` (binned and KDE) and the bottleneck
 //!   (the transition that loses the most).
 //! * [`stats`] — per-layer activation statistics: per-neuron entropy, sparsity, saturation, dead
@@ -24,6 +25,14 @@
 //! * [`divergence`] — entropy, cross-entropy and KL divergence of discrete distributions and of
 //!   diagonal Gaussians, in bits or nats (the VIB's differentiable KL loss is training code: it
 //!   lives in `probe-train`).
+//!
+//! On top of these, what one measurement of a network runs:
+//!
+//! * [`spec`] — which estimator, with which parameters: [`RawEstimator`] (a config table or flags)
+//!   validated into an [`EstimatorSpec`], errors naming the caller's key;
+//! * [`estimate`] — one layer under one [`NamedEstimator`] ([`estimate_layer`] → [`Estimate`]);
+//! * [`extras`] — the flow between consecutive layers with its bottleneck ([`Flow`]) and the
+//!   per-layer statistics ([`Stats`]) of a measurement ([`extras_all`]).
 //!
 //! The binned and kNN estimators run on the CPU; every function validates its input and returns
 //! [`Error`] instead of panicking.
@@ -50,12 +59,16 @@ pub mod cuda;
 pub mod discrete;
 pub mod divergence;
 pub mod error;
+pub mod estimate;
+pub mod extras;
 pub mod flow;
 pub mod kde;
 mod kernel_plan;
 mod keys;
 pub mod knn;
+pub mod knn_labels;
 mod rows;
+pub mod spec;
 pub mod stats;
 
 // The KDE kernel's branch-free `exp` (called as `fast_exp::exp` in `kde.rs`) lives in `probe_simd`,
@@ -75,10 +88,14 @@ pub use discrete::{
 };
 pub use divergence::{kl_diag_gaussian_std_normal_f64, Unit};
 pub use error::{Error, Result};
+pub use estimate::{estimate_layer, host_rows, Estimate, Samples};
+pub use extras::{bottleneck_lines, extras_all, ExtrasSpec, Flow, Stats, DEFAULT_SATURATION};
 pub use flow::{
     binned_flow, binned_flow_from_symbols, binned_flow_tensor, bottleneck, kde_flow,
     kde_joint_entropy, BinnedFlow, KdeFlow,
 };
 pub use kde::{default_chunk_rows, kde_entropy, kde_mi, kde_mi_chunked, KdeEntropy, KdeMi};
 pub use knn::{digamma, ksg_mi};
+pub use knn_labels::ksg_mi_labels;
+pub use spec::{quoted, EstimatorSpec, NamedEstimator, RawEstimator, KINDS};
 pub use stats::{layer_stats, layer_stats_tensor, LayerStats, NeuronEntropy};

@@ -5,10 +5,10 @@
 
 use candle_core::Tensor;
 use probe_capture::{ActivationCache, NameFilter, Representations};
+use probe_estimators::Samples;
 use probe_train::model::Model;
 
 use crate::error::{Context, Result};
-use crate::estimate::Samples;
 
 /// The samples information is measured on, resident on the device, and their fixed symbols.
 pub struct ProbeSet {

@@ -100,6 +100,11 @@ impl Error {
     /// Whether the cause is bad user input (a config value, a flag, a file's contents, a data
     /// set) rather than a failure of the machine (the filesystem, a device) or of probe.
     pub fn is_invalid_input(&self) -> bool {
+        // An estimator spec, the saturation threshold, knn without inputs or with too few
+        // samples per class: `probe_estimators` words these as its own `Invalid`.
+        if let Error::Estimator(e) = self.root() {
+            return matches!(e.root(), probe_estimators::Error::Invalid(_));
+        }
         matches!(
             self.root(),
             Error::Invalid(_)

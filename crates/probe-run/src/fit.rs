@@ -18,12 +18,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use probe_estimators::extras_all;
 use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
 use probe_train::optim::Optimizer;
 
 use crate::error::{bail, Result};
-use crate::measure::{estimate_replicas, extras_all};
+use crate::measure::estimate_replicas;
 use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
 use crate::resume;
 use crate::rundir::writer::{RunDirWriter, WriterSpec};

@@ -1,25 +1,23 @@
-//! One measurement: capture the selected hook points on the probe set and run every estimator on
-//! each of them. Activations stay on the model's device until an estimator reads them.
+//! One measurement: every estimator on every measured layer, in parallel. Activations stay on
+//! the model's device until an estimator reads them.
 //!
-//! Besides the information plane, a measurement gives (see [`extras_all`]; units: bits):
-//! * the **flow** `I(A_l; A_{l+1})` between consecutive measured layers, per binned-family and
-//!   kde estimator (knn has none: see `docs/estimators.md`), with the loss `H(A_l) − I` of each
-//!   transition and the **bottleneck** (largest loss) per estimator, under [`FLOW_HEADER`];
-//! * per-layer **statistics** (per-neuron entropy under each binned-family estimator's bins,
-//!   sparsity, saturation, dead units, mean surprisal), under [`STATS_HEADER`].
+//! The estimators, the flow between consecutive layers with its bottleneck and the per-layer
+//! statistics are `probe_estimators`' ([`probe_estimators::estimate`],
+//! [`probe_estimators::extras`]; re-exported here for `crate::measure::…`); this module holds
+//! only the fan-out over (replica, layer, estimator), on rayon's pool. It stays in the run
+//! because how a measurement is scheduled is the run's policy (the training loop measures the
+//! replicas of an ensemble at once; the CUDA path shares one device), while each estimator call
+//! is plain, single-layer code a caller may schedule as it likes. Units: bits; the tables are
+//! written under [`crate::rundir::FLOW_HEADER`] and [`crate::rundir::STATS_HEADER`].
 
-use crate::error::{bail, Context, Result};
 use candle_core::Tensor;
-use probe_estimators::{
-    binned_flow_from_symbols, binned_symbols, bottleneck, kde_entropy, kde_joint_entropy,
-    layer_stats, Binning, KdeEntropy, KdeFlow,
-};
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::estimate::{
-    estimate_layer, host_rows, Estimate, EstimatorSpec, NamedEstimator, Samples,
+use crate::error::Result;
+pub use probe_estimators::{
+    bottleneck_lines, extras_all, ExtrasSpec, Flow, Stats, DEFAULT_SATURATION,
 };
+use probe_estimators::{estimate_layer, Estimate, NamedEstimator, Samples};
 
 /// Every estimator on every layer: one [`Estimate`] per (layer, estimator), layers outermost.
 pub fn estimate_all(
@@ -48,7 +46,7 @@ pub fn estimate_replicas(
                 .flat_map(move |l| estimators.iter().map(move |e| (r, l, e)))
         })
         .collect();
-    let results: Vec<(usize, Result<Estimate>)> = jobs
+    let results: Vec<(usize, probe_estimators::Result<Estimate>)> = jobs
         .par_iter()
         .map(|&(r, (name, t), e)| (r, estimate_layer(name, t, e, samples)))
         .collect();
@@ -57,242 +55,4 @@ pub fn estimate_replicas(
         out[r].push(e?);
     }
     Ok(out)
-}
-
-/// Default `measure.saturation` / `--saturation`: `|x| >= 0.99` counts as saturated (tanh within
-/// 1% of ±1, which in f32 includes every unit whose pre-activation exceeds about 2.65).
-pub const DEFAULT_SATURATION: f64 = 0.99;
-
-/// Which extra measurements run, validated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExtrasSpec {
-    /// Layer-to-layer information and bottlenecks.
-    pub flow: bool,
-    /// Per-layer activation statistics.
-    pub stats: bool,
-    /// Saturation threshold on `|x|`.
-    pub saturation: f64,
-}
-
-impl ExtrasSpec {
-    /// Checks the saturation threshold (finite, `> 0`, representable in f32).
-    pub fn new(flow: bool, stats: bool, saturation: f64) -> Result<Self> {
-        if !(saturation.is_finite() && saturation > 0.0 && (saturation as f32).is_finite()) {
-            bail!("{saturation}; expected a finite threshold > 0 on |x| (default {DEFAULT_SATURATION})");
-        }
-        Ok(Self {
-            flow,
-            stats,
-            saturation,
-        })
-    }
-}
-
-/// The information between two consecutive layers under one estimator, in bits.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Flow {
-    /// The earlier layer.
-    pub layer_from: String,
-    /// The next measured layer.
-    pub layer_to: String,
-    /// Estimator name.
-    pub estimator: String,
-    /// `I(A;B)` (kde: at `2σ²`).
-    pub i_bits: f64,
-    /// kde only: at `8σ²`.
-    pub i_bits_lower: Option<f64>,
-    /// `H(A)` (kde: `F_A` at `2σ²`).
-    pub h_from_bits: f64,
-    /// `H(A) − I(A;B)`: what the transition loses.
-    pub loss_bits: f64,
-    /// Whether this transition loses the most under this estimator (first on ties).
-    pub bottleneck: bool,
-}
-
-/// One layer's activation statistics (see `probe_estimators::stats`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Stats {
-    /// Layer name.
-    pub layer: String,
-    /// The binned-family estimator whose bins the entropies use (`None`: no such estimator runs,
-    /// and the entropy columns are empty).
-    pub estimator: Option<String>,
-    /// Samples.
-    pub samples: usize,
-    /// Neurons (values per sample).
-    pub neurons: usize,
-    /// Mean per-neuron entropy, bits.
-    pub entropy_mean: Option<f64>,
-    /// Smallest per-neuron entropy, bits.
-    pub entropy_min: Option<f64>,
-    /// Largest per-neuron entropy, bits.
-    pub entropy_max: Option<f64>,
-    /// Mean `−log2 p(bin)` under the layer's pooled histogram, bits.
-    pub surprisal_mean: Option<f64>,
-    /// Fraction of exact zeros.
-    pub sparsity: f64,
-    /// Fraction with `|x| >=` the threshold.
-    pub saturation: f64,
-    /// Neurons constant on every sample.
-    pub dead_units: usize,
-}
-
-/// The binning of a binned-family estimator.
-fn binning_of(e: &NamedEstimator) -> Option<&Binning> {
-    match &e.spec {
-        EstimatorSpec::Binned(b) => Some(b),
-        _ => None,
-    }
-}
-
-/// Flows and statistics of one measurement (empty where `spec` turns them off). `estimates` are
-/// this measurement's [`estimate_all`] rows: kde flows reuse each layer's entropy terms from them.
-pub fn extras_all(
-    spec: &ExtrasSpec,
-    layers: &[(String, Tensor)],
-    estimators: &[NamedEstimator],
-    estimates: &[Estimate],
-) -> Result<(Vec<Flow>, Vec<Stats>)> {
-    let binned: Vec<&NamedEstimator> = estimators
-        .iter()
-        .filter(|e| binning_of(e).is_some())
-        .collect();
-    let need_host = spec.stats || (spec.flow && !binned.is_empty() && layers.len() > 1);
-    let host = if need_host {
-        layers
-            .iter()
-            .map(|(name, t)| host_rows(t).with_context(|| format!("layer {name}")))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
-    let mut flows = Vec::new();
-    if spec.flow && layers.len() > 1 {
-        for e in estimators {
-            let context = || format!("flow of estimator {}", e.name);
-            let mut rows = match &e.spec {
-                EstimatorSpec::Binned(b) => {
-                    binned_flows(layers, &host, &e.name, b).with_context(context)?
-                }
-                EstimatorSpec::Kde { sigma2 } => {
-                    kde_flows(layers, estimates, &e.name, *sigma2).with_context(context)?
-                }
-                EstimatorSpec::Knn { .. } => continue,
-            };
-            let losses: Vec<f64> = rows.iter().map(|f| f.loss_bits).collect();
-            if let Some(i) = bottleneck(&losses) {
-                rows[i].bottleneck = true;
-            }
-            flows.extend(rows);
-        }
-    }
-    let mut stats = Vec::new();
-    if spec.stats {
-        for ((name, _), (n, d, v)) in layers.iter().zip(&host) {
-            let context = || format!("statistics of {name}");
-            let mut push = |estimator: Option<&NamedEstimator>| -> Result<()> {
-                let s = layer_stats(v, *n, *d, estimator.and_then(binning_of), spec.saturation)
-                    .with_context(context)?;
-                let e = s.entropy.as_ref();
-                stats.push(Stats {
-                    layer: name.clone(),
-                    estimator: estimator.map(|e| e.name.clone()),
-                    samples: s.samples,
-                    neurons: s.neurons,
-                    entropy_mean: e.map(|e| e.mean),
-                    entropy_min: e.map(|e| e.min),
-                    entropy_max: e.map(|e| e.max),
-                    surprisal_mean: e.map(|e| e.surprisal_mean),
-                    sparsity: s.sparsity,
-                    saturation: s.saturation,
-                    dead_units: s.dead_units,
-                });
-                Ok(())
-            };
-            if binned.is_empty() {
-                push(None)?;
-            }
-            for e in &binned {
-                push(Some(e))?;
-            }
-        }
-    }
-    Ok((flows, stats))
-}
-
-/// Binned flows of consecutive layers (host rows `host`), each layer's symbols computed once.
-fn binned_flows(
-    layers: &[(String, Tensor)],
-    host: &[(usize, usize, Vec<f32>)],
-    estimator: &str,
-    binning: &Binning,
-) -> Result<Vec<Flow>> {
-    let ids = host
-        .iter()
-        .map(|(n, d, v)| Ok(binned_symbols(v, *n, *d, binning)?.ids))
-        .collect::<Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(layers.len() - 1);
-    for (l, pair) in ids.windows(2).enumerate() {
-        let f = binned_flow_from_symbols(&pair[0], &pair[1])?;
-        out.push(Flow {
-            layer_from: layers[l].0.clone(),
-            layer_to: layers[l + 1].0.clone(),
-            estimator: estimator.to_string(),
-            i_bits: f.i_bits,
-            i_bits_lower: None,
-            h_from_bits: f.h_from,
-            loss_bits: f.loss(),
-            bottleneck: false,
-        });
-    }
-    Ok(out)
-}
-
-/// KDE flows of consecutive layers: each layer's terms from its `estimates` row (its `I(X;T)`
-/// bounds are exactly those terms), plus one joint pass per transition.
-fn kde_flows(
-    layers: &[(String, Tensor)],
-    estimates: &[Estimate],
-    estimator: &str,
-    sigma2: f64,
-) -> Result<Vec<Flow>> {
-    let terms = |(name, t): &(String, Tensor)| -> Result<KdeEntropy> {
-        let row = estimates
-            .iter()
-            .find(|e| e.estimator == estimator && &e.layer == name);
-        Ok(match row.and_then(|e| Some((e.i_xt, e.i_xt_lower?))) {
-            Some((upper, lower)) => KdeEntropy { upper, lower },
-            None => kde_entropy(t, sigma2)?,
-        })
-    };
-    let mut out = Vec::with_capacity(layers.len() - 1);
-    for pair in layers.windows(2) {
-        let joint = kde_joint_entropy(&pair[0].1, &pair[1].1, sigma2)?;
-        let f = KdeFlow::from_entropies(terms(&pair[0])?, terms(&pair[1])?, joint, sigma2);
-        out.push(Flow {
-            layer_from: pair[0].0.clone(),
-            layer_to: pair[1].0.clone(),
-            estimator: estimator.to_string(),
-            i_bits: f.i_bits,
-            i_bits_lower: Some(f.i_bits_lower),
-            h_from_bits: f.h_from.upper,
-            loss_bits: f.loss(),
-            bottleneck: false,
-        });
-    }
-    Ok(out)
-}
-
-/// One line per estimator naming its bottleneck among `flows`.
-pub fn bottleneck_lines(flows: &[Flow]) -> Vec<String> {
-    flows
-        .iter()
-        .filter(|f| f.bottleneck)
-        .map(|f| {
-            format!(
-                "bottleneck ({}): {} -> {} loses {:.3} of {:.3} bits (I = {:.3} bits)",
-                f.estimator, f.layer_from, f.layer_to, f.loss_bits, f.h_from_bits, f.i_bits
-            )
-        })
-        .collect()
 }

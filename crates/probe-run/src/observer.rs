@@ -8,12 +8,11 @@
 //! measured. Every method has an empty default.
 
 use candle_core::Tensor;
+use probe_estimators::{Estimate, Flow, Stats};
 use probe_report::CsvTable;
 use probe_train::gradients::LayerGrad;
 
 use crate::error::Result;
-use crate::estimate::Estimate;
-use crate::measure::{Flow, Stats};
 use crate::resume::Restored;
 use crate::step::EpochOut;
 

@@ -246,7 +246,9 @@ pub fn load_labels(path: &Path, key: Option<&str>, n: usize) -> Result<Vec<u32>>
         .collect()
 }
 
-/// Input symbols: equal input rows share an id (dense, first-appearance order).
+/// Input symbols: equal input rows share an id (dense, first-appearance order); from a file
+/// ([`load_inputs`]) or from memory ([`InputIds::from_tensor`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct InputIds {
     /// The id of each sample's input.
     pub ids: Vec<u32>,
@@ -274,27 +276,16 @@ pub fn load_inputs(path: &Path, key: Option<&str>, n: usize) -> Result<InputIds>
             "{what} has {rows} samples (dim 0 of {shape:?}) but --activations has {n}; they must describe the same samples in the same order"
         );
     }
-    // One u64 key per element, injective within the dtype: integers by value, floats by the bits
-    // of their f64 value with -0.0 as 0.0 and every NaN as one key.
-    let (keys, values): (Vec<u64>, Vec<f32>) = if let Some(ints) = int_values(&view) {
-        ints.into_iter().map(|v| (v as u64, v as f32)).unzip()
+    let (keys, values) = if let Some(ints) = int_values(&view) {
+        int_keys(ints)
     } else if let Some(dtype) = float_dtype(view.dtype()) {
         let elems = view.data().len() / dtype.size_in_bytes();
-        let wide = Tensor::from_raw_buffer(view.data(), dtype, &[elems], &Device::Cpu)?
-            .to_dtype(DType::F64)?
-            .to_vec1::<f64>()?;
-        wide.into_iter()
-            .map(|x| {
-                let key = if x.is_nan() {
-                    f64::NAN.to_bits()
-                } else if x == 0.0 {
-                    0
-                } else {
-                    x.to_bits()
-                };
-                (key, x as f32)
-            })
-            .unzip()
+        float_keys(&Tensor::from_raw_buffer(
+            view.data(),
+            dtype,
+            &[elems],
+            &Device::Cpu,
+        )?)?
     } else {
         bail!(
             "{what} has dtype {:?}; expected an integer or float tensor",
@@ -304,19 +295,78 @@ pub fn load_inputs(path: &Path, key: Option<&str>, n: usize) -> Result<InputIds>
     if keys.is_empty() {
         bail!("{what} has shape {shape:?}: no values");
     }
-    let d = keys.len() / n;
-    let mut seen: HashMap<&[u64], u32> = HashMap::with_capacity(n);
-    let mut ids = Vec::with_capacity(n);
-    for row in 0..n {
-        let next = seen.len() as u32;
-        ids.push(*seen.entry(&keys[row * d..(row + 1) * d]).or_insert(next));
+    Ok(InputIds::group(&keys, values, n))
+}
+
+impl InputIds {
+    /// Groups the rows of inputs held in memory, `x` `[n, …]` (any integer or float dtype, any
+    /// device), exactly as [`load_inputs`] groups a file's: equal rows share a symbol (`-0.0 ==
+    /// 0.0`, all NaNs equal).
+    pub fn from_tensor(x: &Tensor) -> Result<InputIds> {
+        let dims = x.dims();
+        let Some((&n, _)) = dims.split_first() else {
+            bail!("the inputs are a scalar; expected [samples, …]");
+        };
+        let (keys, values) = if x.dtype().is_int() {
+            let v = x.flatten_all()?.to_dtype(DType::I64)?.to_vec1::<i64>()?;
+            int_keys(v.into_iter().map(i128::from).collect())
+        } else if x.dtype().is_float() {
+            float_keys(&x.flatten_all()?)?
+        } else {
+            bail!(
+                "the inputs have dtype {:?}; expected an integer or float tensor",
+                x.dtype()
+            );
+        };
+        if keys.is_empty() {
+            bail!("the inputs have shape {dims:?}: no values");
+        }
+        Ok(InputIds::group(&keys, values, n))
     }
-    Ok(InputIds {
-        distinct: seen.len(),
-        ids,
-        values,
-        d,
-    })
+
+    /// Symbols of the `n` rows of `keys` (one key per element, row-major, `keys.len()` a
+    /// multiple of `n > 0`), dense in first-appearance order; `values` are kept for knn.
+    fn group(keys: &[u64], values: Vec<f32>, n: usize) -> InputIds {
+        let d = keys.len() / n;
+        let mut seen: HashMap<&[u64], u32> = HashMap::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        for row in 0..n {
+            let next = seen.len() as u32;
+            ids.push(*seen.entry(&keys[row * d..(row + 1) * d]).or_insert(next));
+        }
+        InputIds {
+            distinct: seen.len(),
+            ids,
+            values,
+            d,
+        }
+    }
+}
+
+// One u64 key per element, injective within the dtype: integers by value, floats by the bits of
+// their f64 value with -0.0 as 0.0 and every NaN as one key. Values as f32 for knn.
+
+/// Keys and `f32` values of integer inputs.
+fn int_keys(ints: Vec<i128>) -> (Vec<u64>, Vec<f32>) {
+    ints.into_iter().map(|v| (v as u64, v as f32)).unzip()
+}
+
+/// Keys and `f32` values of a 1-d float tensor.
+fn float_keys(flat: &Tensor) -> Result<(Vec<u64>, Vec<f32>)> {
+    let wide = flat.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    Ok(wide
+        .into_iter()
+        .map(|x| {
+            let key = if x.is_nan() {
+                f64::NAN.to_bits()
+            } else if x == 0.0 {
+                0
+            } else {
+                x.to_bits()
+            };
+            (key, x as f32)
+        })
+        .unzip())
 }
 
 /// The bytes of an activations file holding `layers` (in that order) captured after `epoch`.
@@ -385,6 +435,46 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs given in memory get the symbols a file gets: equal rows share one, `-0.0 == 0.0`,
+    /// NaNs equal, integers by value; `load_inputs` of the same tensor agrees.
+    #[test]
+    fn inputs_in_memory_group_like_a_file() {
+        let x = Tensor::new(
+            &[
+                [0.0f32, 1.0],
+                [-0.0, 1.0],
+                [f32::NAN, 2.0],
+                [f32::NAN, 2.0],
+                [0.5, 1.0],
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mem = InputIds::from_tensor(&x).unwrap();
+        assert_eq!(
+            (mem.ids.as_slice(), mem.distinct, mem.d),
+            (&[0, 0, 1, 1, 2][..], 3, 2)
+        );
+        let dir = std::env::temp_dir().join(format!("probe-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("inputs.safetensors");
+        std::fs::write(&path, safetensors::serialize([("x", x)], None).unwrap()).unwrap();
+        let file = load_inputs(&path, None, 5).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(file.ids, mem.ids);
+        assert_eq!(file.distinct, mem.distinct);
+        assert_eq!(file.d, mem.d);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&file.values), bits(&mem.values));
+
+        let ints = Tensor::new(&[[3i64], [-1], [3]], &Device::Cpu).unwrap();
+        let ids = InputIds::from_tensor(&ints).unwrap();
+        assert_eq!(
+            (ids.ids, ids.distinct, ids.values),
+            (vec![0, 1, 0], 2, vec![3.0, -1.0, 3.0])
+        );
+    }
 
     #[test]
     fn natural_order_reads_numbers_as_numbers() {

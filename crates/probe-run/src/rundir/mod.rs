@@ -32,12 +32,11 @@ pub mod writer;
 
 use std::path::PathBuf;
 
+use probe_estimators::{Estimate, Flow, Stats};
 use probe_report::{fmt_f64, CsvTable};
 use probe_train::gradients::LayerGrad;
 
 use crate::error::Result;
-use crate::estimate::Estimate;
-use crate::measure::{Flow, Stats};
 use crate::step::VibRow;
 
 pub use writer::RunDirWriter;

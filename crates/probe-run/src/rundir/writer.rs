@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use probe_estimators::{ExtrasSpec, Flow};
 use probe_report::{fmt_f64, write_atomic, CsvTable, InfoPoint, PlaneOptions};
 
 use super::plots::{plot_means, plot_planes, points_of};
@@ -21,7 +22,6 @@ use super::{
     STATS_HEADER, VIB_FILE, VIB_HEADER,
 };
 use crate::error::Result;
-use crate::measure::{ExtrasSpec, Flow};
 use crate::observer::{EpochEnd, Finished, Measured, Observer, Stop};
 use crate::resume::Restored;
 use crate::tensors;

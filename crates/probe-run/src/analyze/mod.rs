@@ -1,0 +1,254 @@
+//! `probe analyze`: the information plane of activations captured anywhere (a PyTorch forward
+//! hook, a `probe train` dump). Units: bits.
+//!
+//! Three layers, so that a caller without files (the Python bindings, a notebook) uses the same
+//! code as the CLI:
+//!
+//! * [`analyze_layers`] — the analysis over tensors in memory (layers `[samples, …]`, labels,
+//!   optionally the inputs' symbols [`InputIds`]), returning an [`Analysis`]: the rows, flows,
+//!   statistics, `H(X)`, `H(Y)` and the number of distinct inputs;
+//! * [`write_analysis`] — the output directory of an [`Analysis`]: `analysis.csv` (the columns of
+//!   `infoplane.csv`), `analysis-flow.csv` and `analysis-stats.csv` (the columns of `flow.csv` and
+//!   `stats.csv`), `analysis.json` (all of them, and the bottlenecks) and `analysis.{png,svg}`
+//!   (`analysis-{name}.*` for further estimators);
+//! * [`analyze`] — what the CLI calls: reads the files ([`crate::tensors`]: every tensor of the
+//!   activations file is a layer, the labels file gives Y, the optional inputs file X — equal
+//!   inputs share a symbol; without it every sample is its own input), then the two above.
+
+mod layers;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use probe_estimators::{
+    bottleneck_lines, ExtrasSpec, NamedEstimator, RawEstimator, DEFAULT_SATURATION, KINDS,
+};
+use probe_report::create_run_dir;
+
+use crate::config::Config;
+use crate::error::{bail, Context, Result};
+use crate::rundir::files::{is_analysis_file, remove_own_files};
+use crate::tensors;
+
+pub use crate::tensors::InputIds;
+pub use layers::{analyze_layers, Analysis, LayerInfo};
+pub use write::{write_analysis, AnalysisSource};
+
+/// Estimator parameters given as flags; each applies to the selected estimator(s) that take it.
+#[derive(Clone, Debug, Default)]
+pub struct EstimatorFlags {
+    /// `--estimator`, in order (default: `binned`).
+    pub kinds: Vec<String>,
+    /// `--lo`.
+    pub lo: Option<f64>,
+    /// `--hi`.
+    pub hi: Option<f64>,
+    /// `--edges`.
+    pub edges: Option<usize>,
+    /// `--width`.
+    pub width: Option<f64>,
+    /// `--bins`.
+    pub bins: Option<usize>,
+    /// `--sigma2`.
+    pub sigma2: Option<f64>,
+    /// `--k`.
+    pub k: Option<usize>,
+}
+
+/// What `probe analyze` was asked to do.
+pub struct AnalyzeArgs {
+    /// Safetensors file, one tensor per layer.
+    pub activations: PathBuf,
+    /// Safetensors file with the labels.
+    pub labels: PathBuf,
+    /// Tensor of the labels file to use.
+    pub labels_key: Option<String>,
+    /// Safetensors file with the inputs X.
+    pub inputs: Option<PathBuf>,
+    /// Tensor of the inputs file to use.
+    pub inputs_key: Option<String>,
+    /// Estimators from flags …
+    pub flags: EstimatorFlags,
+    /// … or from a config's `[[measure.estimators]]`.
+    pub config: Option<PathBuf>,
+    /// `--no-flow`: skip the layer-to-layer information.
+    pub no_flow: bool,
+    /// `--no-stats`: skip the activation statistics.
+    pub no_stats: bool,
+    /// `--saturation`: the statistics' threshold on `|x|`.
+    pub saturation: Option<f64>,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Replace analyze's files in an existing directory.
+    pub overwrite: bool,
+    /// No summary line.
+    pub quiet: bool,
+}
+
+impl EstimatorFlags {
+    /// The parameter flags that are set, by key.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("lo", self.lo.is_some()),
+            ("hi", self.hi.is_some()),
+            ("edges", self.edges.is_some()),
+            ("width", self.width.is_some()),
+            ("bins", self.bins.is_some()),
+            ("sigma2", self.sigma2.is_some()),
+            ("k", self.k.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| k)
+        .collect()
+    }
+
+    /// Validated estimators, named after their kinds.
+    pub fn resolve(&self) -> Result<Vec<NamedEstimator>> {
+        let kinds: Vec<String> = if self.kinds.is_empty() {
+            vec!["binned".to_string()]
+        } else {
+            self.kinds.clone()
+        };
+        for (i, k) in kinds.iter().enumerate() {
+            if kinds[..i].contains(k) {
+                bail!("--estimator {k} is given twice; each estimator runs once with the parameters of its flags");
+            }
+        }
+        let mut used: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for kind in &kinds {
+            let keys = RawEstimator::keys_of(kind).unwrap_or(&[]);
+            used.extend(keys.iter().copied());
+            let has = |k: &str| keys.contains(&k);
+            let raw = RawEstimator {
+                kind: kind.clone(),
+                lo: self.lo.filter(|_| has("lo")),
+                hi: self.hi.filter(|_| has("hi")),
+                edges: self.edges.filter(|_| has("edges")),
+                width: self.width.filter(|_| has("width")),
+                bins: self.bins.filter(|_| has("bins")),
+                sigma2: self.sigma2.filter(|_| has("sigma2")),
+                k: self.k.filter(|_| has("k")),
+            };
+            let spec = raw.resolve(&|k| {
+                if k == "kind" {
+                    "--estimator".to_string()
+                } else {
+                    format!("--{k}")
+                }
+            })?;
+            out.push(NamedEstimator {
+                name: kind.clone(),
+                spec,
+            });
+        }
+        if let Some(k) = self.given().into_iter().find(|k| !used.contains(k)) {
+            let owners: Vec<&str> = KINDS
+                .iter()
+                .copied()
+                .filter(|kind| RawEstimator::keys_of(kind).is_some_and(|ks| ks.contains(&k)))
+                .collect();
+            bail!(
+                "--{k} applies to --estimator {}, which is not selected (selected: {})",
+                owners.join(" / "),
+                kinds.join(", ")
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `probe analyze`: reads the files, checks them against the estimators, prepares the
+/// output directory, analyses ([`analyze_layers`]) and writes ([`write_analysis`]); prints notes
+/// and (unless quiet) a summary to stderr. Returns the output directory.
+pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
+    let started = Instant::now();
+    let (estimators, config_extras) = match &args.config {
+        Some(path) => {
+            let cfg = Config::load(path)?;
+            let invalid = || format!("invalid config file {}", path.display());
+            (
+                cfg.estimators().with_context(invalid)?,
+                Some(cfg.extras().with_context(invalid)?),
+            )
+        }
+        None => (args.flags.resolve()?, None),
+    };
+    // Flags switch things off or set the threshold; a config's [measure] keys are the defaults.
+    let base = config_extras.unwrap_or(ExtrasSpec {
+        flow: true,
+        stats: true,
+        saturation: DEFAULT_SATURATION,
+    });
+    let extras = ExtrasSpec::new(
+        base.flow && !args.no_flow,
+        base.stats && !args.no_stats,
+        args.saturation.unwrap_or(base.saturation),
+    )
+    .context("invalid value for --saturation")?;
+    let acts = tensors::load_activations(&args.activations)?;
+    let y = tensors::load_labels(&args.labels, args.labels_key.as_deref(), acts.n)?;
+    let inputs = match &args.inputs {
+        Some(path) => Some(tensors::load_inputs(
+            path,
+            args.inputs_key.as_deref(),
+            acts.n,
+        )?),
+        None if args.inputs_key.is_some() => bail!("--inputs-key needs --inputs"),
+        None => None,
+    };
+    // Every check that needs no estimate, before the directory is made.
+    layers::check_inputs(&estimators, inputs.as_ref())?;
+    let distinct = inputs.as_ref().map_or(acts.n, |x| x.distinct);
+    if !args.quiet {
+        for note in layers::notes(&estimators, acts.n, distinct) {
+            eprintln!("note: {note}");
+        }
+    }
+    prepare_out_dir(&args.out, args.overwrite)?;
+
+    let analysis = analyze_layers(&acts.layers, &y, inputs.as_ref(), &estimators, &extras)?;
+    let path_str = |p: &Path| p.display().to_string();
+    let source = AnalysisSource {
+        activations: Some(args.activations.clone()),
+        labels: Some(args.labels.clone()),
+        labels_key: args.labels_key.clone(),
+        inputs: args.inputs.clone(),
+        inputs_key: args.inputs_key.clone(),
+        epoch: acts.epoch,
+        title: args
+            .activations
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path_str(&args.activations)),
+    };
+    write_analysis(&args.out, &analysis, &source)?;
+    if !args.quiet {
+        eprintln!(
+            "analyzed {} layers × {} estimators on {} samples in {:.1} s; results in {}",
+            acts.layers.len(),
+            estimators.len(),
+            acts.n,
+            started.elapsed().as_secs_f64(),
+            args.out.display()
+        );
+        for line in bottleneck_lines(&analysis.flows) {
+            eprintln!("{line}");
+        }
+    }
+    Ok(args.out.clone())
+}
+
+/// Makes `dir` ready for [`write_analysis`]: a missing or empty directory is used as is; a
+/// non-empty one needs `overwrite` (`--overwrite`), which then removes only analyze's own files
+/// (a `probe train` run directory keeps its results).
+pub fn prepare_out_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    match create_run_dir(dir, false) {
+        Err(probe_report::Error::RunDirExists { .. }) if overwrite => {
+            remove_own_files(dir, is_analysis_file)
+        }
+        other => Ok(other?),
+    }
+}
