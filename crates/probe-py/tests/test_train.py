@@ -1,0 +1,81 @@
+"""probe.train in-process against `probe train` (same tables, same files), on_measure, dict
+configs, errors and Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import probe
+from conftest import REPO, as_columns, assert_same_table, read_csv
+
+CONFIG = REPO / "configs" / "tishby_tanh.toml"
+EPOCHS = 30
+
+
+@pytest.fixture(scope="module")
+def cli_run(probe_bin, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    subprocess.run([probe_bin, "train", "--config", str(CONFIG), "--epochs", str(EPOCHS),
+                    "--out", str(out), "--quiet"], check=True, capture_output=True)
+    return out
+
+
+def test_train_equals_cli(cli_run, tmp_path):
+    seen = []
+    run = probe.train(CONFIG, out=tmp_path / "py", epochs=EPOCHS, on_measure=seen.append)
+    assert run.epoch == EPOCHS and run.stopped_after is None
+    for name in ("metrics.csv", "infoplane.csv", "flow.csv", "stats.csv"):
+        assert (tmp_path / "py" / name).read_bytes() == (cli_run / name).read_bytes(), name
+        assert_same_table(run.tables[name], read_csv(cli_run / name))
+    # on_measure saw every measured epoch's rows, in order
+    epochs = sorted(set(as_columns(run.infoplane)["epoch"]))
+    assert [m["epoch"] for m in seen] == epochs
+    rows = {k: [] for k in as_columns(run.infoplane)}
+    for m in seen:
+        for k, v in as_columns(m["infoplane"]).items():
+            rows[k] += v
+    assert_same_table(rows, run.infoplane)
+
+
+def test_train_from_a_dict(cli_run, tmp_path):
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    with open(CONFIG, "rb") as f:
+        cfg = tomllib.load(f)
+    cfg["train"]["epochs"] = EPOCHS
+    run = probe.train(cfg, out=tmp_path / "d")
+    assert_same_table(run.infoplane, read_csv(cli_run / "infoplane.csv"))
+
+
+def test_train_errors(tmp_path):
+    with pytest.raises(ValueError, match="epochs"):
+        probe.train({"name": "x", "data": {"dataset": "tishby12"}, "model": {"widths": [12, 2]},
+                     "train": {"epochs": 0}}, out=tmp_path / "e")
+    with pytest.raises(OSError, match="nonexistent"):
+        probe.train(tmp_path / "nonexistent.toml")
+    with pytest.raises(TypeError):
+        probe.train(42)
+    with pytest.raises(ValueError, match="device"):
+        probe.train(CONFIG, out=tmp_path / "d", device="gpu")
+    with pytest.raises(ZeroDivisionError):
+        probe.train(CONFIG, out=tmp_path / "z", epochs=EPOCHS, on_measure=lambda m: 1 / 0)
+    # the run stopped cleanly: what was finished is on disk
+    assert (tmp_path / "z" / "metrics.csv").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_stops_train(tmp_path):
+    def interrupt():
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        probe.train(CONFIG, out=tmp_path / "c", epochs=1_000_000)
+    assert time.monotonic() - started < 30
+    assert (tmp_path / "c" / "metrics.csv").exists()
