@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs probe's CUDA build for a GPU machine that has a driver but no Rust: the release
 # `--features cuda` binaries (the `probe` CLI, the `bench_cuda` benchmark) and the GPU test
-# binaries (test targets named cuda_* or device_* of any workspace crate), stripped and gzipped,
-# into the git-ignored `.gpu/`, with scripts/gpu/run.sh (which unpacks them) and bench_torch.py.
+# binaries (test targets named cuda_* or device_* of any workspace crate), stripped and compressed
+# (one .tar.xz, else one .gz each) into the git-ignored `.gpu/pack/`, with scripts/gpu/run.sh
+# (which unpacks them) and bench_torch.py.
 #
 #   bash scripts/gpu/pack.sh
 #
@@ -87,13 +88,22 @@ ptx=$(ls -t "$CARGO_TARGET_DIR"/release/build/probe-estimators-*/out/binned_keys
 ptx_version=$(awk '$1 == ".version" {print $2; exit}' "$ptx")
 ptx_target=$(awk '$1 == ".target" {print $2; exit}' "$ptx")
 
-# 4. Strip, compress (binaries are mostly embedded PTX text: gzip takes them to about a quarter).
+# 4. Strip, compress. Every binary embeds the same ~32 MB of candle's PTX text: one xz stream
+#    over all of them (a dictionary larger than a binary) stores it about once, 230 MB -> ~9 MB;
+#    gzip (a 32 KiB window) only takes each to about a quarter, ~57 MB in all. gzip per file
+#    is the fallback where xz is missing.
 strip "$out"/raw/bin/* "$out"/raw/tests/*
 needs=$(objdump -p "$out/raw/bin/probe" | awk '/NEEDED/ {print $2}' | tr '\n' ' ')
-for f in "$out"/raw/bin/* "$out"/raw/tests/*; do
-    kind=$(basename "$(dirname "$f")")
-    gzip -9 -n -c "$f" >"$out/pack/$kind/$(basename "$f").gz"
-done
+if command -v xz >/dev/null 2>&1; then
+    log "compressing with xz (a few minutes)"
+    rmdir "$out/pack/bin" "$out/pack/tests"
+    tar -C "$out/raw" -cf - bin tests | xz -T1 -9 --lzma2=preset=9,dict=128MiB -c >"$out/pack/binaries.tar.xz"
+else
+    for f in "$out"/raw/bin/* "$out"/raw/tests/*; do
+        kind=$(basename "$(dirname "$f")")
+        gzip -9 -n -c "$f" >"$out/pack/$kind/$(basename "$f").gz"
+    done
+fi
 raw_bytes=$(du -sb "$out/raw" | cut -f1)
 rm -rf "$out/raw"
 cp scripts/gpu/run.sh scripts/gpu/bench_torch.py "$out/"
