@@ -189,7 +189,6 @@ fn nan_names_file_key_sample_feature_and_value() {
             DataError::NonFinite {
                 sample: 2,
                 feature: 1,
-                index: 7,
                 ..
             }
         ),

@@ -109,8 +109,11 @@ pub struct RawArray {
 pub struct BadValue {
     /// Flattened (C-order) index of the element.
     pub index: usize,
-    /// The value as stored, formatted.
-    pub value: String,
+    /// The value as stored, widened to `f64` for features (exact for every integer a label
+    /// check reports, which are below 2^53 or shown rounded).
+    pub value: f64,
+    /// The value as stored, formatted exactly.
+    pub text: String,
     /// What is wrong with it.
     pub reason: &'static str,
 }
@@ -174,7 +177,8 @@ impl RawArray {
                     if !v.is_finite() {
                         return Err(BadValue {
                             index,
-                            value: format!("{f:?}"),
+                            value: f,
+                            text: format!("{f:?}"),
                             reason: if f.is_finite() {
                                 "too large for f32"
                             } else {
@@ -201,7 +205,8 @@ impl RawArray {
                 Elem::Float(f) => {
                     return Err(BadValue {
                         index,
-                        value: format!("{f:?}"),
+                        value: f,
+                        text: format!("{f:?}"),
                         reason: "labels must have an integer type",
                     })
                 }
@@ -209,14 +214,16 @@ impl RawArray {
             if label < 0 {
                 return Err(BadValue {
                     index,
-                    value: label.to_string(),
+                    value: label as f64,
+                    text: label.to_string(),
                     reason: "labels must be class ids >= 0",
                 });
             }
             if label >= MAX_CLASSES as i128 {
                 return Err(BadValue {
                     index,
-                    value: label.to_string(),
+                    value: label as f64,
+                    text: label.to_string(),
                     reason: "labels must be class ids below 65536",
                 });
             }

@@ -171,22 +171,30 @@ impl ArrayFile {
 }
 
 /// Reads one required array, naming the option that set its key when it is missing.
-fn required(file: &ArrayFile, path: &Path, key: &str, option: &str) -> Result<RawArray, DataError> {
+fn required(
+    file: &ArrayFile,
+    path: &Path,
+    key: &str,
+    option: &'static str,
+) -> Result<RawArray, DataError> {
     file.array(path, key)?.ok_or_else(|| DataError::MissingKey {
         path: path.to_path_buf(),
         key: key.to_string(),
-        option: option.to_string(),
+        option,
         available: file.keys(),
     })
 }
 
-/// Features `[N, …]` → (rows, d, image_shape), transposing NHWC to NCHW.
+/// Features converted: values `[n, d]` (channel-major for images), n, d, and the image shape.
+type Features = (Vec<f32>, usize, usize, Option<(usize, usize)>);
+
+/// Features `[N, …]` → (values, rows, d, image_shape), transposing NHWC to NCHW.
 fn features(
     a: RawArray,
     path: &Path,
     key: &str,
     layout: ArrayLayout,
-) -> Result<(Vec<f32>, usize, usize, Option<(usize, usize)>), DataError> {
+) -> Result<Features, DataError> {
     let shape = a.shape.clone();
     let Some(&n) = shape.first() else {
         return Err(DataError::BadArray {
@@ -232,9 +240,8 @@ fn non_finite(path: &Path, key: &str, d: usize, b: BadValue) -> DataError {
         key: key.to_string(),
         sample: b.index / d,
         feature: b.index % d,
-        index: b.index,
         value: b.value,
-        reason: b.reason.to_string(),
+        reason: b.reason,
     }
 }
 
@@ -265,8 +272,8 @@ fn labels(a: RawArray, path: &Path, key: &str) -> Result<Vec<u32>, DataError> {
         path: path.to_path_buf(),
         key: key.to_string(),
         index: b.index,
-        value: b.value,
-        reason: b.reason.to_string(),
+        value: b.text,
+        reason: b.reason,
     })
 }
 
@@ -274,8 +281,8 @@ fn labels(a: RawArray, path: &Path, key: &str) -> Result<Vec<u32>, DataError> {
 fn split(
     file: &ArrayFile,
     path: &Path,
-    (x_key, x_opt): (&str, &str),
-    (y_key, y_opt): (&str, &str),
+    (x_key, x_opt): (&str, &'static str),
+    (y_key, y_opt): (&str, &'static str),
     layout: ArrayLayout,
     name: String,
 ) -> Result<(Dataset, Vec<usize>), DataError> {

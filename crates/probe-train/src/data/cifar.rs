@@ -104,8 +104,7 @@ pub fn load_cifar10_dir(dir: &Path, name: &str) -> Result<MnistSplits, DataError
             missing,
             hint: "these are the files of the binary version, cifar-10-binary.tar.gz from \
                    https://www.cs.toronto.edu/~kriz/cifar.html (unpack it into this directory). \
-                   See datasets/README.md"
-                .into(),
+                   See datasets/README.md",
         });
     }
     let mut train = empty(format!("{name}-train"));

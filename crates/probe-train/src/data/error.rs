@@ -208,7 +208,7 @@ pub enum DataError {
         /// Every missing file name.
         missing: Vec<String>,
         /// Where to get them.
-        hint: String,
+        hint: &'static str,
     },
 
     /// A CIFAR-10 binary batch is not a whole number of 3073-byte records.
@@ -286,7 +286,7 @@ pub enum DataError {
         /// The key looked for.
         key: String,
         /// The option that names this key, e.g. `data.keys.x_train`.
-        option: String,
+        option: &'static str,
         /// The keys the file holds.
         available: Vec<String>,
     },
@@ -302,8 +302,8 @@ pub enum DataError {
 
     /// A feature value is NaN or infinite (or too large for `f32`).
     #[error(
-        "array `{key}` in {} has the value {value} at sample {sample}, feature {feature} \
-         (flattened index {index}): {reason}; features must be finite f32 values",
+        "array `{key}` in {} has the value {value:?} at sample {sample}, feature {feature}: \
+         {reason}; features must be finite f32 values",
         path.display()
     )]
     NonFinite {
@@ -315,12 +315,11 @@ pub enum DataError {
         sample: usize,
         /// Index of the value within the flattened sample.
         feature: usize,
-        /// Flattened index in the array.
-        index: usize,
-        /// The value, as stored (a finite `f64` too large for `f32` shows as itself).
-        value: String,
+        /// The value as stored, widened to `f64` (a finite value too large for `f32` shows as
+        /// itself).
+        value: f64,
         /// `not finite` or `too large for f32`.
-        reason: String,
+        reason: &'static str,
     },
 
     /// A label is negative, too large, or not an integer.
@@ -335,7 +334,7 @@ pub enum DataError {
         /// The label as stored.
         value: String,
         /// What is wrong with it.
-        reason: String,
+        reason: &'static str,
     },
 
     /// A data set has no training samples.

@@ -31,7 +31,7 @@ pub struct ChannelStats {
 /// (channels, values per channel) of a row of `ds`.
 fn layout(ds: &Dataset) -> (usize, usize) {
     match ds.image_shape {
-        Some((h, w)) if h * w > 0 && ds.d % (h * w) == 0 => (ds.d / (h * w), h * w),
+        Some((h, w)) if h * w > 0 && ds.d.is_multiple_of(h * w) => (ds.d / (h * w), h * w),
         _ => (ds.d, 1),
     }
 }

@@ -241,9 +241,11 @@ impl Npz {
                     .read_to_end(&mut out)
                     .map_err(|source| err(format!("its deflate stream is corrupt ({source})")))?;
             }
-            m => return Err(err(format!(
+            m => {
+                return Err(err(format!(
                 "compression method {m} is not supported (numpy writes 0, stored, or 8, deflate)"
-            ))),
+            )))
+            }
         }
         if out.len() as u64 != e.uncompressed {
             return Err(err(format!(
