@@ -1,18 +1,19 @@
-//! The one training loop of every run: epochs of a [`Step`], measurement on the schedule,
-//! checkpoints, `--stop-after`, resume and the stop on an error (a NaN loss included), written
-//! once for single models, VIBs and ensembles alike.
+//! The one training loop of every run: epochs of a [`Step`](crate::step::Step), measurement on
+//! the schedule, checkpoints, `--stop-after`, resume and the stop on an error (a NaN loss
+//! included), written once for single models, VIBs and ensembles alike.
 //!
-//! Per epoch: train and evaluate ([`Step::epoch`]); on a measured epoch capture the hook points,
-//! tell the observers ([`Observer::on_capture`]), run every estimator on every (replica, layer)
-//! in parallel, and for a single model the flows and statistics; every `train.checkpoint_every`
-//! epochs (and at the last epoch and `--stop-after`) write `checkpoint.safetensors`. The observers
-//! see everything in order; the run directory's writer is the first of them.
+//! Per epoch: train and evaluate ([`Step::epoch`](crate::step::Step::epoch)); on a measured epoch
+//! capture the hook points, tell the observers ([`Observer::on_capture`]), run every estimator on
+//! every (replica, layer) in parallel, and for a single model the flows and statistics; every
+//! `train.checkpoint_every` epochs (and at the last epoch and `--stop-after`) write
+//! `checkpoint.safetensors`. The observers see everything in order; the run directory's writer is
+//! the first of them.
 //!
 //! ```no_run
 //! use probe_run::{train, ConfigSource, TrainOptions};
 //! let opts = TrainOptions::new(ConfigSource::File("configs/tishby_tanh.toml".into()));
 //! let outcome = train(&opts, &mut []).unwrap();
-//! println!("{}", outcome.tables["infoplane.csv"].render());
+//! println!("{} rows in infoplane.csv", outcome.tables["infoplane.csv"].len());
 //! ```
 
 use std::collections::BTreeMap;

@@ -252,3 +252,129 @@ pub fn prepare_out_dir(dir: &Path, overwrite: bool) -> Result<()> {
         other => Ok(other?),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+    use probe_estimators::{Binning, EstimatorSpec};
+
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The Python bindings' path (tensors in memory → `analyze_layers` → `write_analysis`) must
+    /// write exactly what `probe analyze` writes from the same data saved as files.
+    #[test]
+    fn in_memory_analysis_writes_what_the_files_give() {
+        let dir = std::env::temp_dir().join(format!("probe-analyze-mem-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = 48;
+        // Inputs with repeats (every third row again), two layers, three classes.
+        let x: Vec<f32> = (0..n * 3)
+            .map(|e| ((e / 3) % 16) as f32 * 0.25 - (e % 3) as f32)
+            .collect();
+        let xt = Tensor::from_slice(&x, (n, 3), &Device::Cpu).unwrap();
+        let l0 = xt.tanh().unwrap();
+        let l1 = (l0.sum_keepdim(1).unwrap() * 0.3).unwrap().tanh().unwrap();
+        let layers = vec![
+            ("layers.0.hook_post".to_string(), l0),
+            ("layers.1.hook_post".to_string(), l1),
+        ];
+        let y: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        let acts = dir.join("acts.safetensors");
+        let labels = dir.join("labels.safetensors");
+        let inputs = dir.join("inputs.safetensors");
+        std::fs::write(&acts, tensors::activations_bytes(&layers, 7).unwrap()).unwrap();
+        std::fs::write(&labels, tensors::labels_bytes(&y).unwrap()).unwrap();
+        std::fs::write(&inputs, tensors::inputs_bytes(&x, n, 3).unwrap()).unwrap();
+        let args = AnalyzeArgs {
+            activations: acts.clone(),
+            labels: labels.clone(),
+            labels_key: None,
+            inputs: Some(inputs.clone()),
+            inputs_key: None,
+            flags: EstimatorFlags {
+                kinds: vec!["binned".into(), "kde".into(), "knn".into()],
+                sigma2: Some(0.01),
+                ..Default::default()
+            },
+            config: None,
+            no_flow: false,
+            no_stats: false,
+            saturation: None,
+            out: dir.join("from-files"),
+            overwrite: false,
+            quiet: true,
+        };
+        analyze(&args).unwrap();
+
+        let estimators = args.flags.resolve().unwrap();
+        let extras = ExtrasSpec::new(true, true, DEFAULT_SATURATION).unwrap();
+        let ids = InputIds::from_tensor(&xt).unwrap();
+        let a = analyze_layers(&layers, &y, Some(&ids), &estimators, &extras).unwrap();
+        assert_eq!((a.samples, a.distinct_inputs), (n, 16));
+        assert_eq!(a.notes.len(), 1, "kde with repeated inputs: {:?}", a.notes);
+        assert_eq!(a.rows.len(), 6);
+        let source = AnalysisSource {
+            activations: Some(acts),
+            labels: Some(labels),
+            inputs: Some(inputs),
+            epoch: Some(7),
+            title: "acts.safetensors".into(),
+            ..Default::default()
+        };
+        let out = dir.join("from-memory");
+        prepare_out_dir(&out, false).unwrap();
+        write_analysis(&out, &a, &source).unwrap();
+        let (from_files, from_memory) = (files(&args.out), files(&out));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<&str> = from_files.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"analysis.json"), "{names:?}");
+        assert_eq!(from_files, from_memory);
+    }
+
+    /// Data given in memory is checked as a file's is: the same samples everywhere, inputs for knn.
+    #[test]
+    fn in_memory_data_is_checked() {
+        let t = |n: usize| Tensor::zeros((n, 2), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let est = vec![NamedEstimator {
+            name: "b".into(),
+            spec: EstimatorSpec::Binned(Binning::Floor { width: 0.5 }),
+        }];
+        let knn = vec![NamedEstimator {
+            name: "k".into(),
+            spec: EstimatorSpec::Knn { k: 3 },
+        }];
+        let extras = ExtrasSpec::new(true, true, DEFAULT_SATURATION).unwrap();
+        let err = |layers: Vec<(String, Tensor)>, y: &[u32], est: &[NamedEstimator]| {
+            analyze_layers(&layers, y, None, est, &extras)
+                .unwrap_err()
+                .chain()
+        };
+        let two = || vec![("a".to_string(), t(4)), ("b".to_string(), t(5))];
+        assert!(err(two(), &[0; 4], &est).contains("layer \"b\" has 5 samples"));
+        assert!(err(vec![("a".into(), t(4))], &[0; 3], &est).starts_with("3 labels"));
+        assert!(err(vec![], &[], &est).starts_with("no layers"));
+        assert!(err(vec![("a".into(), t(4))], &[0; 4], &knn).contains("(knn) estimates I(X;T)"));
+        // Estimator-side input errors stay "invalid input" (a ValueError in Python).
+        let e = analyze_layers(&[("a".into(), t(4))], &[0; 4], None, &knn, &extras).unwrap_err();
+        assert!(e.is_invalid_input(), "{}", e.chain());
+        let flags = EstimatorFlags {
+            kinds: vec!["kde".into()],
+            ..Default::default()
+        };
+        let e = flags.resolve().unwrap_err();
+        assert!(e.is_invalid_input(), "{}", e.chain());
+    }
+}
