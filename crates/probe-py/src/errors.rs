@@ -9,10 +9,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::{PyErr, PyResult, Python};
 
+/// Whether an estimator refused its input (a binning, a shape, a NaN under kde, a parameter):
+/// every estimator error but a failure of candle or of the GPU. `probe_run`'s
+/// `is_invalid_input` counts only the estimators' own `Invalid` messages; for Python, data that
+/// an estimator cannot take is as much a `ValueError` as a bad flag.
+fn estimator_refused(e: &probe_run::Error) -> bool {
+    match e.root() {
+        probe_run::Error::Estimator(e) => !matches!(
+            e.root(),
+            probe_estimators::Error::Candle(_) | probe_estimators::Error::Cuda { .. }
+        ),
+        _ => false,
+    }
+}
+
 /// The Python exception for a probe error.
 pub fn to_py(e: probe_run::Error) -> PyErr {
     let msg = e.chain();
-    if e.is_invalid_input() {
+    if e.is_invalid_input() || estimator_refused(&e) {
         PyValueError::new_err(msg)
     } else if e.is_io() {
         PyOSError::new_err(msg)

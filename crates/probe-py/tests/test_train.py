@@ -46,15 +46,14 @@ def test_train_from_a_dict(cli_run, tmp_path):
     tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
     with open(CONFIG, "rb") as f:
         cfg = tomllib.load(f)
-    cfg["train"]["epochs"] = EPOCHS
-    run = probe.train(cfg, out=tmp_path / "d")
+    run = probe.train(cfg, out=tmp_path / "d", epochs=EPOCHS)
     assert_same_table(run.infoplane, read_csv(cli_run / "infoplane.csv"))
 
 
 def test_train_errors(tmp_path):
-    with pytest.raises(ValueError, match="epochs"):
-        probe.train({"name": "x", "data": {"dataset": "tishby12"}, "model": {"widths": [12, 2]},
-                     "train": {"epochs": 0}}, out=tmp_path / "e")
+    with pytest.raises(ValueError, match="(?s)invalid config dict: .*`model.activation` is required"):
+        probe.train({"name": "x", "data": {"dataset": "tishby12"}, "model": {"widths": [12, 2]}},
+                    out=tmp_path / "e")
     with pytest.raises(OSError, match="nonexistent"):
         probe.train(tmp_path / "nonexistent.toml")
     with pytest.raises(TypeError):

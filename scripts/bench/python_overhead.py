@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): what `probe.analyze` costs over the Rust call it makes, and against the
+numpy / scikit-learn equivalents, on one layer of 10 000 samples x 1024 neurons (float32, tanh of
+Gaussians; 10 balanced classes; no inputs: every sample its own x).
+
+* Rust: `probe_run::analyze::analyze_layers` (the `analyze_bench` example; arrays loaded untimed);
+* Python: `probe.analyze` on the same arrays (C-contiguous and Fortran order), the same estimator
+  (binned, 30 edges on [-1, 1]) and extras (flow, stats; flow is empty for one layer);
+* numpy: the binned I(X;T), I(T;Y) alone — np.digitize, np.unique(axis=0) on the rows, plug-in
+  entropies; scikit-learn: the same bins, `mutual_info_score` on row ids (if installed).
+
+Run from the repository root with the package installed (scripts/python_tests.sh makes a venv):
+
+    .venv-py/bin/python scripts/bench/python_overhead.py [--reps 7] [--n 10000] [--d 1024]
+
+Prints the median wall time of each and the ratios.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import probe
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "crates", "probe-py", "tests"))
+from conftest import save_safetensors  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def median_time(f, reps):
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def entropy_of_ids(ids):
+    p = np.bincount(ids) / len(ids)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def numpy_binned_mi(t, y, edges=30):
+    """IDNNs' binning of `t` and the plug-in I(X;T) (= H(T) with distinct inputs), I(T;Y)."""
+    e = np.linspace(-1, 1, edges)
+    b = np.clip(np.digitize(t, e) - 1, 0, edges - 2).astype(np.uint8)
+    _, ids = np.unique(b, axis=0, return_inverse=True)
+    ids = ids.ravel()
+    h_t = entropy_of_ids(ids)
+    h_t_y = sum((y == c).mean() * entropy_of_ids(np.unique(ids[y == c], return_inverse=True)[1].ravel())
+                for c in np.unique(y))
+    return h_t, h_t - h_t_y
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--d", type=int, default=1024)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(0)
+    t = np.tanh(rng.standard_normal((args.n, args.d), dtype=np.float32))
+    y = np.repeat(np.arange(10), args.n // 10 + 1)[: args.n].astype(np.int64)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        acts, labels = os.path.join(tmp, "acts.safetensors"), os.path.join(tmp, "labels.safetensors")
+        save_safetensors(acts, {"t": t})
+        save_safetensors(labels, {"labels": y})
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "probe-py", "--example",
+                        "analyze_bench"], cwd=REPO, check=True)
+        exe = os.path.join(REPO, "target", "release", "examples", "analyze_bench")
+        out = subprocess.run([exe, acts, labels, str(args.reps)], check=True, capture_output=True,
+                             text=True).stdout
+        rust = statistics.median(float(s) for s in out.split())
+
+    probe.analyze({"t": t}, y)  # warm-up (thread pool, page faults)
+    py_c = median_time(lambda: probe.analyze({"t": t}, y), args.reps)
+    tf = np.asfortranarray(t)
+    py_f = median_time(lambda: probe.analyze({"t": tf}, y), args.reps)
+    py_plain = median_time(lambda: probe.analyze({"t": t}, y, flow=False, stats=False), args.reps)
+    mi = probe.mutual_information(t, y)
+    npy = median_time(lambda: numpy_binned_mi(t, y), max(1, args.reps // 2))
+    assert np.allclose(numpy_binned_mi(t, y), (mi.i_xt, mi.i_ty), atol=1e-9), "numpy disagrees"
+
+    print(f"{args.n} x {args.d} float32, binned (30 edges), median of {args.reps}")
+    print(f"rust analyze_layers (flow + stats)   {rust * 1e3:9.1f} ms")
+    print(f"probe.analyze, C order (flow + stats) {py_c * 1e3:9.1f} ms  overhead {100 * (py_c / rust - 1):+.1f} %")
+    print(f"probe.analyze, Fortran order          {py_f * 1e3:9.1f} ms  overhead {100 * (py_f / rust - 1):+.1f} %")
+    print(f"probe.analyze, no flow/stats          {py_plain * 1e3:9.1f} ms")
+    print(f"numpy digitize + unique rows (MI only) {npy * 1e3:8.1f} ms  = {npy / py_plain:.1f}x probe.analyze (MI only)")
+    try:
+        from sklearn.metrics import mutual_info_score
+    except ImportError:
+        print("scikit-learn: not installed (pip install scikit-learn)")
+        return
+    e = np.linspace(-1, 1, 30)
+
+    def sk():
+        b = np.clip(np.digitize(t, e) - 1, 0, 28).astype(np.uint8)
+        _, ids = np.unique(b, axis=0, return_inverse=True)
+        return mutual_info_score(y, ids.ravel()) / np.log(2)
+
+    skt = median_time(sk, max(1, args.reps // 2))
+    assert abs(sk() - mi.i_ty) < 1e-9, "scikit-learn disagrees"
+    print(f"scikit-learn mutual_info_score (I(T;Y) only) {skt * 1e3:8.1f} ms  = {skt / py_plain:.1f}x probe.analyze (MI only)")
+
+
+if __name__ == "__main__":
+    main()
