@@ -408,6 +408,26 @@ fn broken_archives_never_panic() {
             let _ = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nhwc, "t");
         }
     }
+    // Offsets from the file near usize::MAX must not overflow (a panic in debug builds): a zip64
+    // locator pointing at u64::MAX, a central directory at 0xFFFF_FFF0.
+    let mut z = b"PK\x06\x07".to_vec(); // zip64 locator
+    z.extend(0u32.to_le_bytes());
+    z.extend(u64::MAX.to_le_bytes());
+    z.extend(1u32.to_le_bytes());
+    z.extend(b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff"); // EOCD, 0xFFFF entries
+    z.extend(0xFFFF_FFFFu32.to_le_bytes());
+    z.extend(0xFFFF_FFF0u32.to_le_bytes());
+    z.extend([0, 0]);
+    let err = Npz::from_bytes(Path::new("z.npz"), z.clone())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("zip64"), "{err}");
+    let n = z.len();
+    z[n - 10..n - 6].copy_from_slice(&1u32.to_le_bytes()); // plain cd_size 1 at 0xFFFF_FFF0
+    z[n - 14..n - 12].copy_from_slice(&1u16.to_le_bytes());
+    z[n - 12..n - 10].copy_from_slice(&1u16.to_le_bytes());
+    assert!(Npz::from_bytes(Path::new("z.npz"), z).is_err());
+
     // A flipped data byte of the stored x_train member: CRC mismatch naming the member.
     let mut b = std::fs::read(fixture("basic.npz")).unwrap();
     let npz = Npz::from_bytes(Path::new("basic.npz"), b.clone()).unwrap();

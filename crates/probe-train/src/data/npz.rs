@@ -52,15 +52,17 @@ pub struct Npz {
     entries: Vec<Entry>,
 }
 
+// Bounds-checked little-endian reads; offsets come from the file, so even the addition is checked.
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(at..at.checked_add(2)?)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
+    b.get(at..at.checked_add(4)?)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    b.get(at..at + 8)
+    b.get(at..at.checked_add(8)?)
         .and_then(|s| s.try_into().ok())
         .map(u64::from_le_bytes)
 }
@@ -104,15 +106,16 @@ impl Npz {
                     "the zip archive announces zip64 sizes but has no zip64 locator".into(),
                 ));
             }
-            let rec = u64_at(&bytes, loc + 8).ok_or_else(truncated)? as usize;
+            let rec = usize::try_from(u64_at(&bytes, loc + 8).ok_or_else(truncated)?)
+                .unwrap_or(usize::MAX);
             if u32_at(&bytes, rec) != Some(ZIP64_EOCD_SIG) {
                 return Err(err(
                     "the zip64 end-of-central-directory record is missing or corrupt".into(),
                 ));
             }
-            count = u64_at(&bytes, rec + 32).ok_or_else(truncated)?;
-            cd_size = u64_at(&bytes, rec + 40).ok_or_else(truncated)?;
-            cd_offset = u64_at(&bytes, rec + 48).ok_or_else(truncated)?;
+            count = u64_at(&bytes, rec.saturating_add(32)).ok_or_else(truncated)?;
+            cd_size = u64_at(&bytes, rec.saturating_add(40)).ok_or_else(truncated)?;
+            cd_offset = u64_at(&bytes, rec.saturating_add(48)).ok_or_else(truncated)?;
         } else if disk != 0 || cd_disk != 0 {
             return Err(err(
                 "archives split over several disks are not supported".into()
