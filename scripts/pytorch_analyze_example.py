@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""The information plane of a PyTorch model, measured by `probe analyze`.
+"""The information plane of a PyTorch model, measured by probe's Python API or by `probe analyze`.
 
 A tiny tanh MLP (12-10-7-5-4-3-2, as in Shwartz-Ziv & Tishby) trains on synthetic 12-bit data. At a few epochs, forward hooks capture every
 hidden activation (and the softmax output) on all samples; each epoch's activations go to one
 safetensors file, the labels and inputs to two more. `probe analyze` measures I(X;T) and I(T;Y)
 (bits) of every layer under two estimators, and pandas reads the results back.
 
-Needs torch, safetensors and pandas, and a built probe:
+Two routes, the same numbers (bit for bit):
 
-    cargo build --release                      # target/release/probe
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch safetensors pandas
+* `--route api` (default): `probe.analyze(acts, y, inputs=x, estimators=[...])` on the captured
+  tensors, in memory (`pip install ./crates/probe-py`; for hooks on your own model in your own
+  loop, `probe.torch.InfoPlane` does the capture too);
+* `--route files`: the file-based route for any framework — safetensors files and the CLI.
+
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch pandas ./crates/probe-py
     /tmp/venv/bin/python scripts/pytorch_analyze_example.py --out /tmp/pytorch-plane
+
+    cargo build --release                      # target/release/probe, for --route files
+    /tmp/venv/bin/pip install safetensors
+    /tmp/venv/bin/python scripts/pytorch_analyze_example.py --route files --out /tmp/pytorch-plane
 
 What the files must look like (README.md -> probe analyze):
 
@@ -32,7 +40,6 @@ import sys
 
 import pandas as pd
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,9 +109,16 @@ def main():
     ap.add_argument("--out", default="runs/pytorch-example", help="output directory")
     ap.add_argument("--probe", help="path of the probe binary (default: target/release/probe)")
     ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--route", choices=["api", "files"], default="api",
+                    help="probe.analyze in memory (api) or safetensors files + probe analyze")
     args = ap.parse_args()
-    probe = find_probe(args.probe)
     os.makedirs(args.out, exist_ok=True)
+    if args.route == "api":
+        import probe as probe_api
+    else:
+        from safetensors.torch import save_file
+
+        probe = find_probe(args.probe)
 
     torch.manual_seed(0)
     x, y = make_data(seed=0)
@@ -116,8 +130,9 @@ def main():
             layers.append(nn.Tanh())
     model = nn.Sequential(*layers)
 
-    save_file({"labels": y}, os.path.join(args.out, "labels.safetensors"))
-    save_file({"inputs": x}, os.path.join(args.out, "inputs.safetensors"))
+    if args.route == "files":
+        save_file({"labels": y}, os.path.join(args.out, "labels.safetensors"))
+        save_file({"inputs": x}, os.path.join(args.out, "inputs.safetensors"))
 
     opt = torch.optim.Adam(model.parameters(), lr=4e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -133,6 +148,14 @@ def main():
             continue
 
         acts = capture(model, x)  # all samples, in their fixed order
+        if args.route == "api":
+            r = probe_api.analyze(
+                acts, y, inputs=x, epoch=epoch,
+                estimators=[probe_api.Binned(), probe_api.Kde(0.001)],  # as the flags below
+            )
+            r.save(os.path.join(args.out, f"analysis-epoch{epoch}"), overwrite=True)
+            frames.append(r.infoplane)
+            continue
         acts_path = os.path.join(args.out, f"activations-epoch{epoch}.safetensors")
         save_file(
             acts,
