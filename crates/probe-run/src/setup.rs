@@ -17,7 +17,7 @@ use probe_train::vib::trainer::VibTrainer;
 use probe_train::vib::{Vib, VibSpec};
 
 use crate::capture::ProbeSet;
-use crate::config::{Config, DeviceChoice, MeasureOn};
+use crate::config::{Config, DatasetKind, DeviceChoice, MeasureOn};
 use crate::error::{bail, Context, Result};
 use crate::estimate::{EstimatorSpec, Samples};
 use crate::rundir::files::{is_train_file, remove_own_files};
@@ -144,6 +144,16 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
     cfg.train.checkpoint_every = Some(cfg.checkpoint_every());
     let device = device::resolve(cfg.device)?;
     let splits = data::load(&cfg)?;
+    if cfg.data.dataset == DatasetKind::Mnist && splits.train.name.starts_with("mnist-subset") {
+        // The MNIST subset stood in for a missing MNIST (see `data`): the resolved config says
+        // what was trained on.
+        cfg.data.dataset = DatasetKind::MnistSubset;
+        cfg.data.path = cfg
+            .data
+            .path
+            .take()
+            .map(|p| p.with_file_name("mnist-subset"));
+    }
     let classes = splits.train.classes.max(splits.test.classes);
     let shape = crate::model::DataShape {
         features: splits.train.d,
