@@ -89,7 +89,7 @@ ptx_version=$(awk '$1 == ".version" {print $2; exit}' "$ptx")
 ptx_target=$(awk '$1 == ".target" {print $2; exit}' "$ptx")
 
 # 4. Strip, compress. Every binary embeds the same ~32 MB of candle's PTX text: one xz stream
-#    over all of them (a dictionary larger than a binary) stores it about once, 230 MB -> ~9 MB;
+#    over all of them (a dictionary larger than a binary) stores it about once, 229 MB -> 8.2 MiB;
 #    gzip (a 32 KiB window) only takes each to about a quarter, ~57 MB in all. gzip per file
 #    is the fallback where xz is missing.
 strip "$out"/raw/bin/* "$out"/raw/tests/*
