@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::keys::ExactKeys;
 use crate::rows::group_rows;
 pub use crate::rows::Symbols;
+use crate::shape::samples_shape;
 
 /// Checks that `len` elements form an `[n, d]` matrix with `1 <= n <= u32::MAX` and `d >= 1`.
 fn check_matrix(what: &'static str, len: usize, n: usize, d: usize) -> Result<()> {
@@ -147,20 +148,11 @@ pub fn binned_mi_tensor(
     x_ids: &[u32],
     y: &[u32],
 ) -> Result<BinnedMi> {
-    let dims = t.dims();
-    let Some((&n, rest)) = dims.split_first() else {
-        return Err(Error::InvalidShape {
-            shape: dims.to_vec(),
-        });
-    };
-    if !t.dtype().is_float() {
-        return Err(Error::UnsupportedDtype(t.dtype()));
-    }
+    let (n, d) = samples_shape(t)?;
     #[cfg(feature = "cuda")]
     if t.device().is_cuda() {
         return Ok(crate::counts::binned_counts_tensor(t, binning, x_ids, y)?.mi());
     }
-    let d = rest.iter().product::<usize>();
     let host = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
     binned_mi(&host, n, d, binning, x_ids, y)
 }

@@ -28,8 +28,9 @@ use candle_core::Tensor;
 
 use crate::binned::{binned_symbols, BinnedMi};
 use crate::binning::{Binner, Binning, NAN_BIN};
-use crate::discrete::{clamp_rounding, entropy_from_counts};
+use crate::discrete::{clamp_rounding, entropy_from_counts, neumaier_add};
 use crate::error::{Error, Result};
+pub(crate) use crate::shape::samples_shape;
 
 /// `times` terms `(count, group)`: that many symbols (or pairs) occur `count` times in a group of
 /// `group` samples.
@@ -79,13 +80,7 @@ fn sum_runs(runs: &[TermRun], n: u64) -> f64 {
     for r in runs {
         let (c, g) = (r.count as f64, r.group as f64);
         let term = (r.times as f64 * c / n) * (g / c).log2();
-        let t = sum + term;
-        comp += if sum.abs() >= term.abs() {
-            (sum - t) + term
-        } else {
-            (term - t) + sum
-        };
-        sum = t;
+        neumaier_add(&mut sum, &mut comp, term);
     }
     sum + comp
 }
@@ -184,20 +179,6 @@ pub fn binned_counts(
 ) -> Result<BinnedCounts> {
     let t = binned_symbols(acts, n, d, binning)?;
     BinnedCounts::from_ids(&t.ids, x_ids, y)
-}
-
-/// `(n, d)` of a tensor `[n, …]` of a float dtype. Errors on rank 0 or a non-float dtype.
-pub(crate) fn samples_shape(t: &Tensor) -> Result<(usize, usize)> {
-    let dims = t.dims();
-    let Some((&n, rest)) = dims.split_first() else {
-        return Err(Error::InvalidShape {
-            shape: dims.to_vec(),
-        });
-    };
-    if !t.dtype().is_float() {
-        return Err(Error::UnsupportedDtype(t.dtype()));
-    }
-    Ok((n, rest.iter().product()))
 }
 
 /// The values of `t` (`[n, …]`, any float dtype, any device) as host `f32`, flattened.

@@ -30,6 +30,20 @@ pub(crate) fn clamp_rounding(x: f64) -> f64 {
     }
 }
 
+/// One step of Neumaier's compensated summation: adds `term` to the running `sum` and the lost
+/// low-order part to `comp` (the total is `sum + comp`). Shared so that [`crate::counts`] sums its
+/// runs with exactly the arithmetic of [`sum_terms`] (bit-identical entropies).
+#[inline]
+pub(crate) fn neumaier_add(sum: &mut f64, comp: &mut f64, term: f64) {
+    let t = *sum + term;
+    *comp += if sum.abs() >= term.abs() {
+        (*sum - t) + term
+    } else {
+        (term - t) + *sum
+    };
+    *sum = t;
+}
+
 /// `Σ (c/n)·log2(g/c)` over `(c, g)` pairs (`0 < c <= g`), summed in sorted order with runs of
 /// equal pairs merged, so the result depends only on the multiset of pairs.
 fn sum_terms(terms: &mut [(u64, u64)], n: u64) -> f64 {
@@ -44,13 +58,7 @@ fn sum_terms(terms: &mut [(u64, u64)], n: u64) -> f64 {
             j += 1;
         }
         let term = ((j - i) as f64 * c as f64 / n) * (g as f64 / c as f64).log2();
-        let t = sum + term;
-        comp += if sum.abs() >= term.abs() {
-            (sum - t) + term
-        } else {
-            (term - t) + sum
-        };
-        sum = t;
+        neumaier_add(&mut sum, &mut comp, term);
         i = j;
     }
     sum + comp

@@ -36,6 +36,7 @@ use crate::binning::Binning;
 use crate::discrete::{clamp_rounding, conditional_entropy_bits, entropy_bits};
 use crate::error::{Error, Result};
 use crate::kde::{kde_entropy, KdeEntropy};
+use crate::shape::samples_shape;
 use crate::stats::host_rows;
 
 /// Binned information between two layers, in bits.
@@ -149,16 +150,8 @@ impl KdeFlow {
 /// or as [`kde_entropy`].
 pub fn kde_joint_entropy(from: &Tensor, to: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
     let flat = |t: &Tensor| -> Result<Tensor> {
-        let dims = t.dims();
-        let Some((&n, rest)) = dims.split_first() else {
-            return Err(Error::InvalidShape {
-                shape: dims.to_vec(),
-            });
-        };
-        if !t.dtype().is_float() {
-            return Err(Error::UnsupportedDtype(t.dtype()));
-        }
-        Ok(t.reshape((n, rest.iter().product::<usize>()))?
+        let (n, d) = samples_shape(t)?;
+        Ok(t.reshape((n, d))?
             .to_dtype(DType::F32)?
             .to_device(from.device())?)
     };

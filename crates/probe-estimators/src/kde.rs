@@ -119,6 +119,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 use crate::error::{Error, Result};
 use crate::fast_exp;
 use crate::rows::{self, Isa};
+use crate::shape::{check_samples, samples_shape};
 
 /// Target number of elements of one `rows × N` distance chunk on the CPU (`2²²`: a 16 MiB `f32`
 /// chunk, the only temporary of the fused CPU path, small enough for the allocator to reuse).
@@ -204,30 +205,8 @@ pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
 /// Validates the arguments (`y_len`: the label count, when there are labels) and returns the
 /// centred samples as the augmented factors of the distance matmul.
 fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
-    let dims = t.dims();
-    let Some((&n, rest)) = dims.split_first() else {
-        return Err(Error::InvalidShape {
-            shape: dims.to_vec(),
-        });
-    };
-    if !t.dtype().is_float() {
-        return Err(Error::UnsupportedDtype(t.dtype()));
-    }
-    let d = rest.iter().product::<usize>();
-    if n == 0 || n > u32::MAX as usize {
-        return Err(Error::InvalidDimension {
-            what: "n",
-            got: n,
-            expected: "between 1 and u32::MAX samples",
-        });
-    }
-    if d == 0 {
-        return Err(Error::InvalidDimension {
-            what: "d",
-            got: d,
-            expected: "at least 1 value per sample",
-        });
-    }
+    let (n, d) = samples_shape(t)?;
+    check_samples(n, d)?;
     if let Some(got) = y_len.filter(|&len| len != n) {
         return Err(Error::LengthMismatch {
             what: "y",

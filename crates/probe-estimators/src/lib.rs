@@ -68,6 +68,7 @@ mod keys;
 pub mod knn;
 pub mod knn_labels;
 mod rows;
+mod shape;
 pub mod spec;
 pub mod stats;
 

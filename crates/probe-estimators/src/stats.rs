@@ -40,6 +40,7 @@ use candle_core::{DType, Tensor};
 use crate::binning::{Binner, Binning, NAN_BIN};
 use crate::discrete::entropy_from_counts;
 use crate::error::{Error, Result};
+use crate::shape::{check_samples, samples_shape};
 
 /// Statistics of one layer (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq)]
@@ -74,35 +75,14 @@ pub struct NeuronEntropy {
 /// `t` (`[n, …]`) flattened per sample to host `f32`: `(n, d, values)`. Errors on a rank-0 tensor
 /// or a non-float dtype.
 pub(crate) fn host_rows(t: &Tensor) -> Result<(usize, usize, Vec<f32>)> {
-    let dims = t.dims();
-    let Some((&n, rest)) = dims.split_first() else {
-        return Err(Error::InvalidShape {
-            shape: dims.to_vec(),
-        });
-    };
-    if !t.dtype().is_float() {
-        return Err(Error::UnsupportedDtype(t.dtype()));
-    }
+    let (n, d) = samples_shape(t)?;
     let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    Ok((n, rest.iter().product(), v))
+    Ok((n, d, v))
 }
 
 /// Checks `[n, d]` with `n, d >= 1` (and `n <= u32::MAX`) against `len`.
 fn check_shape(len: usize, n: usize, d: usize) -> Result<()> {
-    if n == 0 || n > u32::MAX as usize {
-        return Err(Error::InvalidDimension {
-            what: "n",
-            got: n,
-            expected: "between 1 and u32::MAX samples",
-        });
-    }
-    if d == 0 {
-        return Err(Error::InvalidDimension {
-            what: "d",
-            got: d,
-            expected: "at least 1 value per sample",
-        });
-    }
+    check_samples(n, d)?;
     match n.checked_mul(d) {
         Some(expected) if expected == len => Ok(()),
         Some(expected) => Err(Error::LengthMismatch {
