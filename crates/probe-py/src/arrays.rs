@@ -96,9 +96,34 @@ fn values<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<(Vec<T>, Vec<usiz
     let shape = v.shape().to_vec();
     let data = match v.as_slice() {
         Some(s) => s.to_vec(),
-        None => v.iter().copied().collect(),
+        None => match (v.t().as_slice(), shape.as_slice()) {
+            // Fortran order, 2-d (what `np.asfortranarray` and a transposed matrix give): a
+            // blocked transpose, not a strided walk that misses the cache on every element.
+            (Some(f), &[rows, cols]) => transpose(f, cols, rows),
+            _ => v.iter().copied().collect(),
+        },
     };
     Ok((data, shape))
+}
+
+/// The transpose of row-major `[rows, cols]` `a`, row-major `[cols, rows]`, in cache-sized
+/// blocks.
+fn transpose<T: Copy>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const B: usize = 32;
+    let mut out = Vec::with_capacity(a.len());
+    let spare = out.spare_capacity_mut();
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    spare[c * rows + r].write(a[r * cols + c]);
+                }
+            }
+        }
+    }
+    // SAFETY: the loops above wrote every one of the `rows * cols == a.len()` elements.
+    unsafe { out.set_len(a.len()) };
+    out
 }
 
 fn tensor<T: candle_core::WithDType>(data: Vec<T>, shape: Vec<usize>) -> PyResult<Tensor> {

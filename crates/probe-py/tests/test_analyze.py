@@ -151,13 +151,14 @@ def test_kde_gives_bounds_and_entropy():
 
 
 @pytest.mark.parametrize("view", [
-    "fortran", "column_slice", "first_column", "step", "reversed", "transposed", "broadcast",
+    "fortran", "fortran3d", "column_slice", "first_column", "step", "reversed", "transposed", "broadcast",
 ])
 def test_strided_views_read_as_they_look(view):
     x, y = twelve_bit()
     base = tanh_layers(x)["layers.0.hook_post"]
     a = {
         "fortran": np.asfortranarray(base),
+        "fortran3d": np.asfortranarray(base.reshape(4096, 2, 5)),
         "column_slice": base[:, 2:7],
         "first_column": base[:, :1],  # what safetensors' numpy save_file writes wrong
         "step": base[:, ::3],
