@@ -4,51 +4,15 @@
 //! file, tensor or flag.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use probe_estimators::{binned_mi_tensor, exact_symbols, kde_mi, ksg_mi, Binning};
 
 mod common;
-use common::probe;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-analyze-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn succeeds(args: &[&str]) {
-    let o = probe(args);
-    assert!(
-        o.status.success(),
-        "probe {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Runs probe, asserts it failed without a panic, and that stderr mentions every part.
-fn fails(args: &[&str], parts: &[&str]) {
-    let o = probe(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "probe {args:?} should fail");
-    assert!(!err.contains("panicked"), "probe {args:?} panicked: {err}");
-    for p in parts {
-        assert!(
-            err.contains(p),
-            "error of {args:?} should mention {p:?}:\n{err}"
-        );
-    }
-}
+use common::{
+    fails, fixtures, num, read_csv, s, small_tishby, succeeds, tmp_dir, INFOPLANE_HEADER,
+};
 
 fn save(path: &Path, tensors: &[(&str, Tensor)]) {
     let map: HashMap<String, Tensor> = tensors
@@ -57,28 +21,6 @@ fn save(path: &Path, tensors: &[(&str, Tensor)]) {
         .collect();
     candle_core::safetensors::save(&map, path).unwrap();
 }
-
-/// Header and rows of a CSV probe wrote (no quoted fields in these files).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
-}
-
-const HEADER: [&str; 8] = [
-    "epoch",
-    "layer",
-    "estimator",
-    "i_xt",
-    "i_ty",
-    "i_xt_lower",
-    "i_ty_lower",
-    "sigma2",
-];
 
 /// Deterministic values in [0, 1) (xorshift64*), so the tests need no RNG crate.
 fn uniform(n: usize, seed: u64) -> Vec<f32> {
@@ -99,12 +41,6 @@ fn acts(n: usize, d: usize, seed: u64) -> Vec<f32> {
         .into_iter()
         .map(|u| 2.6 * u - 1.3)
         .collect()
-}
-
-fn f64_of(field: &str) -> f64 {
-    field
-        .parse()
-        .unwrap_or_else(|e| panic!("{field:?} is not a number: {e}"))
 }
 
 #[test]
@@ -207,7 +143,7 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
         "the inputs must repeat"
     );
     let (header, rows) = read_csv(&out.join("analysis.csv"));
-    assert_eq!(header, HEADER);
+    assert_eq!(header, INFOPLANE_HEADER);
     // Natural layer order (layers.10 last), estimators in flag order.
     let order: Vec<(&str, &str)> = rows
         .iter()
@@ -224,7 +160,7 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
     for r in &rows {
         assert_eq!(r[0], "", "no epoch in the file: empty column");
         let t = &layers.iter().find(|(name, _)| *name == r[1]).unwrap().1;
-        let (i_xt, i_ty) = (f64_of(&r[3]), f64_of(&r[4]));
+        let (i_xt, i_ty) = (num(&r[3]), num(&r[4]));
         match r[2].as_str() {
             "binned" | "floor" => {
                 let b = if r[2] == "binned" {
@@ -243,7 +179,7 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
             }
             "kde" => {
                 let mi = kde_mi(t, &y32, 0.05).unwrap();
-                let got = [i_xt, i_ty, f64_of(&r[5]), f64_of(&r[6]), f64_of(&r[7])];
+                let got = [i_xt, i_ty, num(&r[5]), num(&r[6]), num(&r[7])];
                 let want = [
                     mi.i_xt_upper,
                     mi.i_ty_upper,
@@ -287,20 +223,11 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
     for (j, r) in jrows.iter().zip(&rows) {
         assert_eq!(j["layer"], r[1].as_str());
         assert_eq!(j["estimator"], r[2].as_str());
-        assert!(
-            close(j["i_xt"].as_f64().unwrap(), f64_of(&r[3])),
-            "{j} {r:?}"
-        );
-        assert!(
-            close(j["i_ty"].as_f64().unwrap(), f64_of(&r[4])),
-            "{j} {r:?}"
-        );
+        assert!(close(j["i_xt"].as_f64().unwrap(), num(&r[3])), "{j} {r:?}");
+        assert!(close(j["i_ty"].as_f64().unwrap(), num(&r[4])), "{j} {r:?}");
         assert!(j["epoch"].is_null());
         if r[2] == "kde" {
-            assert!(
-                close(j["i_xt_lower"].as_f64().unwrap(), f64_of(&r[5])),
-                "{j}"
-            );
+            assert!(close(j["i_xt_lower"].as_f64().unwrap(), num(&r[5])), "{j}");
             assert_eq!(j["sigma2"], 0.05);
         } else {
             assert!(j["i_xt_lower"].is_null() && j["sigma2"].is_null(), "{j}");
@@ -358,7 +285,7 @@ fn without_inputs_every_sample_is_its_own_input() {
     ] {
         let (_, rows) = read_csv(&dir.join(name).join("analysis.csv"));
         let mi = probe_estimators::binned_mi(&tv, n, 1, &b, &x_ids, &y).unwrap();
-        assert_eq!(f64_of(&rows[0][3]), mi.i_xt, "{name}");
+        assert_eq!(num(&rows[0][3]), mi.i_xt, "{name}");
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("given/analysis.json")).unwrap())
@@ -672,7 +599,7 @@ fn binned_and_floor_match_the_numpy_fixture() {
         for r in &rows {
             let want = &layers[&r[1]][&r[2]];
             for (col, k) in [(3, key), (4, "i_ty")] {
-                let (got, want) = (f64_of(&r[col]), want[k].as_f64().unwrap());
+                let (got, want) = (num(&r[col]), want[k].as_f64().unwrap());
                 assert!(
                     (got - want).abs() <= 1e-12,
                     "{} {} {k}: probe {got}, numpy {want}",
@@ -685,7 +612,7 @@ fn binned_and_floor_match_the_numpy_fixture() {
             {
                 // These layers have values below -1: IDNNs' wrap-around would give other numbers.
                 let wrapped = layers[&r[1]]["idnns_wraparound"]["i_xt"].as_f64().unwrap();
-                assert!((f64_of(&r[3]) - wrapped).abs() > 1e-3, "{r:?}");
+                assert!((num(&r[3]) - wrapped).abs() > 1e-3, "{r:?}");
             }
         }
     }
@@ -698,24 +625,10 @@ fn binned_and_floor_match_the_numpy_fixture() {
 fn analyze_on_a_training_dump_reproduces_the_infoplane_rows() {
     let dir = tmp_dir("dump");
     let cfg = dir.join("dump.toml");
-    let config = r#"
-name = "dump"
-[data]
-dataset = "tishby12"
-split = "shuffled"
-train_limit = 300
-[model]
-widths = [12, 8, 5, 2]
-activation = "tanh"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 64
-epochs = 4
-[measure]
-schedule = "every"
-on = "train"
-hooks = ["layers.*.hook_post", "layers.1.hook_pre"]
+    let config = small_tishby(
+        "dump",
+        4,
+        r#"hooks = ["layers.*.hook_post", "layers.1.hook_pre"]
 dump_activations = [2, 4]
 [[measure.estimators]]
 kind = "binned"
@@ -730,8 +643,9 @@ sigma2 = 0.001
 [[measure.estimators]]
 kind = "knn"
 k = 3
-"#;
-    std::fs::write(&cfg, config).unwrap();
+"#,
+    );
+    std::fs::write(&cfg, &config).unwrap();
     let run = dir.join("run");
     succeeds(&["train", "--config", s(&cfg), "--quiet", "--out", s(&run)]);
     let mut files: Vec<String> = std::fs::read_dir(&run)
@@ -751,7 +665,7 @@ k = 3
         ]
     );
     let (header, train_rows) = read_csv(&run.join("infoplane.csv"));
-    assert_eq!(header, HEADER);
+    assert_eq!(header, INFOPLANE_HEADER);
     assert!(train_rows
         .iter()
         .filter(|r| r[2] == "kde")
@@ -773,7 +687,7 @@ k = 3
             "-q",
         ]);
         let (header, rows) = read_csv(&out.join("analysis.csv"));
-        assert_eq!(header, HEADER);
+        assert_eq!(header, INFOPLANE_HEADER);
         let want: Vec<&Vec<String>> = train_rows.iter().filter(|r| r[0] == epoch).collect();
         assert_eq!(want.len(), 4 * 4, "4 hooks × 4 estimators");
         assert_eq!(rows.iter().collect::<Vec<_>>(), want, "epoch {epoch}");

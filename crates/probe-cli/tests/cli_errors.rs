@@ -4,14 +4,7 @@
 //! `crates/probe-run/tests/errors.rs`.
 
 mod common;
-use common::{probe, root, run_error, tmp_dir};
-
-/// The tishby_tanh config with `from` replaced by `to` (which must occur).
-fn variant(from: &str, to: &str) -> String {
-    let base = std::fs::read_to_string(root().join("configs/tishby_tanh.toml")).unwrap();
-    assert!(base.contains(from), "config has no {from:?}");
-    base.replacen(from, to, 1)
-}
+use common::{assert_mentions, probe, run_error, tmp_dir, variant};
 
 /// Runs `probe train` on `config_text` (as `c.toml`) and returns its stderr, asserting it failed
 /// with exit code 1 and an `error: ` line.
@@ -34,12 +27,6 @@ fn fails(name: &str, config_text: &str, extra: &[&str]) -> String {
     assert!(!out.exists(), "{name}: no run directory for a bad config");
     let _ = std::fs::remove_dir_all(&dir);
     err
-}
-
-fn assert_mentions(err: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(err.contains(p), "error should mention {p:?}:\n{err}");
-    }
 }
 
 #[test]

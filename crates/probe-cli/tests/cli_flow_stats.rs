@@ -5,68 +5,10 @@
 //! What `probe train` itself writes to flow.csv and stats.csv is tested in process in
 //! `crates/probe-run/tests/flow_stats.rs`.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
-use common::probe;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-flow-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn succeeds(args: &[&str]) -> String {
-    let o = probe(args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "probe {args:?} failed:\n{err}");
-    err
-}
-
-fn fails(args: &[&str], parts: &[&str]) {
-    let o = probe(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "probe {args:?} should fail");
-    assert!(!err.contains("panicked"), "probe {args:?} panicked: {err}");
-    for p in parts {
-        assert!(
-            err.contains(p),
-            "error of {args:?} should mention {p:?}:\n{err}"
-        );
-    }
-}
-
-/// Rows of a CSV probe wrote, as maps from column name to field.
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(field: &str) -> f64 {
-    field
-        .parse()
-        .unwrap_or_else(|e| panic!("{field:?} is not a number: {e}"))
-}
+use common::{fails, fixtures, flow_config, num, read_csv_maps, s, succeeds, tmp_dir};
 
 fn close(got: f64, want: f64, what: &str) {
     assert!(
@@ -111,7 +53,7 @@ fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
     }
     succeeds(&args);
     let layers = doc["layers"].as_object().unwrap();
-    let rows = read_csv(&out.join("analysis.csv"));
+    let rows = read_csv_maps(&out.join("analysis.csv"));
     assert_eq!(rows.len(), 3 * layers.len());
     for r in &rows {
         let want = &layers[&r["layer"]][&r["estimator"]];
@@ -127,7 +69,7 @@ fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
             &format!("{what} i_ty"),
         );
     }
-    let flows = read_csv(&out.join("analysis-flow.csv"));
+    let flows = read_csv_maps(&out.join("analysis-flow.csv"));
     assert_eq!(flows.len(), 3 * (layers.len() - 1));
     for (est, want) in doc["flow"].as_object().unwrap() {
         let got: Vec<_> = flows.iter().filter(|r| &r["estimator"] == est).collect();
@@ -152,7 +94,7 @@ fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
             assert_eq!(g["i_bits_lower"], "");
         }
     }
-    let stats = read_csv(&out.join("analysis-stats.csv"));
+    let stats = read_csv_maps(&out.join("analysis-stats.csv"));
     assert_eq!(stats.len(), 3 * layers.len());
     for r in &stats {
         let w = &doc["stats"][&r["layer"]][&r["estimator"]];
@@ -215,35 +157,7 @@ fn adaptive_flow_and_stats_match_numpy_on_trained_layers() {
 fn analyze_reproduces_the_flow_and_stats_of_a_training_dump() {
     let dir = tmp_dir("train");
     let cfg = dir.join("run.toml");
-    let config = r#"
-name = "flow"
-[data]
-dataset = "tishby12"
-split = "shuffled"
-train_limit = 300
-[model]
-widths = [12, 8, 5, 2]
-activation = "tanh"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 64
-epochs = 3
-[measure]
-schedule = "every"
-on = "train"
-dump_activations = [3]
-saturation = 0.9
-[[measure.estimators]]
-kind = "adaptive"
-bins = 12
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.01
-[[measure.estimators]]
-kind = "knn"
-"#;
-    std::fs::write(&cfg, config).unwrap();
+    std::fs::write(&cfg, flow_config()).unwrap();
     let run = dir.join("run");
     let err = succeeds(&["train", "--config", s(&cfg), "--out", s(&run)]);
     assert!(
@@ -319,7 +233,7 @@ kind = "knn"
         s(&only_kde),
         "-q",
     ]);
-    let rows = read_csv(&only_kde.join("analysis-stats.csv"));
+    let rows = read_csv_maps(&only_kde.join("analysis-stats.csv"));
     assert_eq!(rows.len(), 3);
     for r in &rows {
         assert!(

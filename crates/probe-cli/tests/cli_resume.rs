@@ -7,37 +7,24 @@
 use std::path::Path;
 
 mod common;
-use common::{ok, probe, run_error, tmp_dir};
+use common::{deep_tishby, ok, probe, run_error, tmp_dir};
 
 /// A 12-bit run: 8 epochs, measured every 3rd, checkpoints every 4th, gradients on.
 fn config(dir: &Path) -> String {
     let p = dir.join("run.toml");
     std::fs::write(
         &p,
-        r#"name = "resume"
-seed = 5
-device = "cpu"
-[data]
-dataset = "tishby12"
-split = "ordered"
-[model]
-widths = [12, 10, 7, 5, 4, 3, 2]
-activation = "tanh"
-init = "truncated_normal"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 512
-epochs = 8
-checkpoint_every = 4
-[measure]
-schedule = "every_k"
+        deep_tishby(
+            "resume",
+            "epochs = 8\ncheckpoint_every = 4",
+            r#"schedule = "every_k"
 every = 3
 on = "all"
 gradients = true
 [[measure.estimators]]
 kind = "binned"
 "#,
+        ),
     )
     .unwrap();
     p.to_str().unwrap().to_string()

@@ -6,30 +6,15 @@
 use std::collections::BTreeMap;
 
 mod common;
-use common::{assert_tables_match_files, lines, resume_opts, tmp_dir, toml_opts, train};
+use common::{
+    assert_tables_match_files, deep_tishby, lines, resume_opts, tmp_dir, toml_opts, train,
+};
 
 fn config(repeats: usize, extra_train: &str) -> String {
-    format!(
-        r#"name = "ens"
-seed = 5
-device = "cpu"
-[data]
-dataset = "tishby12"
-split = "ordered"
-[model]
-widths = [12, 10, 7, 5, 4, 3, 2]
-activation = "tanh"
-init = "truncated_normal"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 512
-epochs = 8
-checkpoint_every = 3
-repeats = {repeats}
-{extra_train}
-[measure]
-schedule = "every_k"
+    deep_tishby(
+        "ens",
+        &format!("epochs = 8\ncheckpoint_every = 3\nrepeats = {repeats}\n{extra_train}"),
+        r#"schedule = "every_k"
 every = 4
 on = "all"
 gradients = true
@@ -40,7 +25,7 @@ kind = "binned"
 [[measure.estimators]]
 kind = "kde"
 sigma2 = 0.01
-"#
+"#,
     )
 }
 

@@ -7,14 +7,7 @@ use std::path::Path;
 use probe_run::{Error, TrainOptions};
 
 mod common;
-use common::{assert_mentions, config_file, file_opts, tmp_dir, train_err};
-
-/// The tishby_tanh config with `from` replaced by `to` (which must occur).
-fn variant(from: &str, to: &str) -> String {
-    let base = std::fs::read_to_string(config_file("tishby_tanh.toml")).unwrap();
-    assert!(base.contains(from), "config has no {from:?}");
-    base.replacen(from, to, 1)
-}
+use common::{assert_mentions, config_file, file_opts, tmp_dir, train_err, variant};
 
 /// Trains `config_text` (written to `c.toml` in a scratch directory), with `tweak` applied to
 /// the options; returns the error, asserting the run failed.

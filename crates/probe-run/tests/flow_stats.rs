@@ -4,35 +4,10 @@
 //! `measure.stats` turn them off. (`probe analyze` reproducing these rows from a dump is checked
 //! through the binary in probe-cli's `cli_flow_stats.rs`.)
 
-use std::collections::HashMap;
-use std::path::Path;
-
 use probe_run::observer::{Measured, Observer};
 
 mod common;
-use common::{assert_tables_match_files, tmp_dir, toml_opts};
-
-/// Rows of a CSV probe wrote, as maps from column name to field.
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(field: &str) -> f64 {
-    field
-        .parse()
-        .unwrap_or_else(|e| panic!("{field:?} is not a number: {e}"))
-}
+use common::{assert_tables_match_files, flow_config, num, read_csv_maps, tmp_dir, toml_opts};
 
 /// Remembers, per measured epoch, the transitions flagged as bottlenecks:
 /// `(estimator, layer_from)`.
@@ -52,44 +27,15 @@ impl Observer for Bottlenecks {
     }
 }
 
-const CONFIG: &str = r#"
-name = "flow"
-[data]
-dataset = "tishby12"
-split = "shuffled"
-train_limit = 300
-[model]
-widths = [12, 8, 5, 2]
-activation = "tanh"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 64
-epochs = 3
-[measure]
-schedule = "every"
-on = "train"
-dump_activations = [3]
-saturation = 0.9
-[[measure.estimators]]
-kind = "adaptive"
-bins = 12
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.01
-[[measure.estimators]]
-kind = "knn"
-"#;
-
 #[test]
 fn train_writes_flow_and_stats_and_names_the_bottlenecks() {
     let dir = tmp_dir("flow-train");
     let run = dir.join("run");
     let mut seen = Bottlenecks::default();
-    let outcome = probe_run::train(&toml_opts(CONFIG, &run), &mut [&mut seen])
+    let outcome = probe_run::train(&toml_opts(&flow_config(), &run), &mut [&mut seen])
         .unwrap_or_else(|e| panic!("{}", e.chain()));
     assert_tables_match_files(&outcome);
-    let flows = read_csv(&run.join("flow.csv"));
+    let flows = read_csv_maps(&run.join("flow.csv"));
     // 3 epochs × 2 transitions × (adaptive, kde); knn has no flow.
     assert_eq!(flows.len(), 12);
     for r in &flows {
@@ -135,7 +81,7 @@ fn train_writes_flow_and_stats_and_names_the_bottlenecks() {
             assert_eq!(&row["layer_from"], from, "epoch {epoch} {est}");
         }
     }
-    let stats = read_csv(&run.join("stats.csv"));
+    let stats = read_csv_maps(&run.join("stats.csv"));
     assert_eq!(
         stats.len(),
         3 * 3,
@@ -159,7 +105,7 @@ fn train_writes_flow_and_stats_and_names_the_bottlenecks() {
 
     // `flow = false` and `stats = false` turn both files off (and remove the stale ones).
     let mut opts = toml_opts(
-        &CONFIG.replace("saturation = 0.9", "flow = false\nstats = false"),
+        &flow_config().replace("saturation = 0.9", "flow = false\nstats = false"),
         &run,
     );
     opts.overwrite = true;

@@ -10,31 +10,17 @@ use candle_core::Device;
 use probe_train::checkpoint::Checkpoint;
 
 mod common;
-use common::{assert_tables_match_files, resume_opts, tmp_dir, toml_opts, train, train_err};
+use common::{
+    assert_tables_match_files, deep_tishby, resume_opts, tmp_dir, toml_opts, train, train_err,
+};
 
 /// A 12-bit run short enough for a debug build: 12 epochs, measured every 3rd, checkpoints every
 /// 4th, gradients on, binned and adaptive estimators (flow and stats on by default).
 fn config(extra_train: &str) -> String {
-    format!(
-        r#"name = "resume"
-seed = 5
-device = "cpu"
-[data]
-dataset = "tishby12"
-split = "ordered"
-[model]
-widths = [12, 10, 7, 5, 4, 3, 2]
-activation = "tanh"
-init = "truncated_normal"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 512
-epochs = 12
-checkpoint_every = 4
-{extra_train}
-[measure]
-schedule = "every_k"
+    deep_tishby(
+        "resume",
+        &format!("epochs = 12\ncheckpoint_every = 4\n{extra_train}"),
+        r#"schedule = "every_k"
 every = 3
 on = "all"
 gradients = true
@@ -43,7 +29,7 @@ kind = "binned"
 [[measure.estimators]]
 kind = "adaptive"
 bins = 12
-"#
+"#,
     )
 }
 

@@ -5,9 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root (configs and datasets are relative to it).
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+// Scratch directories, test configs and CSV readers, shared with probe-run's in-process tests.
+#[path = "../../../probe-run/tests/common/shared.rs"]
+mod shared;
+pub use shared::*;
+
+/// The committed fixtures of these tests (numpy references and their inputs).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Runs `probe ARGS` in the repository root.
@@ -34,10 +39,24 @@ pub fn run_error(o: &Output) -> String {
     err
 }
 
-/// A fresh, empty scratch directory for the test `name` (unique per test process).
-pub fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// Runs `probe ARGS`, asserting it succeeded; returns its stderr (progress, bottlenecks).
+pub fn succeeds(args: &[&str]) -> String {
+    let o = probe(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "probe {args:?} failed:\n{err}");
+    err
+}
+
+/// Runs `probe ARGS`, asserting it failed without a panic and that stderr mentions every part.
+pub fn fails(args: &[&str], parts: &[&str]) {
+    let o = probe(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "probe {args:?} should fail");
+    assert!(!err.contains("panicked"), "probe {args:?} panicked: {err}");
+    for p in parts {
+        assert!(
+            err.contains(p),
+            "error of {args:?} should mention {p:?}:\n{err}"
+        );
+    }
 }

@@ -8,28 +8,13 @@
 //! resolves `datasets/…` against the current directory with a fallback to the checkout.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use probe_run::config::Config;
 use probe_run::{ConfigSource, Error, RunOutcome, TrainOptions};
 
-/// The repository root (`configs/` and `datasets/` live there).
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A committed config, e.g. `tishby_tanh.toml`.
-pub fn config_file(name: &str) -> PathBuf {
-    root().join("configs").join(name)
-}
-
-/// A fresh, empty scratch directory for the test `name` (unique per test process).
-pub fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("probe-run-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod shared;
+pub use shared::*;
 
 /// Options that train the config file `path` into `out`.
 pub fn file_opts(path: &Path, out: &Path) -> TrainOptions {
@@ -67,34 +52,6 @@ pub fn train_err(opts: &TrainOptions) -> Error {
         Ok(o) => panic!("expected the run to fail; it ended at epoch {}", o.epoch),
         Err(e) => e,
     }
-}
-
-/// Asserts that `err` (an error chain) mentions each of `parts`.
-pub fn assert_mentions(err: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(err.contains(p), "error should mention {p:?}:\n{err}");
-    }
-}
-
-/// Header + rows of a CSV written by probe (no quoted fields in these files).
-pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
-}
-
-/// The lines of a text file.
-pub fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 /// Asserts that every table the run returned in memory is what its CSV file holds.
