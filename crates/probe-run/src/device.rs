@@ -2,7 +2,7 @@
 //! stream shared by all threads, so work queued by the capturing thread and by the estimators'
 //! worker threads is ordered.
 
-use crate::error::{bail, Result};
+use crate::error::Result;
 use candle_core::Device;
 
 use crate::config::DeviceChoice;
@@ -34,7 +34,7 @@ fn cuda() -> Result<Device> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda() -> Result<Device> {
-    bail!(
+    crate::error::bail!(
         "this probe was built without CUDA support; rebuild with `cargo build --release --features cuda` \
          (needs the CUDA toolkit) or use --device cpu"
     )
