@@ -41,23 +41,30 @@ pub fn load(model: &dyn Model, path: &Path, device: &Device) -> Result<()> {
             message: e.to_string(),
         })?;
     for (name, var) in named_state(model) {
-        let t = tensors.get(&name).ok_or_else(|| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("parameter `{name}` is missing"),
-        })?;
-        if t.dims() != var.dims() {
-            return Err(Error::Checkpoint {
-                path: path.to_path_buf(),
-                message: format!(
-                    "parameter `{name}` has shape {:?}, the model expects {:?}",
-                    t.dims(),
-                    var.dims()
-                ),
-            });
-        }
+        let t = checked(&name, tensors.get(&name), &var, path)?;
         var.set(&t.to_dtype(var.dtype())?)?;
     }
     Ok(())
+}
+
+/// The tensor found for the parameter `name` in the checkpoint at `path`, which must be there
+/// (`Some`) with the shape of `var`.
+fn checked<'a>(name: &str, t: Option<&'a Tensor>, var: &Var, path: &Path) -> Result<&'a Tensor> {
+    let t = t.ok_or_else(|| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("parameter `{name}` is missing"),
+    })?;
+    if t.dims() != var.dims() {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "parameter `{name}` has shape {:?}, the model expects {:?}",
+                t.dims(),
+                var.dims()
+            ),
+        });
+    }
+    Ok(t)
 }
 
 /// Everything a run needs to continue: named tensors (weights, optimiser buffers), short text
@@ -175,24 +182,8 @@ impl Checkpoint {
 /// Copies `tensors` (by name) into `vars` (by name); every var must be present with its shape.
 pub fn set_vars(vars: &[(String, Var)], tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     for (name, var) in vars {
-        let t = tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t)
-            .ok_or_else(|| Error::Checkpoint {
-                path: path.to_path_buf(),
-                message: format!("parameter `{name}` is missing"),
-            })?;
-        if t.dims() != var.dims() {
-            return Err(Error::Checkpoint {
-                path: path.to_path_buf(),
-                message: format!(
-                    "parameter `{name}` has shape {:?}, the model expects {:?}",
-                    t.dims(),
-                    var.dims()
-                ),
-            });
-        }
+        let found = tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t);
+        let t = checked(name, found, var, path)?;
         var.set(&t.to_device(var.device())?.to_dtype(var.dtype())?)?;
     }
     Ok(())

@@ -30,6 +30,23 @@ pub struct DeviceData {
 }
 
 impl DeviceData {
+    /// The samples in order, in chunks of `chunk` (at least 1; the last may be shorter):
+    /// `(len, x [len, d], y [len])`.
+    pub fn chunks(
+        &self,
+        chunk: usize,
+    ) -> impl Iterator<Item = Result<(usize, Tensor, Tensor)>> + '_ {
+        let chunk = chunk.max(1);
+        (0..self.n).step_by(chunk).map(move |start| {
+            let len = chunk.min(self.n - start);
+            Ok((
+                len,
+                self.x.narrow(0, start, len)?,
+                self.y.narrow(0, start, len)?,
+            ))
+        })
+    }
+
     /// Copies `ds` to `device` once.
     pub fn new(ds: &Dataset, device: &Device) -> Result<Self> {
         let x = Tensor::from_slice(&ds.x, (ds.n, ds.d), device)?;
@@ -47,6 +64,17 @@ pub struct LossAcc {
     pub acc: f64,
 }
 
+/// Checks `train.batch_size` (at least 1).
+pub(crate) fn check_batch_size(batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::invalid(
+            "train.batch_size",
+            "0; expected a batch size of at least 1",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs training epochs with a fixed batch size and a seeded shuffle stream.
 #[derive(Debug)]
 pub struct Trainer {
@@ -57,12 +85,7 @@ pub struct Trainer {
 impl Trainer {
     /// A trainer whose per-epoch shuffles come from the `Shuffle` stream of `seed`.
     pub fn new(batch_size: usize, seed: u64) -> Result<Self> {
-        if batch_size == 0 {
-            return Err(Error::invalid(
-                "train.batch_size",
-                "0; expected a batch size of at least 1",
-            ));
-        }
+        check_batch_size(batch_size)?;
         Ok(Self {
             batch_size,
             shuffle: rng::stream(seed, Stream::Shuffle),
@@ -208,17 +231,12 @@ pub fn evaluate(model: &dyn Model, data: &DeviceData, chunk: usize) -> Result<Lo
     let device = data.x.device();
     let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
     let mut correct = Tensor::zeros((), DType::F32, device)?;
-    let chunk = chunk.max(1);
-    let mut start = 0;
-    while start < data.n {
-        let len = chunk.min(data.n - start);
-        let x = data.x.narrow(0, start, len)?;
-        let y = data.y.narrow(0, start, len)?;
+    for c in data.chunks(chunk) {
+        let (len, x, y) = c?;
         let logits = model.forward(&x, None)?.detach();
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
         loss_sum = (loss_sum + (loss * len as f64)?)?;
         correct = (correct + count_correct(&logits, &y)?)?;
-        start += len;
     }
     let n = data.n.max(1) as f64;
     Ok(LossAcc {

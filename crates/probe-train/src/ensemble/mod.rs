@@ -19,7 +19,7 @@ pub use trainer::{evaluate_ensemble, evaluate_fused, EnsembleTrainer};
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
-use crate::model::{Activation, Mlp, MlpSpec, Model};
+use crate::model::{mlp_named_vars, Activation, Mlp, MlpSpec, Model};
 use crate::{Error, Result};
 
 /// N replicas of one MLP shape, each with its own seed.
@@ -133,16 +133,7 @@ impl EnsembleMlp {
 
     /// The stacked parameters under the MLP's names (each with the replica axis first).
     pub fn named_vars(&self) -> Vec<(String, Var)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (w, b))| {
-                [
-                    (format!("layers.{i}.weight"), w.clone()),
-                    (format!("layers.{i}.bias"), b.clone()),
-                ]
-            })
-            .collect()
+        mlp_named_vars(&self.layers)
     }
 
     /// Replica `r`'s parameters under the MLP's names, as a single run of its seed has them.

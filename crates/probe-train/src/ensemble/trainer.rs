@@ -13,7 +13,7 @@ use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{DeviceData, LossAcc};
+use crate::trainer::{check_batch_size, DeviceData, LossAcc};
 use crate::{Error, Result};
 
 /// Runs training epochs of an ensemble with one shuffle stream per replica.
@@ -26,12 +26,7 @@ pub struct EnsembleTrainer {
 impl EnsembleTrainer {
     /// A trainer whose replica r shuffles with the `Shuffle` stream of `seeds[r]`.
     pub fn new(batch_size: usize, seeds: &[u64]) -> Result<Self> {
-        if batch_size == 0 {
-            return Err(Error::invalid(
-                "train.batch_size",
-                "0; expected a batch size of at least 1",
-            ));
-        }
+        check_batch_size(batch_size)?;
         Ok(Self {
             batch_size,
             shuffles: seeds
@@ -260,22 +255,13 @@ pub fn evaluate_ensemble(
     let device = data.x.device();
     let mut loss_sum = Tensor::zeros(n_rep, DType::F32, device)?;
     let mut correct = Tensor::zeros(n_rep, DType::F32, device)?;
-    let chunk = chunk.max(1);
-    let mut start = 0;
-    while start < data.n {
-        let len = chunk.min(data.n - start);
-        let x = data.x.narrow(0, start, len)?;
-        let y = data
-            .y
-            .narrow(0, start, len)?
-            .unsqueeze(0)?
-            .broadcast_as((n_rep, len))?
-            .contiguous()?;
+    for c in data.chunks(chunk) {
+        let (len, x, y) = c?;
+        let y = y.unsqueeze(0)?.broadcast_as((n_rep, len))?.contiguous()?;
         let logits = model.forward(&x, None)?.detach();
         let loss = cross_entropy_per_replica(&logits, &y)?;
         loss_sum = (loss_sum + (loss * len as f64)?)?;
         correct = (correct + count_correct(&logits, &y)?)?;
-        start += len;
     }
     let n = data.n.max(1) as f64;
     let losses = loss_sum.to_vec1::<f32>()?;

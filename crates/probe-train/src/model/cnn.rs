@@ -25,7 +25,7 @@ use super::layers::norm::{BatchNorm, TrainFlag};
 use super::layers::param::ParamInit;
 use super::layers::pool::{pool2d, PoolType};
 use super::layers::Hooks;
-use super::{Activation, Init, Model};
+use super::{check_classes, check_hidden_widths, Activation, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -137,21 +137,8 @@ impl Cnn {
                 "a CNN needs at least one convolution block, e.g. channels = [16, 32]",
             ));
         }
-        if spec.classes < 2 {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "a classifier needs at least 2 classes, the data has {}",
-                    spec.classes
-                ),
-            ));
-        }
-        if let Some(i) = spec.fc.iter().position(|&w| w == 0) {
-            return Err(Error::invalid(
-                "model.fc",
-                format!("width {i} is 0; every hidden width must be at least 1"),
-            ));
-        }
+        check_classes(spec.classes)?;
+        check_hidden_widths("model.fc", &spec.fc)?;
         let shapes = spec.shapes()?;
         let mut rng = rng::stream(seed, Stream::Init);
         let mut p = ParamInit::new(&mut rng, spec.init, device);

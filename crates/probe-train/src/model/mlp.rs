@@ -13,7 +13,7 @@ use super::layers::matmul_wt::matmul_wt;
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
-use super::{Activation, Init, Model};
+use super::{check_classes, check_hidden_widths, Activation, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -45,21 +45,8 @@ impl Mlp {
         if spec.input_dim == 0 {
             return Err(Error::invalid("model", "the input has no features"));
         }
-        if spec.classes < 2 {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "a classifier needs at least 2 classes, the data has {}",
-                    spec.classes
-                ),
-            ));
-        }
-        if let Some(i) = spec.hidden.iter().position(|&w| w == 0) {
-            return Err(Error::invalid(
-                "model.hidden",
-                format!("width {i} is 0; every hidden width must be at least 1"),
-            ));
-        }
+        check_classes(spec.classes)?;
+        check_hidden_widths("model.hidden", &spec.hidden)?;
         let mut rng = rng::stream(seed, Stream::Init);
         let mut widths = vec![spec.input_dim];
         widths.extend(&spec.hidden);
@@ -136,15 +123,21 @@ impl Model for Mlp {
     }
 
     fn named_vars(&self) -> Vec<(String, Var)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (w, b))| {
-                [
-                    (format!("layers.{i}.weight"), w.clone()),
-                    (format!("layers.{i}.bias"), b.clone()),
-                ]
-            })
-            .collect()
+        mlp_named_vars(&self.layers)
     }
+}
+
+/// `(weight, bias)` pairs under the MLP's names, `layers.{i}.weight` and `layers.{i}.bias`
+/// (also those of a stacked MLP ensemble, whose checkpoints use the same names).
+pub(crate) fn mlp_named_vars(layers: &[(Var, Var)]) -> Vec<(String, Var)> {
+    layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (w, b))| {
+            [
+                (format!("layers.{i}.weight"), w.clone()),
+                (format!("layers.{i}.bias"), b.clone()),
+            ]
+        })
+        .collect()
 }

@@ -23,6 +23,7 @@ pub use activation::{Activation, Init};
 pub use cnn::{Cnn, CnnSpec, ConvSpec};
 pub use layers::pool::PoolType;
 pub use layers::recurrent::CellKind;
+pub(crate) use mlp::mlp_named_vars;
 pub use mlp::{Mlp, MlpSpec};
 pub use rnn::{Rnn, RnnSpec};
 pub use transformer::{Pooling, Tokens, Transformer, TransformerSpec};
@@ -30,7 +31,29 @@ pub use transformer::{Pooling, Tokens, Transformer, TransformerSpec};
 use candle_core::{Tensor, Var};
 use probe_capture::ActivationCache;
 
-use crate::Result;
+use crate::{Error, Result};
+
+/// Checks that a classifier has at least 2 classes (every model ends in a softmax over them).
+pub(crate) fn check_classes(classes: usize) -> Result<()> {
+    if classes < 2 {
+        return Err(Error::invalid(
+            "model",
+            format!("a classifier needs at least 2 classes, the data has {classes}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that every hidden width (the config key `key`) is at least 1.
+pub(crate) fn check_hidden_widths(key: &str, widths: &[usize]) -> Result<()> {
+    if let Some(i) = widths.iter().position(|&w| w == 0) {
+        return Err(Error::invalid(
+            key,
+            format!("width {i} is 0; every hidden width must be at least 1"),
+        ));
+    }
+    Ok(())
+}
 
 /// A trainable classifier with hook points.
 pub trait Model {

@@ -21,7 +21,7 @@ use super::layers::linear::{linear, Linear};
 use super::layers::param::ParamInit;
 use super::layers::recurrent::{gru_step, lstm_step, CellKind};
 use super::layers::Hooks;
-use super::{Init, Model};
+use super::{check_classes, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -72,15 +72,7 @@ impl Rnn {
         if spec.layers == 0 {
             return Err(Error::invalid("model.layers", "0; expected at least 1"));
         }
-        if spec.classes < 2 {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "a classifier needs at least 2 classes, the data has {}",
-                    spec.classes
-                ),
-            ));
-        }
+        check_classes(spec.classes)?;
         let mut rng = rng::stream(seed, Stream::Init);
         // PyTorch draws every recurrent parameter uniform in ±1/√H.
         let mut p = ParamInit::new(&mut rng, Init::Default, device);
@@ -157,11 +149,7 @@ impl Model for Rnn {
         }
         let last = last.ok_or_else(|| Error::invalid("model.layers", "the RNN has no layers"))?;
         let logits = self.head.forward(&last)?; // [B, classes]
-        hooks.hook(|| "head.hook_pre".into(), &logits)?;
-        // [B, classes]
-        hooks.hook_with("head.hook_post", || {
-            Ok(candle_nn::ops::softmax(&logits, 1)?)
-        })?;
+        hooks.classifier_head(&logits)?;
         Ok(logits)
     }
 

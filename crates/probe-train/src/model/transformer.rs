@@ -30,7 +30,7 @@ use super::layers::linear::Linear;
 use super::layers::norm::LayerNorm;
 use super::layers::param::ParamInit;
 use super::layers::Hooks;
-use super::{Init, Model};
+use super::{check_classes, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -130,15 +130,7 @@ impl Transformer {
                 return Err(Error::invalid(key, "0; expected at least 1"));
             }
         }
-        if spec.classes < 2 {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "a classifier needs at least 2 classes, the data has {}",
-                    spec.classes
-                ),
-            ));
-        }
+        check_classes(spec.classes)?;
         let d = spec.d_model;
         let mut rng = rng::stream(seed, Stream::Init);
         let mut p = ParamInit::new(&mut rng, spec.init, device);
@@ -231,11 +223,7 @@ impl Model for Transformer {
         }; // [B, d]
         hooks.hook(|| "hook_pooled".into(), &pooled)?;
         let logits = self.head.forward(&pooled)?; // [B, classes]
-        hooks.hook(|| "head.hook_pre".into(), &logits)?;
-        // [B, classes]
-        hooks.hook_with("head.hook_post", || {
-            Ok(candle_nn::ops::softmax(&logits, 1)?)
-        })?;
+        hooks.classifier_head(&logits)?;
         Ok(logits)
     }
 

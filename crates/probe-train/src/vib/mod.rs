@@ -25,7 +25,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{Activation, Init, Model};
+use crate::model::{check_classes, Activation, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -124,15 +124,7 @@ impl Vib {
                 "the input and the bottleneck (vib.k) need at least one dimension",
             ));
         }
-        if spec.classes < 2 {
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "a classifier needs at least 2 classes, the data has {}",
-                    spec.classes
-                ),
-            ));
-        }
+        check_classes(spec.classes)?;
         if let Some(i) = spec.hidden.iter().position(|&w| w == 0) {
             return Err(Error::invalid(
                 "model.widths",

@@ -172,12 +172,8 @@ pub fn evaluate_vib(
     let mut rng = rng::stream(seed, Stream::EvalNoise);
     let zero = || Tensor::zeros((), DType::F32, device);
     let (mut ce_avg, mut ce_s, mut kl_sum, mut correct) = (zero()?, zero()?, zero()?, zero()?);
-    let chunk = chunk.max(1);
-    let mut start = 0;
-    while start < data.n {
-        let len = chunk.min(data.n - start);
-        let x = data.x.narrow(0, start, len)?;
-        let y = data.y.narrow(0, start, len)?;
+    for c in data.chunks(chunk) {
+        let (len, x, y) = c?;
         let (mu, sigma) = model.encode(&x, None)?;
         let (mu, sigma) = (mu.detach(), sigma.detach());
         kl_sum = (kl_sum + kl_to_std_normal(&mu, &sigma)?.sum_all()?)?;
@@ -199,7 +195,6 @@ pub fn evaluate_vib(
         ce_avg = (ce_avg - picked)?;
         let pred = avg.argmax(D::Minus1)?;
         correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
-        start += len;
     }
     let n = data.n.max(1) as f64;
     let ce_sampled = ce_s.to_scalar::<f32>()? as f64 / n;

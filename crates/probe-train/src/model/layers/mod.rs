@@ -45,6 +45,13 @@ impl<'a> Hooks<'a> {
         Ok(())
     }
 
+    /// Reports a classifier's output: `head.hook_pre`, the logits `[B, classes]`, and
+    /// `head.hook_post`, their softmax probabilities `[B, classes]` (computed only when selected).
+    pub fn classifier_head(&mut self, logits: &Tensor) -> Result<()> {
+        self.hook(|| "head.hook_pre".into(), logits)?;
+        self.hook_with("head.hook_post", || Ok(candle_nn::ops::softmax(logits, 1)?))
+    }
+
     /// Reports `t` under the name `name()`.
     pub fn hook(&mut self, name: impl FnOnce() -> String, t: &Tensor) -> Result<()> {
         if let Some(c) = self.cache.as_deref_mut() {
