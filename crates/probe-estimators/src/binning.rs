@@ -327,7 +327,7 @@ impl FixedBins {
 }
 
 /// The next `f32` towards +inf (NaN and +inf unchanged).
-fn next_up(f: f32) -> f32 {
+pub(crate) fn next_up(f: f32) -> f32 {
     if f.is_nan() || f == f32::INFINITY {
         f
     } else if f == 0.0 {

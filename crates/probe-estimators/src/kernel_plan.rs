@@ -19,7 +19,7 @@
 // Only `crate::cuda` uses this at run time; CPU builds compile it for its tests.
 #![cfg_attr(not(feature = "cuda"), allow(dead_code))]
 
-use crate::binning::Binner;
+use crate::binning::{next_up, Binner};
 use crate::error::{Error, Result};
 
 /// Seed of the row-key coefficients (fixed: results are deterministic; the collision bound in
@@ -61,18 +61,6 @@ pub(crate) fn ceil_f32(e: f64) -> f32 {
     }
 }
 
-/// The next `f32` towards +inf (NaN and +inf unchanged).
-fn next_up(f: f32) -> f32 {
-    if f.is_nan() || f == f32::INFINITY {
-        f
-    } else if f == 0.0 {
-        f32::from_bits(1)
-    } else if f > 0.0 {
-        f32::from_bits(f.to_bits() + 1)
-    } else {
-        f32::from_bits(f.to_bits() - 1)
-    }
-}
 
 impl BinPlan {
     /// The kernels' view of a prepared binner.

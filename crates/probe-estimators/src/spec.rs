@@ -85,8 +85,9 @@ pub struct RawEstimator {
 }
 
 impl RawEstimator {
-    /// The parameters that are set, by key name.
-    fn given(&self) -> Vec<&'static str> {
+    /// The parameters that are set, by key name (`lo`, `hi`, `edges`, `width`, `bins`, `sigma2`,
+    /// `k`, in that order).
+    pub fn given(&self) -> Vec<&'static str> {
         [
             ("lo", self.lo.is_some()),
             ("hi", self.hi.is_some()),

@@ -5,6 +5,8 @@ use probe_estimators::{
     binned_mi, binned_mi_tensor, binned_symbols, exact_symbols, Binning, Error,
 };
 
+mod common;
+
 const B: Binning = Binning::Fixed {
     lo: -1.0,
     hi: 1.0,
@@ -32,29 +34,9 @@ fn shape_errors() {
     );
     assert!(message(e).contains("expected 8"));
     let e = binned_symbols(&[], 0, 2, &B).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidDimension {
-                what: "n",
-                got: 0,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    common::assert_zero_dimension(&e, "n");
     let e = binned_symbols(&[], 3, 0, &B).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidDimension {
-                what: "d",
-                got: 0,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    common::assert_zero_dimension(&e, "d");
     let e = exact_symbols(&acts, 2, usize::MAX).unwrap_err();
     assert!(
         matches!(e, Error::InvalidDimension { what: "d", .. }),

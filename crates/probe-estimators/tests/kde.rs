@@ -391,30 +391,10 @@ fn errors() {
     );
     let empty = Tensor::zeros((0, 4), DType::F32, &cpu).unwrap();
     let e = kde_mi(&empty, &[], 0.1).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidDimension {
-                what: "n",
-                got: 0,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    common::assert_zero_dimension(&e, "n");
     let no_values = Tensor::zeros((3, 0), DType::F32, &cpu).unwrap();
     let e = kde_mi(&no_values, &y, 0.1).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidDimension {
-                what: "d",
-                got: 0,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    common::assert_zero_dimension(&e, "d");
     let scalar = Tensor::new(1.0f32, &cpu).unwrap();
     let e = kde_mi(&scalar, &[0], 0.1).unwrap_err();
     assert!(matches!(e, Error::InvalidShape { .. }), "{e}");

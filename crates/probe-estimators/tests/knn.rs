@@ -7,6 +7,8 @@ use probe_estimators::{digamma, ksg_mi, Error};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod common;
+
 /// Euler–Mascheroni constant.
 const GAMMA: f64 = 0.577_215_664_901_532_9;
 
@@ -222,17 +224,7 @@ fn errors() {
     let y = [1.0f32, 0.0, 3.0, 2.0];
     assert!(ksg_mi(&x, 1, &y, 1, 4, 3).is_ok());
     let e = ksg_mi(&[], 1, &[], 1, 0, 1).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidDimension {
-                what: "n",
-                got: 0,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    common::assert_zero_dimension(&e, "n");
     let e = ksg_mi(&x, 0, &y, 1, 4, 1).unwrap_err();
     assert!(
         matches!(e, Error::InvalidDimension { what: "dx", .. }),

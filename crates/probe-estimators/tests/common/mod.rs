@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use probe_estimators::Error;
+
 /// The 4096 12-bit inputs, row r = bits of r, MSB first, as 0.0 / 1.0 (`[4096, 12]`).
 pub fn twelve_bit_inputs() -> Vec<f32> {
     (0..4096u32)
@@ -124,4 +126,12 @@ pub fn naive_entropy<K: Ord>(keys: impl IntoIterator<Item = K>) -> f64 {
         n += 1.0;
     }
     counts.values().map(|&c| c / n * (n / c).log2()).sum()
+}
+
+/// Asserts that `e` is [`Error::InvalidDimension`] for the dimension `what` (`n`, `d`), which was 0.
+pub fn assert_zero_dimension(e: &Error, what: &str) {
+    assert!(
+        matches!(e, Error::InvalidDimension { what: w, got: 0, .. } if *w == what),
+        "expected {what} = 0 to be rejected: {e}"
+    );
 }
