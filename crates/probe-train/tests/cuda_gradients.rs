@@ -32,14 +32,20 @@ fn gradients(act: Activation, dev: &Device) -> Vec<(String, Vec<f32>)> {
         .collect();
     let x = Tensor::from_vec(x, (16, 12), dev).unwrap();
     let y = Tensor::new(&[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0], dev).unwrap();
-    let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
+    ce_gradients(&m, &x, &y, &format!("{act:?} on {dev:?}"))
+}
+
+/// Gradients of the mean cross-entropy of `m` on `(x, y)`, by parameter name, as host `f32`;
+/// `what` names the case in a panic.
+fn ce_gradients(m: &dyn Model, x: &Tensor, y: &Tensor, what: &str) -> Vec<(String, Vec<f32>)> {
+    let loss = candle_nn::loss::cross_entropy(&m.forward(x, None).unwrap(), y).unwrap();
     let grads = loss.backward().unwrap();
     m.named_vars()
         .into_iter()
         .map(|(name, v)| {
             let g = grads
                 .get(v.as_tensor())
-                .unwrap_or_else(|| panic!("{act:?} on {dev:?}: no gradient for {name}"));
+                .unwrap_or_else(|| panic!("{what}: no gradient for {name}"));
             let g = g.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
             (name, g.to_vec1::<f32>().unwrap())
         })
@@ -49,31 +55,34 @@ fn gradients(act: Activation, dev: &Device) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn every_mlp_parameter_gets_the_cpu_gradient_on_the_gpu() {
     let dev = gpu();
-    for act in [
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::Sigmoid,
-        Activation::Gelu,
-        Activation::Linear,
-    ] {
+    for act in Activation::ALL {
         let on_gpu = gradients(act, &dev);
         let on_cpu = gradients(act, &Device::Cpu);
-        assert_eq!(on_gpu.len(), on_cpu.len());
-        for ((name, g), (_, c)) in on_gpu.iter().zip(&on_cpu) {
-            let norm = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            assert!(norm > 0.0, "{act:?}: zero gradient for {name} on the GPU");
-            // f32 sums in another order: agree to a few ulps of the gradient's scale.
-            let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-            let worst = g
-                .iter()
-                .zip(c)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                worst <= 1e-4 * scale,
-                "{act:?}: {name} differs from the CPU gradient by {worst:e} (scale {scale:e})"
-            );
-        }
+        assert_gpu_matches_cpu(&on_gpu, &on_cpu, &format!("{act:?}"));
+    }
+}
+
+/// Asserts that every GPU gradient is non-zero and equal to the CPU's: f32 sums in another
+/// order agree to a few ulps of the gradient's scale (its largest magnitude).
+fn assert_gpu_matches_cpu(
+    on_gpu: &[(String, Vec<f32>)],
+    on_cpu: &[(String, Vec<f32>)],
+    what: &str,
+) {
+    assert_eq!(on_gpu.len(), on_cpu.len());
+    for ((name, g), (_, c)) in on_gpu.iter().zip(on_cpu) {
+        let norm = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        assert!(norm > 0.0, "{what}: zero gradient for {name} on the GPU");
+        let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let worst = g
+            .iter()
+            .zip(c)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * scale,
+            "{what}: {name} differs from the CPU gradient by {worst:e} (scale {scale:e})"
+        );
     }
 }
 
@@ -83,18 +92,7 @@ fn model_gradients(m: &dyn Model, d: usize, dev: &Device) -> Vec<(String, Vec<f3
     let x: Vec<f32> = (0..6 * d).map(|i| (i * 37 % 23) as f32 / 23.0).collect();
     let x = Tensor::from_vec(x, (6, d), dev).unwrap();
     let y = Tensor::new(&[0u32, 1, 2, 2, 1, 0], dev).unwrap();
-    let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
-    let grads = loss.backward().unwrap();
-    m.named_vars()
-        .into_iter()
-        .map(|(name, v)| {
-            let g = grads
-                .get(v.as_tensor())
-                .unwrap_or_else(|| panic!("{dev:?}: no gradient for {name}"));
-            let g = g.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
-            (name, g.to_vec1::<f32>().unwrap())
-        })
-        .collect()
+    ce_gradients(m, &x, &y, &format!("{dev:?}"))
 }
 
 /// The CNN (candle's conv2d and pooling on the GPU, probe's im2col on the CPU, batch norm),
@@ -152,20 +150,6 @@ fn image_models_get_the_cpu_gradients_on_the_gpu() {
     for (what, build) in [("cnn", cnn as Build), ("vit", vit), ("lstm", lstm)] {
         let on_gpu = model_gradients(&*build(&dev), 64, &dev);
         let on_cpu = model_gradients(&*build(&Device::Cpu), 64, &Device::Cpu);
-        assert_eq!(on_gpu.len(), on_cpu.len());
-        for ((name, g), (_, c)) in on_gpu.iter().zip(&on_cpu) {
-            let norm = g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            assert!(norm > 0.0, "{what}: zero gradient for {name} on the GPU");
-            let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-            let worst = g
-                .iter()
-                .zip(c)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                worst <= 1e-4 * scale,
-                "{what}: {name} differs from the CPU gradient by {worst:e} (scale {scale:e})"
-            );
-        }
+        assert_gpu_matches_cpu(&on_gpu, &on_cpu, what);
     }
 }

@@ -63,16 +63,20 @@ fn initialisations_have_their_stated_statistics() {
         activation: Activation::Relu,
         init,
     };
-    let m = Mlp::new(&wide(Init::TruncatedNormal), 1, &Device::Cpu).unwrap();
-    let vars = m.named_vars();
-    let w: Vec<f32> = vars[0]
-        .1
-        .as_tensor()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let b: Vec<f32> = vars[1].1.as_tensor().to_vec1().unwrap();
+    // The first layer's weight and bias, flattened.
+    let first_layer = |init| {
+        let vars = Mlp::new(&wide(init), 1, &Device::Cpu).unwrap().named_vars();
+        let w: Vec<f32> = vars[0]
+            .1
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = vars[1].1.as_tensor().to_vec1().unwrap();
+        (w, b)
+    };
+    let (w, b) = first_layer(Init::TruncatedNormal);
     let sigma = 1.0 / 20.0; // 1/√400
     assert!(b.iter().all(|&v| v == 0.0));
     assert!(w.iter().all(|&v| v.abs() <= 2.0 * sigma as f32 + 1e-7));
@@ -80,16 +84,7 @@ fn initialisations_have_their_stated_statistics() {
     let sd = (w.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
     assert!((sd / sigma - 0.8796).abs() < 0.01, "{}", sd / sigma);
 
-    let m = Mlp::new(&wide(Init::Default), 1, &Device::Cpu).unwrap();
-    let vars = m.named_vars();
-    let w: Vec<f32> = vars[0]
-        .1
-        .as_tensor()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    let b: Vec<f32> = vars[1].1.as_tensor().to_vec1().unwrap();
+    let (w, b) = first_layer(Init::Default);
     // Uniform in ±1/√fan_in: max close to the bound, variance bound²/3.
     assert!(w.iter().chain(&b).all(|&v| v.abs() <= sigma as f32));
     let var = w.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / w.len() as f64;
@@ -99,13 +94,7 @@ fn initialisations_have_their_stated_statistics() {
 
 #[test]
 fn every_parameter_receives_a_gradient() {
-    for act in [
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::Sigmoid,
-        Activation::Gelu,
-        Activation::Linear,
-    ] {
+    for act in Activation::ALL {
         let m = Mlp::new(&spec(Init::Default, act), 3, &Device::Cpu).unwrap();
         let x = Tensor::rand(-1f32, 1., (16, 12), &Device::Cpu).unwrap();
         let y = Tensor::new(

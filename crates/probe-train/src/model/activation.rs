@@ -22,6 +22,15 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every activation, in declaration order (for tests and sweeps over all of them).
+    pub const ALL: [Activation; 5] = [
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Linear,
+    ];
+
     /// Applies the activation; differentiable.
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
