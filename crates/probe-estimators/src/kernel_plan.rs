@@ -61,7 +61,6 @@ pub(crate) fn ceil_f32(e: f64) -> f32 {
     }
 }
 
-
 impl BinPlan {
     /// The kernels' view of a prepared binner.
     pub(crate) fn new(binner: &Binner) -> Self {
