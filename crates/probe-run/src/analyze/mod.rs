@@ -89,19 +89,22 @@ pub struct AnalyzeArgs {
 impl EstimatorFlags {
     /// The parameter flags that are set, by key.
     fn given(&self) -> Vec<&'static str> {
-        [
-            ("lo", self.lo.is_some()),
-            ("hi", self.hi.is_some()),
-            ("edges", self.edges.is_some()),
-            ("width", self.width.is_some()),
-            ("bins", self.bins.is_some()),
-            ("sigma2", self.sigma2.is_some()),
-            ("k", self.k.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, set)| *set)
-        .map(|(k, _)| k)
-        .collect()
+        self.raw(String::new(), |_| true).given()
+    }
+
+    /// The flags as the raw parameters of an estimator of `kind`, keeping the parameters `keep`
+    /// accepts (by key).
+    fn raw(&self, kind: String, keep: impl Fn(&str) -> bool) -> RawEstimator {
+        RawEstimator {
+            kind,
+            lo: self.lo.filter(|_| keep("lo")),
+            hi: self.hi.filter(|_| keep("hi")),
+            edges: self.edges.filter(|_| keep("edges")),
+            width: self.width.filter(|_| keep("width")),
+            bins: self.bins.filter(|_| keep("bins")),
+            sigma2: self.sigma2.filter(|_| keep("sigma2")),
+            k: self.k.filter(|_| keep("k")),
+        }
     }
 
     /// Validated estimators, named after their kinds.
@@ -121,17 +124,7 @@ impl EstimatorFlags {
         for kind in &kinds {
             let keys = RawEstimator::keys_of(kind).unwrap_or(&[]);
             used.extend(keys.iter().copied());
-            let has = |k: &str| keys.contains(&k);
-            let raw = RawEstimator {
-                kind: kind.clone(),
-                lo: self.lo.filter(|_| has("lo")),
-                hi: self.hi.filter(|_| has("hi")),
-                edges: self.edges.filter(|_| has("edges")),
-                width: self.width.filter(|_| has("width")),
-                bins: self.bins.filter(|_| has("bins")),
-                sigma2: self.sigma2.filter(|_| has("sigma2")),
-                k: self.k.filter(|_| has("k")),
-            };
+            let raw = self.raw(kind.clone(), |k| keys.contains(&k));
             let spec = raw.resolve(&|k| {
                 if k == "kind" {
                     "--estimator".to_string()

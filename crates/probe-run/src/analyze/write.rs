@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use probe_estimators::{Binning, Estimate, EstimatorSpec, Flow, Stats};
-use probe_report::{plot_infoplane, write_atomic, CsvTable, InfoPoint, PlaneOptions};
+use probe_report::{write_atomic, CsvTable, InfoPoint, PlaneOptions};
 use serde_json::{json, Value};
 
 use super::Analysis;
 use crate::error::Result;
+use crate::rundir::plots::plot_plane;
 use crate::rundir::{
     estimate_row, flow_row, stats_row, FLOW_HEADER, INFOPLANE_HEADER, STATS_HEADER,
 };
@@ -89,16 +90,8 @@ pub fn write_analysis(dir: &Path, analysis: &Analysis, source: &AnalysisSource) 
         } else {
             format!("analysis-{}", est.name)
         };
-        let opts = PlaneOptions {
-            title: format!("{} ({})", plane.title, est.name),
-            ..plane.clone()
-        };
-        plot_infoplane(
-            &pts,
-            &opts,
-            &dir.join(format!("{stem}.png")),
-            &dir.join(format!("{stem}.svg")),
-        )?;
+        let title = format!("{} ({})", plane.title, est.name);
+        plot_plane(&pts, &plane, title, dir, &stem)?;
     }
     Ok(())
 }

@@ -12,6 +12,27 @@ use probe_report::{
 use super::INFOPLANE_HEADER;
 use crate::error::{Context, Result};
 
+/// Draws `pts` into `{stem}.png` and `{stem}.svg` in `dir`, with `plane`'s options but `title`.
+pub fn plot_plane(
+    pts: &[InfoPoint],
+    plane: &PlaneOptions,
+    title: String,
+    dir: &Path,
+    stem: &str,
+) -> Result<()> {
+    let opts = PlaneOptions {
+        title,
+        ..plane.clone()
+    };
+    plot_infoplane(
+        pts,
+        &opts,
+        &dir.join(format!("{stem}.png")),
+        &dir.join(format!("{stem}.svg")),
+    )?;
+    Ok(())
+}
+
 /// `infoplane.{png,svg}` for the first estimator, `infoplane-{name}.{png,svg}` for the others,
 /// from a single run's `(estimator, point)`s.
 pub fn plot_planes(
@@ -21,16 +42,7 @@ pub fn plot_planes(
     dir: &Path,
 ) -> Result<()> {
     for (name, stem, pts) in planes_by_estimator(points, estimators) {
-        let opts = PlaneOptions {
-            title: format!("{} ({name})", plane.title),
-            ..plane.clone()
-        };
-        plot_infoplane(
-            &pts,
-            &opts,
-            &dir.join(format!("{stem}.png")),
-            &dir.join(format!("{stem}.svg")),
-        )?;
+        plot_plane(&pts, plane, format!("{} ({name})", plane.title), dir, &stem)?;
     }
     Ok(())
 }
@@ -107,16 +119,8 @@ pub fn plot_means(
     }
     let points = points_of(&t)?;
     for (name, stem, pts) in planes_by_estimator(&points, estimators) {
-        let opts = PlaneOptions {
-            title: format!("{} ({name}, mean of {n_rep} seeds)", plane.title),
-            ..plane.clone()
-        };
-        plot_infoplane(
-            &pts,
-            &opts,
-            &out.join(format!("{stem}.png")),
-            &out.join(format!("{stem}.svg")),
-        )?;
+        let title = format!("{} ({name}, mean of {n_rep} seeds)", plane.title);
+        plot_plane(&pts, plane, title, out, &stem)?;
         // The same means with ± one standard deviation over the seeds on both axes.
         let mut layers: Vec<Series> = Vec::new();
         for r in mean.rows().iter().filter(|r| r[2] == name) {

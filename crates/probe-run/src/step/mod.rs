@@ -108,13 +108,35 @@ pub struct Plain {
     pub seed: [u64; 1],
 }
 
+/// The [`Step`] methods (all but `epoch`) of a step that trains one `model: Box<dyn Model>`
+/// whose batches come from one `trainer: Trainer`, seeded by `seed: [u64; 1]`: [`Plain`] and
+/// [`Fused`], which differ only in how an epoch runs.
+macro_rules! single_model_step {
+    () => {
+        fn seeds(&self) -> &[u64] {
+            &self.seed
+        }
+        fn named_vars(&self) -> Vec<(String, Var)> {
+            self.model.named_vars()
+        }
+        fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+            Ok(vec![capture(&*self.model, probe, hooks)?])
+        }
+        fn streams(&self) -> Vec<String> {
+            vec![self.trainer.shuffle_state()]
+        }
+        fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+            restore_one(&mut self.trainer, streams)
+        }
+        fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
+            let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
+            Ok(vec![(MODEL_FILE.to_string(), bytes)])
+        }
+    };
+}
+
 impl Step for Plain {
-    fn seeds(&self) -> &[u64] {
-        &self.seed
-    }
-    fn named_vars(&self) -> Vec<(String, Var)> {
-        self.model.named_vars()
-    }
+    single_model_step!();
     fn epoch(
         &mut self,
         epoch: usize,
@@ -130,19 +152,6 @@ impl Step for Plain {
             test: vec![te],
             vib: None,
         })
-    }
-    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
-        Ok(vec![capture(&*self.model, probe, hooks)?])
-    }
-    fn streams(&self) -> Vec<String> {
-        vec![self.trainer.shuffle_state()]
-    }
-    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
-        restore_one(&mut self.trainer, streams)
-    }
-    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
-        Ok(vec![(MODEL_FILE.to_string(), bytes)])
     }
 }
 
@@ -167,12 +176,7 @@ pub struct Fused {
 }
 
 impl Step for Fused {
-    fn seeds(&self) -> &[u64] {
-        &self.seed
-    }
-    fn named_vars(&self) -> Vec<(String, Var)> {
-        self.model.named_vars()
-    }
+    single_model_step!();
     fn epoch(
         &mut self,
         epoch: usize,
@@ -200,19 +204,6 @@ impl Step for Fused {
             test: vec![te],
             vib: None,
         })
-    }
-    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
-        Ok(vec![capture(&*self.model, probe, hooks)?])
-    }
-    fn streams(&self) -> Vec<String> {
-        vec![self.trainer.shuffle_state()]
-    }
-    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
-        restore_one(&mut self.trainer, streams)
-    }
-    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
-        Ok(vec![(MODEL_FILE.to_string(), bytes)])
     }
 }
 
