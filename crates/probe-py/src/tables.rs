@@ -1,7 +1,7 @@
 //! probe's tables (what its CSV files hold) as Python dicts of column lists: the count columns
 //! ([`INT_COLUMNS`]: `epoch`, `seed`, `samples`, …) are `int` when every cell is filled; any other
 //! column whose non-empty cells are numbers is `float` (empty cells NaN; `NaN`, `inf` as written,
-//! `12` as `12.0`); the rest `str` (empty cells `None`). Floats are parsed from probe's shortest round-trip
+//! `12` as `12.0`); the name columns ([`TEXT_COLUMNS`]) and the rest `str` (empty cells `None`). Floats are parsed from probe's shortest round-trip
 //! formatting, so they equal the computed `f64` bit for bit.
 
 use probe_report::CsvTable;
@@ -20,8 +20,15 @@ pub const INT_COLUMNS: &[&str] = &[
     "batches",
 ];
 
+/// The columns of probe's tables that hold names, `str` whatever they look like (a torch
+/// `nn.Sequential`'s layers are named `"0"`, `"1"`, …).
+pub const TEXT_COLUMNS: &[&str] = &["layer", "layer_from", "layer_to", "estimator"];
+
 /// One column's cells as a Python list.
 fn column<'py>(py: Python<'py>, name: &str, cells: &[&str]) -> PyResult<Bound<'py, PyList>> {
+    if TEXT_COLUMNS.contains(&name) {
+        return PyList::new(py, cells.iter().map(|c| (!c.is_empty()).then_some(*c)));
+    }
     if INT_COLUMNS.contains(&name) && cells.iter().all(|c| c.parse::<i64>().is_ok()) {
         let v: Vec<i64> = cells.iter().map(|c| c.parse().unwrap()).collect();
         return PyList::new(py, v);

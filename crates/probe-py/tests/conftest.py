@@ -73,6 +73,8 @@ def read_csv(path):
 
 
 INT_COLUMNS = {"epoch", "seed", "seeds", "samples", "neurons", "dead_units", "bottleneck", "batches"}
+# Names, str whatever they look like (a torch nn.Sequential's layers are "0", "1", …).
+TEXT_COLUMNS = {"layer", "layer_from", "layer_to", "estimator"}
 
 
 def typed(name, cells):
@@ -83,6 +85,8 @@ def typed(name, cells):
         except ValueError:
             return False
 
+    if name in TEXT_COLUMNS:
+        return [c if c else None for c in cells]
     if name in INT_COLUMNS and all(is_int(c) for c in cells):
         return [int(c) for c in cells]
     try:
