@@ -29,6 +29,13 @@ impl Drop for Scratch {
     }
 }
 
+/// Asserts that `err` matches the pattern, showing the error if not.
+macro_rules! assert_err {
+    ($err:expr, $pattern:pat) => {
+        assert!(matches!($err, $pattern), "{:?}", $err)
+    };
+}
+
 /// IDX bytes: 0, 0, type, ndim, big-endian dims, data.
 fn idx_bytes(type_byte: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut out = vec![0, 0, type_byte, dims.len() as u8];
@@ -108,7 +115,7 @@ fn zero_images_is_not_an_error() {
 fn missing_file_is_io_error_naming_it() {
     let s = Scratch::new("missing_file");
     let err = read_idx_labels(&s.path("nope")).unwrap_err();
-    assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+    assert_err!(err, DataError::Io { .. });
     assert!(err.to_string().contains("nope"), "{err}");
 }
 
@@ -120,15 +127,12 @@ fn wrong_magic_is_rejected() {
     bytes[1] = 0x4b;
     write(&s.path("img"), &bytes);
     let err = read_idx_images(&s.path("img")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::BadMagic {
-                found: [0x50, 0x4b],
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::BadMagic {
+            found: [0x50, 0x4b],
+            ..
+        }
     );
     let msg = err.to_string();
     assert!(
@@ -143,15 +147,12 @@ fn non_byte_type_is_rejected() {
     // 0x0D = float32 in IDX.
     write(&s.path("img"), &idx_bytes(0x0D, &[1, 1, 1], &[0, 0, 0, 0]));
     let err = read_idx_images(&s.path("img")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::UnsupportedType {
-                type_byte: 0x0D,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::UnsupportedType {
+            type_byte: 0x0D,
+            ..
+        }
     );
     assert!(err.to_string().contains("only unsigned-byte IDX"), "{err}");
 }
@@ -162,28 +163,22 @@ fn wrong_rank_is_rejected() {
     write(&s.path("img"), &image_file());
     write(&s.path("lab"), &idx_bytes(0x08, &[3], &[1, 2, 3]));
     let err = read_idx_labels(&s.path("img")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::WrongRank {
-                expected: 1,
-                found: 3,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::WrongRank {
+            expected: 1,
+            found: 3,
+            ..
+        }
     );
     let err = read_idx_images(&s.path("lab")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::WrongRank {
-                expected: 3,
-                found: 1,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::WrongRank {
+            expected: 3,
+            found: 1,
+            ..
+        }
     );
 }
 
@@ -196,16 +191,13 @@ fn truncated_data_is_rejected_raw_and_gz() {
     write(&s.path("img.gz"), &gz(&bytes));
     for name in ["img", "img.gz"] {
         let err = read_idx_images(&s.path(name)).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::Truncated {
-                    expected: 12,
-                    found: 10,
-                    ..
-                }
-            ),
-            "{err:?}"
+        assert_err!(
+            err,
+            DataError::Truncated {
+                expected: 12,
+                found: 10,
+                ..
+            }
         );
         let msg = err.to_string();
         assert!(
@@ -222,21 +214,15 @@ fn truncated_header_is_rejected() {
     write(&s.path("empty"), &[]);
     write(&s.path("short"), &image_file()[..9]);
     let err = read_idx_images(&s.path("empty")).unwrap_err();
-    assert!(
-        matches!(err, DataError::TruncatedHeader { found: 0, .. }),
-        "{err:?}"
-    );
+    assert_err!(err, DataError::TruncatedHeader { found: 0, .. });
     let err = read_idx_images(&s.path("short")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::TruncatedHeader {
-                expected: 16,
-                found: 9,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::TruncatedHeader {
+            expected: 16,
+            found: 9,
+            ..
+        }
     );
     assert!(err.to_string().contains("is truncated"), "{err}");
 }
@@ -250,7 +236,7 @@ fn cut_gzip_stream_is_rejected() {
     compressed.truncate(compressed.len() / 2);
     write(&s.path("lab.gz"), &compressed);
     let err = read_idx_labels(&s.path("lab.gz")).unwrap_err();
-    assert!(matches!(err, DataError::Gzip { .. }), "{err:?}");
+    assert_err!(err, DataError::Gzip { .. });
     assert!(err.to_string().contains("gzip"), "{err}");
 }
 
@@ -263,16 +249,13 @@ fn trailing_bytes_are_rejected_raw_and_gz() {
     write(&s.path("img.gz"), &gz(&bytes));
     for name in ["img", "img.gz"] {
         let err = read_idx_images(&s.path(name)).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::TrailingBytes {
-                    expected: 12,
-                    extra: 3,
-                    ..
-                }
-            ),
-            "{err:?}"
+        assert_err!(
+            err,
+            DataError::TrailingBytes {
+                expected: 12,
+                extra: 3,
+                ..
+            }
         );
         assert!(err.to_string().contains("3 trailing bytes"), "{err}");
     }
@@ -354,16 +337,13 @@ fn mnist_dir_count_mismatch_names_both_files() {
         &idx_bytes(0x08, &[4], &[0, 1, 2, 3]),
     );
     let err = load_mnist_dir(&s.0, "toy").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::CountMismatch {
-                n_images: 3,
-                n_labels: 4,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_err!(
+        err,
+        DataError::CountMismatch {
+            n_images: 3,
+            n_labels: 4,
+            ..
+        }
     );
     let msg = err.to_string();
     for part in [
@@ -426,7 +406,7 @@ fn mnist_dir_shape_mismatch_is_rejected() {
         &idx_bytes(0x08, &[2, 1, 4], &[0; 8]),
     );
     let err = load_mnist_dir(&s.0, "toy").unwrap_err();
-    assert!(matches!(err, DataError::ShapeMismatch { .. }), "{err:?}");
+    assert_err!(err, DataError::ShapeMismatch { .. });
     assert!(
         err.to_string().contains("2x2") && err.to_string().contains("1x4"),
         "{err}"
