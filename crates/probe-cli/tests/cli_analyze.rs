@@ -11,7 +11,8 @@ use probe_estimators::{binned_mi_tensor, exact_symbols, kde_mi, ksg_mi, Binning}
 
 mod common;
 use common::{
-    fails, fixtures, num, read_csv, s, small_tishby, succeeds, tmp_dir, INFOPLANE_HEADER,
+    analyze, fails, fixtures, num, read_csv, s, small_tishby, succeeds, tmp_dir,
+    FIXTURE_ESTIMATORS, INFOPLANE_HEADER,
 };
 
 fn save(path: &Path, tensors: &[(&str, Tensor)]) {
@@ -94,36 +95,33 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
         &[("x", Tensor::from_vec(x.clone(), (n, 2), &dev).unwrap())],
     );
     let out = dir.join("out");
-    succeeds(&[
-        "analyze",
-        "--activations",
-        s(&a),
-        "--labels",
-        s(&l),
-        "--inputs",
-        s(&i),
-        "--estimator",
-        "binned",
-        "--estimator",
-        "floor",
-        "--width",
-        "0.5",
-        "--estimator",
-        "kde",
-        "--sigma2",
-        "0.05",
-        "--estimator",
-        "knn",
-        "--k",
-        "3",
-        "--edges",
-        "20",
-        "--lo",
-        "-1.1",
-        "--out",
-        s(&out),
-        "--quiet",
-    ]);
+    analyze(
+        &a,
+        &l,
+        &[
+            "--inputs",
+            s(&i),
+            "--estimator",
+            "binned",
+            "--estimator",
+            "floor",
+            "--width",
+            "0.5",
+            "--estimator",
+            "kde",
+            "--sigma2",
+            "0.05",
+            "--estimator",
+            "knn",
+            "--k",
+            "3",
+            "--edges",
+            "20",
+            "--lo",
+            "-1.1",
+        ],
+        &out,
+    );
     for f in [
         "analysis.csv",
         "analysis.json",
@@ -572,28 +570,14 @@ fn binned_and_floor_match_the_numpy_fixture() {
         ),
     ] {
         let out = dir.join(name);
-        let mut args: Vec<String> = [
-            "analyze",
-            "--activations",
-            s(&f.join("binned_fixture.safetensors")),
-            "--labels",
-            s(&f.join("binned_fixture_labels.safetensors")),
-            "--estimator",
-            "binned",
-            "--estimator",
-            "floor",
-            "--width",
-            "0.5",
-            "--out",
-            s(&out),
-            "-q",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-        args.extend(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        succeeds(&args);
+        let mut flags = FIXTURE_ESTIMATORS.to_vec();
+        flags.extend(extra.iter().map(String::as_str));
+        analyze(
+            &f.join("binned_fixture.safetensors"),
+            &f.join("binned_fixture_labels.safetensors"),
+            &flags,
+            &out,
+        );
         let (_, rows) = read_csv(&out.join("analysis.csv"));
         assert_eq!(rows.len(), 2 * layers.len());
         for r in &rows {

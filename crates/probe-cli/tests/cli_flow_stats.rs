@@ -8,7 +8,10 @@
 use std::path::Path;
 
 mod common;
-use common::{fails, fixtures, flow_config, num, read_csv_maps, s, succeeds, tmp_dir};
+use common::{
+    analyze, fails, fixtures, flow_config, num, read_csv_maps, s, succeeds, tmp_dir,
+    FIXTURE_ESTIMATORS,
+};
 
 fn close(got: f64, want: f64, what: &str) {
     assert!(
@@ -27,31 +30,13 @@ fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
     let out = tmp_dir(&format!("{stem}-{key_xt}"));
     let acts = f.join(format!("{stem}.safetensors"));
     let labels = f.join(format!("{stem}_labels.safetensors"));
-    let mut args = vec![
-        "analyze",
-        "--activations",
-        s(&acts),
-        "--labels",
-        s(&labels),
-        "--estimator",
-        "binned",
-        "--estimator",
-        "floor",
-        "--width",
-        "0.5",
-        "--estimator",
-        "adaptive",
-        "--bins",
-        "30",
-        "--out",
-        s(&out),
-        "-q",
-    ];
+    let mut flags = FIXTURE_ESTIMATORS.to_vec();
+    flags.extend(["--estimator", "adaptive", "--bins", "30"]);
     let inputs_path = inputs.map(|i| f.join(i));
     if let Some(p) = &inputs_path {
-        args.extend(["--inputs", s(p)]);
+        flags.extend(["--inputs", s(p)]);
     }
-    succeeds(&args);
+    analyze(&acts, &labels, &flags, &out);
     let layers = doc["layers"].as_object().unwrap();
     let rows = read_csv_maps(&out.join("analysis.csv"));
     assert_eq!(rows.len(), 3 * layers.len());
@@ -219,20 +204,12 @@ fn analyze_reproduces_the_flow_and_stats_of_a_training_dump() {
     assert_eq!(json["saturation_threshold"], 0.5);
     // Without a binned-family estimator the statistics have no bins: empty entropy columns.
     let only_kde = dir.join("only-kde");
-    succeeds(&[
-        "analyze",
-        "--activations",
-        s(&run.join("activations-epoch3.safetensors")),
-        "--labels",
-        s(&run.join("labels.safetensors")),
-        "--estimator",
-        "kde",
-        "--sigma2",
-        "0.01",
-        "--out",
-        s(&only_kde),
-        "-q",
-    ]);
+    analyze(
+        &run.join("activations-epoch3.safetensors"),
+        &run.join("labels.safetensors"),
+        &["--estimator", "kde", "--sigma2", "0.01"],
+        &only_kde,
+    );
     let rows = read_csv_maps(&only_kde.join("analysis-stats.csv"));
     assert_eq!(rows.len(), 3);
     for r in &rows {

@@ -47,6 +47,27 @@ pub fn succeeds(args: &[&str]) -> String {
     err
 }
 
+/// The `probe analyze` flags of the estimators the numpy fixtures
+/// (`scripts/make_binned_fixture.py`) hold values for: binned (default edges) and floor of width
+/// 0.5.
+pub const FIXTURE_ESTIMATORS: [&str; 6] = [
+    "--estimator",
+    "binned",
+    "--estimator",
+    "floor",
+    "--width",
+    "0.5",
+];
+
+/// Runs `probe analyze --activations ACTS --labels LABELS FLAGS… --out OUT -q`, asserting it
+/// succeeded; returns its stderr.
+pub fn analyze(acts: &Path, labels: &Path, flags: &[&str], out: &Path) -> String {
+    let mut args = vec!["analyze", "--activations", s(acts), "--labels", s(labels)];
+    args.extend(flags);
+    args.extend(["--out", s(out), "-q"]);
+    succeeds(&args)
+}
+
 /// Runs `probe ARGS`, asserting it failed without a panic and that stderr mentions every part.
 pub fn fails(args: &[&str], parts: &[&str]) {
     let o = probe(args);
