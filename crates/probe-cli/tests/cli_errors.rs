@@ -4,7 +4,7 @@
 //! `crates/probe-run/tests/errors.rs`.
 
 mod common;
-use common::{assert_mentions, probe, run_error, tmp_dir, variant};
+use common::{assert_mentions, probe, run_error, tmp_dir, train_one_quiet_epoch, variant};
 
 /// Runs `probe train` on `config_text` (as `c.toml`) and returns its stderr, asserting it failed
 /// with exit code 1 and an `error: ` line.
@@ -82,16 +82,7 @@ fn cuda_without_the_feature_is_a_clear_error() {
 fn an_existing_run_directory_needs_overwrite() {
     let dir = tmp_dir("exists");
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-    let err = run_error(&probe(&[
-        "train",
-        "--config",
-        "configs/tishby_tanh.toml",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        dir.to_str().unwrap(),
-    ]));
+    let err = run_error(&train_one_quiet_epoch(&dir));
     assert_mentions(&err, &["already exists", "--overwrite"]);
     assert_eq!(
         std::fs::read_to_string(dir.join("notes.txt")).unwrap(),

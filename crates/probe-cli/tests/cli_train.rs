@@ -3,7 +3,7 @@
 //! and ground truths are tested in process in `crates/probe-run/tests/`.
 
 mod common;
-use common::{ok, probe, tmp_dir};
+use common::{ok, probe, tmp_dir, train_one_quiet_epoch};
 
 /// `cargo run --release -- train --config configs/tishby_tanh.toml` of the README, with
 /// `--epochs 3` and `--out` to stay short and out of the repository.
@@ -56,16 +56,7 @@ fn readme_command_writes_the_run_directory() {
         "{err}"
     );
     // --quiet prints nothing on success.
-    let o = probe(&[
-        "train",
-        "--config",
-        "configs/tishby_tanh.toml",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        tmp.join("quiet").to_str().unwrap(),
-    ]);
+    let o = train_one_quiet_epoch(&tmp.join("quiet"));
     ok(&o);
     assert!(o.stderr.is_empty() && o.stdout.is_empty(), "{o:?}");
     let _ = std::fs::remove_dir_all(&tmp);

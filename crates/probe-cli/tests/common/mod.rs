@@ -24,6 +24,20 @@ pub fn probe(args: &[&str]) -> Output {
         .expect("run probe")
 }
 
+/// Runs `probe train` on `configs/tishby_tanh.toml` for one epoch, quietly, into `out`.
+pub fn train_one_quiet_epoch(out: &Path) -> Output {
+    probe(&[
+        "train",
+        "--config",
+        "configs/tishby_tanh.toml",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        s(out),
+    ])
+}
+
 /// Asserts the run succeeded, showing its stderr if not.
 pub fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
