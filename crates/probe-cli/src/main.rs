@@ -167,9 +167,7 @@ enum DeviceArg {
 }
 
 fn main() -> ExitCode {
-    probe_train::threads::configure();
-    // Keep freed tensor buffers in the process (half of a CPU CNN step was page faults).
-    probe_train::malloc::tune();
+    probe_run::runtime::configure_process();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {

@@ -27,6 +27,7 @@ pub mod model;
 pub mod observer;
 pub mod resume;
 pub mod rundir;
+pub mod runtime;
 pub mod setup;
 pub mod step;
 pub mod sweep_plot;
