@@ -7,26 +7,12 @@
 use std::path::Path;
 
 mod common;
-use common::{deep_tishby, ok, probe, run_error, tmp_dir};
+use common::{ok, probe, resume_config, run_error, tmp_dir};
 
 /// A 12-bit run: 8 epochs, measured every 3rd, checkpoints every 4th, gradients on.
 fn config(dir: &Path) -> String {
     let p = dir.join("run.toml");
-    std::fs::write(
-        &p,
-        deep_tishby(
-            "resume",
-            "epochs = 8\ncheckpoint_every = 4",
-            r#"schedule = "every_k"
-every = 3
-on = "all"
-gradients = true
-[[measure.estimators]]
-kind = "binned"
-"#,
-        ),
-    )
-    .unwrap();
+    std::fs::write(&p, resume_config("epochs = 8\ncheckpoint_every = 4", "")).unwrap();
     p.to_str().unwrap().to_string()
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+#[macro_use]
 mod common;
 use common::{
     assert_tables_match_files, deep_tishby, lines, resume_opts, tmp_dir, toml_opts, train,
@@ -29,16 +30,12 @@ sigma2 = 0.01
     )
 }
 
-#[test]
-fn ensemble_rows_and_weights_equal_single_runs() {
-    // The 12-bit network trains on the fused path by default.
-    replicas_equal_singles("ens-eq", "");
-}
-
-#[test]
-fn ensemble_rows_and_weights_equal_single_runs_on_the_candle_path() {
-    replicas_equal_singles("ens-eq-candle", "fused = false");
-}
+on_both_paths!(
+    replicas_equal_singles,
+    "ens-eq",
+    ensemble_rows_and_weights_equal_single_runs,
+    ensemble_rows_and_weights_equal_single_runs_on_the_candle_path
+);
 
 fn replicas_equal_singles(tag: &str, extra_train: &str) {
     let tmp = tmp_dir(tag);

@@ -9,27 +9,18 @@ use std::path::Path;
 use candle_core::Device;
 use probe_train::checkpoint::Checkpoint;
 
+#[macro_use]
 mod common;
 use common::{
-    assert_tables_match_files, deep_tishby, resume_opts, tmp_dir, toml_opts, train, train_err,
+    assert_tables_match_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err,
 };
 
 /// A 12-bit run short enough for a debug build: 12 epochs, measured every 3rd, checkpoints every
 /// 4th, gradients on, binned and adaptive estimators (flow and stats on by default).
 fn config(extra_train: &str) -> String {
-    deep_tishby(
-        "resume",
+    resume_config(
         &format!("epochs = 12\ncheckpoint_every = 4\n{extra_train}"),
-        r#"schedule = "every_k"
-every = 3
-on = "all"
-gradients = true
-[[measure.estimators]]
-kind = "binned"
-[[measure.estimators]]
-kind = "adaptive"
-bins = 12
-"#,
+        "[[measure.estimators]]\nkind = \"adaptive\"\nbins = 12\n",
     )
 }
 
@@ -63,16 +54,12 @@ fn checkpoint_epoch(dir: &Path) -> String {
     c.meta("epoch", &p).unwrap().to_string()
 }
 
-#[test]
-fn resumed_run_is_byte_identical_to_an_uninterrupted_one() {
-    // The 12-bit network trains on the fused path by default.
-    resume_round_trip("equal", "");
-}
-
-#[test]
-fn resumed_run_is_byte_identical_on_the_candle_path_too() {
-    resume_round_trip("equal-candle", "fused = false");
-}
+on_both_paths!(
+    resume_round_trip,
+    "equal",
+    resumed_run_is_byte_identical_to_an_uninterrupted_one,
+    resumed_run_is_byte_identical_on_the_candle_path_too
+);
 
 /// Uninterrupted, stopped-and-resumed and crashed-and-resumed runs of the config with
 /// `extra_train` give the same files.
@@ -131,15 +118,12 @@ fn resume_round_trip(tag: &str, extra_train: &str) {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-#[test]
-fn diverging_run_stops_with_epoch_batch_and_loss_and_keeps_its_checkpoint() {
-    diverging_run("nan", "");
-}
-
-#[test]
-fn diverging_run_stops_the_same_way_on_the_candle_path() {
-    diverging_run("nan-candle", "fused = false");
-}
+on_both_paths!(
+    diverging_run,
+    "nan",
+    diverging_run_stops_with_epoch_batch_and_loss_and_keeps_its_checkpoint,
+    diverging_run_stops_the_same_way_on_the_candle_path
+);
 
 fn diverging_run(tag: &str, extra_train: &str) {
     let tmp = tmp_dir(tag);

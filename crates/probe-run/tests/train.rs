@@ -6,7 +6,7 @@
 mod common;
 use common::{
     assert_mentions, assert_tables_match_files, config_file, file_opts, read_csv, tmp_dir,
-    toml_opts, train, train_err,
+    toml_opts, train, train_err, INFOPLANE_HEADER,
 };
 
 /// H(Y) of the 12-bit labels (2118 of 4096 positive), in bits.
@@ -58,19 +58,7 @@ fn short_tishby_run_writes_every_file_with_sane_values() {
     let (h, rows) = read_csv(&out.join("infoplane.csv"));
     // The KDE columns are always present (empty for binned rows): one schema for every run and
     // for `probe analyze`'s analysis.csv.
-    assert_eq!(
-        h,
-        [
-            "epoch",
-            "layer",
-            "estimator",
-            "i_xt",
-            "i_ty",
-            "i_xt_lower",
-            "i_ty_lower",
-            "sigma2"
-        ]
-    );
+    assert_eq!(h, INFOPLANE_HEADER);
     // 30 log-spaced points of 30 epochs = every epoch; 6 layers (5 hidden + softmax output).
     assert_eq!(rows.len(), 30 * 6);
     let mut layers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();

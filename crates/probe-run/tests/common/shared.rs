@@ -120,6 +120,26 @@ batch_size = 512
     )
 }
 
+/// The run that is stopped and resumed (in process in probe-run's `resume.rs`, through the binary
+/// in probe-cli's `cli_resume.rs`): [`deep_tishby`] with `train` appended to `[train]`, measured
+/// every 3rd epoch on all samples with gradients, by the binned estimator and `estimators`
+/// (more `[[measure.estimators]]` tables).
+pub fn resume_config(train: &str, estimators: &str) -> String {
+    deep_tishby(
+        "resume",
+        train,
+        &format!(
+            r#"schedule = "every_k"
+every = 3
+on = "all"
+gradients = true
+[[measure.estimators]]
+kind = "binned"
+{estimators}"#
+        ),
+    )
+}
+
 /// Columns of `infoplane.csv` and of `probe analyze`'s `analysis.csv`, spelled out here so that
 /// a change of the schema fails the tests.
 pub const INFOPLANE_HEADER: [&str; 8] = [
