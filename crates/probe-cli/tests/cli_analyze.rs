@@ -11,8 +11,8 @@ use probe_estimators::{binned_mi_tensor, exact_symbols, kde_mi, ksg_mi, Binning}
 
 mod common;
 use common::{
-    analyze, fails, fixtures, num, read_csv, s, small_tishby, succeeds, tmp_dir,
-    FIXTURE_ESTIMATORS, INFOPLANE_HEADER,
+    analyze, fails, fixtures, num, read_csv, s, small_tishby, succeeds, tmp_dir, BINNED_AND_FLOOR,
+    INFOPLANE_HEADER,
 };
 
 fn save(path: &Path, tensors: &[(&str, Tensor)]) {
@@ -99,27 +99,24 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
         &a,
         &l,
         &[
-            "--inputs",
-            s(&i),
-            "--estimator",
-            "binned",
-            "--estimator",
-            "floor",
-            "--width",
-            "0.5",
-            "--estimator",
-            "kde",
-            "--sigma2",
-            "0.05",
-            "--estimator",
-            "knn",
-            "--k",
-            "3",
-            "--edges",
-            "20",
-            "--lo",
-            "-1.1",
-        ],
+            &["--inputs", s(&i)][..],
+            &BINNED_AND_FLOOR,
+            &[
+                "--estimator",
+                "kde",
+                "--sigma2",
+                "0.05",
+                "--estimator",
+                "knn",
+                "--k",
+                "3",
+                "--edges",
+                "20",
+                "--lo",
+                "-1.1",
+            ],
+        ]
+        .concat(),
         &out,
     );
     for f in [
@@ -570,7 +567,7 @@ fn binned_and_floor_match_the_numpy_fixture() {
         ),
     ] {
         let out = dir.join(name);
-        let mut flags = FIXTURE_ESTIMATORS.to_vec();
+        let mut flags = BINNED_AND_FLOOR.to_vec();
         flags.extend(extra.iter().map(String::as_str));
         analyze(
             &f.join("binned_fixture.safetensors"),

@@ -10,7 +10,7 @@ use std::path::Path;
 mod common;
 use common::{
     analyze, fails, fixtures, flow_config, num, read_csv_maps, s, succeeds, tmp_dir,
-    FIXTURE_ESTIMATORS,
+    BINNED_AND_FLOOR,
 };
 
 fn close(got: f64, want: f64, what: &str) {
@@ -30,7 +30,7 @@ fn check_fixture(stem: &str, inputs: Option<&str>, key_xt: &str) {
     let out = tmp_dir(&format!("{stem}-{key_xt}"));
     let acts = f.join(format!("{stem}.safetensors"));
     let labels = f.join(format!("{stem}_labels.safetensors"));
-    let mut flags = FIXTURE_ESTIMATORS.to_vec();
+    let mut flags = BINNED_AND_FLOOR.to_vec();
     flags.extend(["--estimator", "adaptive", "--bins", "30"]);
     let inputs_path = inputs.map(|i| f.join(i));
     if let Some(p) = &inputs_path {

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 mod common;
-use common::{ok, probe, resume_config, run_error, tmp_dir};
+use common::{ok, probe, resume_config, run_error, tmp_dir, RESUME_RESULTS};
 
 /// A 12-bit run: 8 epochs, measured every 3rd, checkpoints every 4th, gradients on.
 fn config(dir: &Path) -> String {
@@ -46,14 +46,7 @@ fn stop_after_and_resume_through_the_binary() {
     assert!(cut.join("checkpoint.safetensors").is_file());
     assert!(!cut.join("model.safetensors").exists());
     ok(&probe(&["train", "--resume", cut_s, "-q"]));
-    for f in [
-        "metrics.csv",
-        "infoplane.csv",
-        "flow.csv",
-        "stats.csv",
-        "gradients.csv",
-        "model.safetensors",
-    ] {
+    for f in RESUME_RESULTS {
         assert!(
             std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
             "{f} differs after --resume"

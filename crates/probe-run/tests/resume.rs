@@ -13,6 +13,7 @@ use probe_train::checkpoint::Checkpoint;
 mod common;
 use common::{
     assert_tables_match_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err,
+    RESUME_RESULTS,
 };
 
 /// A 12-bit run short enough for a debug build: 12 epochs, measured every 3rd, checkpoints every
@@ -24,17 +25,8 @@ fn config(extra_train: &str) -> String {
     )
 }
 
-const RESULTS: [&str; 6] = [
-    "metrics.csv",
-    "infoplane.csv",
-    "flow.csv",
-    "stats.csv",
-    "gradients.csv",
-    "model.safetensors",
-];
-
 fn assert_same_results(a: &Path, b: &Path) {
-    for f in RESULTS {
+    for f in RESUME_RESULTS {
         let (x, y) = (
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),

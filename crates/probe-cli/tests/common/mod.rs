@@ -61,10 +61,9 @@ pub fn succeeds(args: &[&str]) -> String {
     err
 }
 
-/// The `probe analyze` flags of the estimators the numpy fixtures
-/// (`scripts/make_binned_fixture.py`) hold values for: binned (default edges) and floor of width
-/// 0.5.
-pub const FIXTURE_ESTIMATORS: [&str; 6] = [
+/// `probe analyze` flags selecting the binned estimator and floor of width 0.5: the two the numpy
+/// fixtures (`scripts/make_binned_fixture.py`) hold values for.
+pub const BINNED_AND_FLOOR: [&str; 6] = [
     "--estimator",
     "binned",
     "--estimator",

@@ -140,6 +140,17 @@ kind = "binned"
     )
 }
 
+/// The files of a [`resume_config`] run that a stopped-and-resumed run must reproduce byte for
+/// byte.
+pub const RESUME_RESULTS: [&str; 6] = [
+    "metrics.csv",
+    "infoplane.csv",
+    "flow.csv",
+    "stats.csv",
+    "gradients.csv",
+    "model.safetensors",
+];
+
 /// Columns of `infoplane.csv` and of `probe analyze`'s `analysis.csv`, spelled out here so that
 /// a change of the schema fails the tests.
 pub const INFOPLANE_HEADER: [&str; 8] = [
