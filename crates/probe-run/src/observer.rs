@@ -83,8 +83,8 @@ pub struct Finished<'a> {
     pub epochs: usize,
     /// The seeds.
     pub seeds: &'a [u64],
-    /// The final weights: `(file name, safetensors bytes)` per replica.
-    pub weights: &'a [(String, Vec<u8>)],
+    /// The final weights as safetensors bytes, per replica in seed order.
+    pub weights: &'a [Vec<u8>],
 }
 
 /// Something that follows a run. Errors returned by an observer stop the run like a training

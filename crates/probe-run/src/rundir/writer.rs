@@ -16,9 +16,9 @@ use probe_report::{fmt_f64, write_atomic, CsvTable, InfoPoint, PlaneOptions};
 
 use super::plots::{plot_means, plot_planes, points_of};
 use super::{
-    dump_file, estimate_row, flow_row, gradients, push_gradient_rows, stats_row, vib_row,
-    with_seed, FLOW_FILE, FLOW_HEADER, GRADIENTS_FILE, GRADIENTS_HEADER, INFOPLANE_FILE,
-    INFOPLANE_HEADER, MEAN_FILE, MEAN_HEADER, METRICS_FILE, METRICS_HEADER, STATS_FILE,
+    dump_file, estimate_row, flow_row, gradients, model_seed_file, push_gradient_rows, stats_row,
+    vib_row, with_seed, FLOW_FILE, FLOW_HEADER, GRADIENTS_FILE, GRADIENTS_HEADER, INFOPLANE_FILE,
+    INFOPLANE_HEADER, MEAN_FILE, MEAN_HEADER, METRICS_FILE, METRICS_HEADER, MODEL_FILE, STATS_FILE,
     STATS_HEADER, VIB_FILE, VIB_HEADER,
 };
 use crate::error::Result;
@@ -354,7 +354,12 @@ impl Observer for RunDirWriter {
     fn on_finish(&mut self, f: &Finished) -> Result<()> {
         self.flush_tables(true)?;
         self.flush_extras(true)?;
-        for (file, bytes) in f.weights {
+        for (seed, bytes) in f.seeds.iter().zip(f.weights) {
+            let file = if self.ensemble() {
+                model_seed_file(*seed)
+            } else {
+                MODEL_FILE.to_string()
+            };
             write_atomic(&self.spec.dir.join(file), bytes)?;
         }
         self.plot()?;

@@ -15,7 +15,6 @@ use probe_train::trainer::DeviceData;
 use super::{EpochOut, Layers, Step, EVAL_CHUNK};
 use crate::capture::{ProbeSet, CHUNK};
 use crate::error::{Context, Result};
-use crate::rundir::model_seed_file;
 
 /// N seeds of one MLP.
 pub struct Ensemble {
@@ -125,11 +124,9 @@ impl Step for Ensemble {
     fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
         Ok(self.trainer.restore_shuffle_states(streams)?)
     }
-    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.seeds
-            .iter()
-            .enumerate()
-            .map(|(r, seed)| Ok((model_seed_file(*seed), self.model.replica_bytes(r)?)))
+    fn weights(&self) -> Result<Vec<Vec<u8>>> {
+        (0..self.seeds.len())
+            .map(|r| Ok(self.model.replica_bytes(r)?))
             .collect()
     }
 }

@@ -23,7 +23,6 @@ use probe_train::vib::Vib;
 use crate::capture::{capture, ProbeSet};
 use crate::config::VibConfig;
 use crate::error::{bail, Result};
-use crate::rundir::MODEL_FILE;
 
 /// Rows evaluated at a time on the test set.
 pub const EVAL_CHUNK: usize = 8192;
@@ -79,8 +78,8 @@ pub trait Step {
     fn streams(&self) -> Vec<String>;
     /// Continues the random streams of a checkpoint.
     fn restore_streams(&mut self, streams: &[String]) -> Result<()>;
-    /// The final weights: `(file name, safetensors bytes)` per replica.
-    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// The final weights as safetensors bytes (PyTorch names), per replica in seed order.
+    fn weights(&self) -> Result<Vec<Vec<u8>>>;
 }
 
 /// Restores the one shuffle stream of a single-model run.
@@ -128,9 +127,8 @@ macro_rules! single_model_step {
         fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
             restore_one(&mut self.trainer, streams)
         }
-        fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
-            let bytes = probe_train::checkpoint::to_bytes(&*self.model)?;
-            Ok(vec![(MODEL_FILE.to_string(), bytes)])
+        fn weights(&self) -> Result<Vec<Vec<u8>>> {
+            Ok(vec![probe_train::checkpoint::to_bytes(&*self.model)?])
         }
     };
 }
@@ -285,8 +283,7 @@ impl Step for VibStep {
             ),
         }
     }
-    fn weights(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let bytes = probe_train::checkpoint::to_bytes(&self.model)?;
-        Ok(vec![(MODEL_FILE.to_string(), bytes)])
+    fn weights(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![probe_train::checkpoint::to_bytes(&self.model)?])
     }
 }
