@@ -21,12 +21,11 @@
 
 use std::path::Path;
 
-use plotters::backend::RGBPixel;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plot::{encode_png, register_font, render_err, FONT, PNG_SIZE};
+use crate::plot::{write_figure, DrawResult, Figure, FONT};
 
 /// One named polyline.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,29 +95,22 @@ pub fn plot_lines(series: &[Series], opts: &LineOptions, png: &Path, svg: &Path)
         (lo - pad, hi + pad)
     };
     let (x, y) = (range(&xs), range(&ys));
-    register_font()?;
-    let (w, h) = PNG_SIZE;
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, PNG_SIZE)
-            .map_err(|e| render_err(png, e))?;
-        let root = backend.into_drawing_area();
-        draw(&root, series, opts, x, y).map_err(|e| render_err(png, e))?;
-        root.present().map_err(|e| render_err(png, e))?;
-    }
-    let png_bytes = encode_png(&rgb, PNG_SIZE).map_err(|e| render_err(png, e))?;
-    let mut svg_text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg_text, PNG_SIZE).into_drawing_area();
-        draw(&root, series, opts, x, y).map_err(|e| render_err(svg, e))?;
-        root.present().map_err(|e| render_err(svg, e))?;
-    }
-    crate::atomic::write_atomic(png, &png_bytes)?;
-    crate::atomic::write_atomic(svg, svg_text.as_bytes())
+    write_figure(&Lines { series, opts, x, y }, png, svg)
 }
 
-type DrawResult<DB> =
-    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// The series of a line chart with its options and the axis ranges `(lo, hi)`.
+struct Lines<'a> {
+    series: &'a [Series],
+    opts: &'a LineOptions,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Figure for Lines<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self.series, self.opts, self.x, self.y)
+    }
+}
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,

@@ -83,15 +83,31 @@ pub fn plot_infoplane(
     svg: &Path,
 ) -> Result<()> {
     let plane = Plane::new(points, opts, png)?;
-    register_font()?;
+    write_figure(&plane, png, svg)
+}
 
+/// A figure that draws itself on any plotters backend: the PNG bitmap and the SVG string.
+pub(crate) trait Figure {
+    /// Draws the whole figure on `root`.
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+impl Figure for Plane<'_> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self)
+    }
+}
+
+/// Renders `fig` at [`PNG_SIZE`] into `png` and `svg`, each written atomically.
+pub(crate) fn write_figure(fig: &impl Figure, png: &Path, svg: &Path) -> Result<()> {
+    register_font()?;
     let (w, h) = PNG_SIZE;
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
         let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, PNG_SIZE)
             .map_err(|e| render_err(png, e))?;
         let root = backend.into_drawing_area();
-        draw(&root, &plane).map_err(|e| render_err(png, e))?;
+        fig.draw_on(&root).map_err(|e| render_err(png, e))?;
         root.present().map_err(|e| render_err(png, e))?;
     }
     let png_bytes = encode_png(&rgb, PNG_SIZE).map_err(|e| render_err(png, e))?;
@@ -99,7 +115,7 @@ pub fn plot_infoplane(
     let mut svg_text = String::new();
     {
         let root = SVGBackend::with_string(&mut svg_text, PNG_SIZE).into_drawing_area();
-        draw(&root, &plane).map_err(|e| render_err(svg, e))?;
+        fig.draw_on(&root).map_err(|e| render_err(svg, e))?;
         root.present().map_err(|e| render_err(svg, e))?;
     }
 
@@ -350,7 +366,7 @@ fn tick_label(v: f64, decimals: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Drawing
 
-type DrawResult<DB> =
+pub(crate) type DrawResult<DB> =
     std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 const TITLE_SIZE: f64 = 34.0;
