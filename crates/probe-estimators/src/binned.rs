@@ -21,15 +21,12 @@
 //! assert_eq!((mi.i_xt, mi.i_ty, mi.distinct), (1.0, 1.0, 2));
 //! ```
 
-use candle_core::{DType, Tensor};
-
 use crate::binning::{Binner, Binning};
 use crate::discrete::{clamp_rounding, conditional_entropy_bits, entropy_bits};
 use crate::error::{Error, Result};
 use crate::keys::ExactKeys;
 use crate::rows::group_rows;
 pub use crate::rows::Symbols;
-use crate::shape::samples_shape;
 
 /// Checks that `len` elements form an `[n, d]` matrix with `1 <= n <= u32::MAX` and `d >= 1`.
 fn check_matrix(what: &'static str, len: usize, n: usize, d: usize) -> Result<()> {
@@ -133,26 +130,4 @@ pub fn binned_mi(
         h_t_given_y,
         distinct: t.distinct,
     })
-}
-
-/// [`binned_mi`] on a tensor of shape `[n, ...]` (each sample flattened to `d` values) of any float
-/// dtype on any device. On a CUDA device (feature `cuda`) probe's kernels compute it there and only
-/// the entropy terms come back (`binned_counts_tensor`; the result is bit-identical to the CPU's
-/// unless two binned rows collide in their 122-bit keys, see the `cuda` module); elsewhere the
-/// tensor is converted to `f32` and copied to host memory. `f64` activations are rounded to `f32`
-/// before binning on every device. Errors on a rank-0 tensor, a non-float dtype, or as
-/// [`binned_mi`].
-pub fn binned_mi_tensor(
-    t: &Tensor,
-    binning: &Binning,
-    x_ids: &[u32],
-    y: &[u32],
-) -> Result<BinnedMi> {
-    let (n, d) = samples_shape(t)?;
-    #[cfg(feature = "cuda")]
-    if t.device().is_cuda() {
-        return Ok(crate::counts::binned_counts_tensor(t, binning, x_ids, y)?.mi());
-    }
-    let host = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    binned_mi(&host, n, d, binning, x_ids, y)
 }

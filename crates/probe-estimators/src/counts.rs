@@ -30,7 +30,6 @@ use crate::binned::{binned_symbols, BinnedMi};
 use crate::binning::{Binner, Binning, NAN_BIN};
 use crate::discrete::{clamp_rounding, entropy_from_counts, neumaier_add};
 use crate::error::{Error, Result};
-pub(crate) use crate::shape::samples_shape;
 
 /// `times` terms `(count, group)`: that many symbols (or pairs) occur `count` times in a group of
 /// `group` samples.
@@ -188,23 +187,6 @@ pub(crate) fn host_f32(t: &Tensor) -> Result<Vec<f32>> {
         .to_vec1::<f32>()?)
 }
 
-/// [`binned_counts`] of a tensor `[n, …]` (each sample flattened; any float dtype): on a CUDA
-/// device by probe's kernels (the activations stay there; only the terms come back), elsewhere on
-/// the CPU. `f64` activations are rounded to `f32` first, on every device.
-pub fn binned_counts_tensor(
-    t: &Tensor,
-    binning: &Binning,
-    x_ids: &[u32],
-    y: &[u32],
-) -> Result<BinnedCounts> {
-    let (n, d) = samples_shape(t)?;
-    #[cfg(feature = "cuda")]
-    if t.device().is_cuda() {
-        return crate::cuda::binned_counts(t, n, d, binning, x_ids, y);
-    }
-    binned_counts(&host_f32(t)?, n, d, binning, x_ids, y)
-}
-
 /// Per-neuron histograms of an `[n, d]` layer under a bounded binning (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NeuronHistograms {
@@ -284,16 +266,6 @@ pub fn neuron_histograms(
         bins,
         counts,
     })
-}
-
-/// [`neuron_histograms`] of a tensor `[n, …]` on its device (CUDA kernel for a CUDA tensor).
-pub fn neuron_histograms_tensor(t: &Tensor, binning: &Binning) -> Result<NeuronHistograms> {
-    let (n, d) = samples_shape(t)?;
-    #[cfg(feature = "cuda")]
-    if t.device().is_cuda() {
-        return crate::cuda::neuron_histograms(t, n, d, binning);
-    }
-    neuron_histograms(&host_f32(t)?, n, d, binning)
 }
 
 #[cfg(test)]

@@ -22,12 +22,12 @@
 
 use candle_core::{DType, Tensor};
 
-use crate::binned::binned_mi_tensor;
 use crate::error::{bail, Context, Result};
 use crate::kde::kde_mi;
 use crate::knn::ksg_mi;
 use crate::knn_labels::ksg_mi_labels;
 use crate::spec::{EstimatorSpec, NamedEstimator};
+use crate::tensor::binned_mi_tensor;
 
 /// What the estimators know about the samples besides a layer's activations.
 #[derive(Clone, Debug, Default, PartialEq)]

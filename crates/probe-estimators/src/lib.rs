@@ -71,18 +71,16 @@ mod rows;
 mod shape;
 pub mod spec;
 pub mod stats;
+pub mod tensor;
 
 // The KDE kernel's branch-free `exp` (called as `fast_exp::exp` in `kde.rs`) lives in `probe_simd`,
 // shared with the fused trainer; `rows` re-exports the instruction-set dispatch from there.
 use probe_simd as fast_exp;
 
 pub use adaptive::{adaptive_edges, EdgeBins};
-pub use binned::{binned_mi, binned_mi_tensor, binned_symbols, exact_symbols, BinnedMi, Symbols};
+pub use binned::{binned_mi, binned_symbols, exact_symbols, BinnedMi, Symbols};
 pub use binning::{Binner, Binning};
-pub use counts::{
-    binned_counts, binned_counts_tensor, neuron_histograms, neuron_histograms_tensor, BinnedCounts,
-    NeuronHistograms, TermRun,
-};
+pub use counts::{binned_counts, neuron_histograms, BinnedCounts, NeuronHistograms, TermRun};
 pub use discrete::{
     conditional_entropy_bits, entropy_bits, entropy_from_counts, joint_entropy_bits,
     mutual_information_bits,
@@ -100,3 +98,4 @@ pub use knn::{digamma, ksg_mi};
 pub use knn_labels::ksg_mi_labels;
 pub use spec::{quoted, EstimatorSpec, NamedEstimator, RawEstimator, KINDS};
 pub use stats::{layer_stats, layer_stats_tensor, LayerStats, NeuronEntropy};
+pub use tensor::{binned_counts_tensor, binned_mi_tensor, neuron_histograms_tensor};

@@ -8,11 +8,11 @@ use candle_core::{Device, Tensor};
 
 use super::device::order_after_producers;
 use super::keys::KeyJob;
-use super::{check_dims, cuda_err, resolve, with_values, zeros};
+use super::{binned_counts, check_dims, cuda_err, resolve, with_values, zeros};
 use crate::binning::Binning;
-use crate::counts::{binned_counts_tensor, samples_shape};
 use crate::error::Result;
 use crate::kernel_plan::BinPlan;
+use crate::shape::samples_shape;
 
 /// Bytes written to evict the L2 cache before a timed call (H100: 50 MiB of L2).
 pub const FLUSH_BYTES: usize = 256 << 20;
@@ -77,7 +77,8 @@ pub fn time_row_keys(t: &Tensor, binning: &Binning, reps: usize) -> Result<f64> 
 }
 
 /// Seconds per call of the whole binned estimate on the CUDA tensor `t`: keys, counting, and the
-/// terms back on the host ([`binned_counts_tensor`]; `binned_mi_tensor` adds only host arithmetic).
+/// terms back on the host (what `binned_counts_tensor` runs on a CUDA tensor; `binned_mi_tensor`
+/// adds only host arithmetic).
 pub fn time_binned_counts(
     t: &Tensor,
     binning: &Binning,
@@ -85,8 +86,9 @@ pub fn time_binned_counts(
     y: &[u32],
     reps: usize,
 ) -> Result<f64> {
+    let (n, d) = samples_shape(t)?;
     let s = t.device().as_cuda_device()?.cuda_stream();
     time_on(&s, reps, || {
-        binned_counts_tensor(t, binning, x_ids, y).map(|_| ())
+        binned_counts(t, n, d, binning, x_ids, y).map(|_| ())
     })
 }
