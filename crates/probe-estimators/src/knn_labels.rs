@@ -59,7 +59,11 @@ pub fn ksg_mi_labels(t: &[f32], d: usize, y: &[u32], k: usize) -> Result<f64> {
     }
     let emb: Vec<f32> = y
         .iter()
-        .map(|v| (classes.binary_search(v).expect("a listed class") as f64 * spacing) as f32)
+        .map(|v| {
+            // `classes` holds every value of `y`, so the search always finds it.
+            let (Ok(rank) | Err(rank)) = classes.binary_search(v);
+            (rank as f64 * spacing) as f32
+        })
         .collect();
     ksg_mi(t, d, &emb, 1, n, k)
 }

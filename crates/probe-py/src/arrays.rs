@@ -199,7 +199,11 @@ pub fn input_tensor(obj: &Bound<'_, PyAny>, what: &str, bf16_bits: bool) -> PyRe
     if e.is_float() || bf16_bits {
         return float_tensor(obj, what, bf16_bits);
     }
-    let (v, s) = int_values(obj, e)?.expect("an integer dtype");
+    let Some((v, s)) = int_values(obj, e)? else {
+        return Err(type_error(format!(
+            "{what}: expected an integer or float array, got {e:?}"
+        )));
+    };
     let v = v
         .into_iter()
         .map(|x| {

@@ -29,9 +29,11 @@ fn column<'py>(py: Python<'py>, name: &str, cells: &[&str]) -> PyResult<Bound<'p
     if TEXT_COLUMNS.contains(&name) {
         return PyList::new(py, cells.iter().map(|c| (!c.is_empty()).then_some(*c)));
     }
-    if INT_COLUMNS.contains(&name) && cells.iter().all(|c| c.parse::<i64>().is_ok()) {
-        let v: Vec<i64> = cells.iter().map(|c| c.parse().unwrap()).collect();
-        return PyList::new(py, v);
+    if INT_COLUMNS.contains(&name) {
+        let ints: Result<Vec<i64>, _> = cells.iter().map(|c| c.parse::<i64>()).collect();
+        if let Ok(v) = ints {
+            return PyList::new(py, v);
+        }
     }
     let floats: Option<Vec<f64>> = cells
         .iter()

@@ -187,8 +187,10 @@ fn int_values(view: &TensorView<'_>) -> Option<Vec<i128>> {
     let d = view.data();
     macro_rules! le {
         ($t:ty) => {
-            d.chunks_exact(std::mem::size_of::<$t>())
-                .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()) as i128)
+            d.as_chunks::<{ std::mem::size_of::<$t>() }>()
+                .0
+                .iter()
+                .map(|c| <$t>::from_le_bytes(*c) as i128)
                 .collect()
         };
     }
