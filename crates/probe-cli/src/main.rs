@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use probe_run::config::DeviceChoice;
+use probe_run::estimate::RawEstimator;
 use probe_run::{analyze, estimate, sweep_plot, ConfigSource, TrainOptions};
 
 mod progress;
@@ -217,13 +218,16 @@ fn main() -> ExitCode {
                 inputs_key: a.inputs_key,
                 flags: analyze::EstimatorFlags {
                     kinds: a.estimators,
-                    lo: a.lo,
-                    hi: a.hi,
-                    edges: a.edges,
-                    width: a.width,
-                    bins: a.bins,
-                    sigma2: a.sigma2,
-                    k: a.k,
+                    params: RawEstimator {
+                        kind: String::new(),
+                        lo: a.lo,
+                        hi: a.hi,
+                        edges: a.edges,
+                        width: a.width,
+                        bins: a.bins,
+                        sigma2: a.sigma2,
+                        k: a.k,
+                    },
                 },
                 config: a.config,
                 no_flow: a.no_flow,

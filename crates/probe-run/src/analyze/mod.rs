@@ -40,20 +40,8 @@ pub use write::{write_analysis, AnalysisSource};
 pub struct EstimatorFlags {
     /// `--estimator`, in order (default: `binned`).
     pub kinds: Vec<String>,
-    /// `--lo`.
-    pub lo: Option<f64>,
-    /// `--hi`.
-    pub hi: Option<f64>,
-    /// `--edges`.
-    pub edges: Option<usize>,
-    /// `--width`.
-    pub width: Option<f64>,
-    /// `--bins`.
-    pub bins: Option<usize>,
-    /// `--sigma2`.
-    pub sigma2: Option<f64>,
-    /// `--k`.
-    pub k: Option<usize>,
+    /// `--lo`, `--hi`, `--edges`, `--width`, `--bins`, `--sigma2`, `--k` (`kind` unused).
+    pub params: RawEstimator,
 }
 
 /// What `probe analyze` was asked to do.
@@ -95,15 +83,16 @@ impl EstimatorFlags {
     /// The flags as the raw parameters of an estimator of `kind`, keeping the parameters `keep`
     /// accepts (by key).
     fn raw(&self, kind: String, keep: impl Fn(&str) -> bool) -> RawEstimator {
+        let p = &self.params;
         RawEstimator {
             kind,
-            lo: self.lo.filter(|_| keep("lo")),
-            hi: self.hi.filter(|_| keep("hi")),
-            edges: self.edges.filter(|_| keep("edges")),
-            width: self.width.filter(|_| keep("width")),
-            bins: self.bins.filter(|_| keep("bins")),
-            sigma2: self.sigma2.filter(|_| keep("sigma2")),
-            k: self.k.filter(|_| keep("k")),
+            lo: p.lo.filter(|_| keep("lo")),
+            hi: p.hi.filter(|_| keep("hi")),
+            edges: p.edges.filter(|_| keep("edges")),
+            width: p.width.filter(|_| keep("width")),
+            bins: p.bins.filter(|_| keep("bins")),
+            sigma2: p.sigma2.filter(|_| keep("sigma2")),
+            k: p.k.filter(|_| keep("k")),
         }
     }
 
@@ -299,8 +288,10 @@ mod tests {
             inputs_key: None,
             flags: EstimatorFlags {
                 kinds: vec!["binned".into(), "kde".into(), "knn".into()],
-                sigma2: Some(0.01),
-                ..Default::default()
+                params: RawEstimator {
+                    sigma2: Some(0.01),
+                    ..Default::default()
+                },
             },
             config: None,
             no_flow: false,
