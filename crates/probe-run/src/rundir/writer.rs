@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use probe_estimators::{ExtrasSpec, Flow};
+use probe_estimators::ExtrasSpec;
 use probe_report::{fmt_f64, write_atomic, CsvTable, InfoPoint, PlaneOptions};
 
 use super::plots::{plot_means, plot_planes, points_of};
@@ -60,8 +60,6 @@ pub struct RunDirWriter {
     vib: CsvTable,
     /// The plot's points of a single run, `(estimator, point)`.
     points: Vec<(String, InfoPoint)>,
-    /// The last measured epoch's flows (the bottleneck of the end-of-run summary).
-    last_flows: Option<(usize, Vec<Flow>)>,
 }
 
 impl RunDirWriter {
@@ -83,7 +81,6 @@ impl RunDirWriter {
             gradients: CsvTable::new(&GRADIENTS_HEADER),
             vib: CsvTable::new(&VIB_HEADER),
             points: Vec::new(),
-            last_flows: None,
             spec,
         }
     }
@@ -114,11 +111,6 @@ impl RunDirWriter {
             t.insert(VIB_FILE, &self.vib);
         }
         t
-    }
-
-    /// The last measured epoch and its flows (bottlenecks marked).
-    pub fn last_flows(&self) -> Option<(usize, &[Flow])> {
-        self.last_flows.as_ref().map(|(e, f)| (*e, &f[..]))
     }
 
     /// Rewrites `metrics.csv` and `infoplane.csv` (and an ensemble's `infoplane_mean.csv`);
@@ -313,7 +305,6 @@ impl Observer for RunDirWriter {
             for s in m.stats {
                 self.stats.push(stats_row(Some(m.epoch), s))?;
             }
-            self.last_flows = Some((m.epoch, m.flows.to_vec()));
         }
         self.flush_tables(false)?;
         self.flush_extras(false)
