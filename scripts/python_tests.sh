@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 VENV=${PROBE_PY_VENV:-.venv-py}
 PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# --no-cache-dir: torch's wheel and its CUDA libraries are gigabytes; a cached copy would double it.
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --no-cache-dir -q)
 "${PIP[@]}" install pytest pandas numpy  # numpy: the package's one dependency
 if [ "${PROBE_PY_TORCH:-0}" = 1 ]; then
     # e.g. PROBE_PY_TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU-only wheel
