@@ -110,6 +110,22 @@ impl Observer for PyObserver {
     }
 }
 
+/// A config given as a dict (JSON from the Python wrapper), read as its TOML file would be. There
+/// is no text to point into, so an error names the key path instead: `invalid config dict: at
+/// `train.lr`: invalid type: string "fast", expected f64`.
+fn config_from_json(json: &str, name: &str) -> PyResult<Config> {
+    let invalid = |e: &dyn std::fmt::Display| value_error(format!("invalid {name}: {e}"));
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&e))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match path.as_str() {
+            "." => invalid(&inner),
+            _ => value_error(format!("invalid {name}: at `{path}`: {inner}")),
+        }
+    })
+}
+
 /// The native half of `probe.train` (the Python wrapper turns a dict config into TOML-able JSON
 /// and the tables into DataFrames). Returns `{"out", "epoch", "stopped_after", "tables"}`.
 #[pyfunction]
@@ -131,12 +147,7 @@ pub fn train<'py>(
         (Some(p), None) => ConfigSource::File(p),
         (None, Some(json)) => {
             let name = "config dict";
-            let value: serde_json::Value = serde_json::from_str(&json)
-                .map_err(|e| value_error(format!("invalid {name}: {e}")))?;
-            let text = toml::Value::try_from(&value)
-                .and_then(|v| toml::to_string(&v))
-                .map_err(|e| value_error(format!("invalid {name}: {e}")))?;
-            let config = Config::from_toml(&text, name).map_err(to_py)?;
+            let config = config_from_json(&json, name)?;
             ConfigSource::Value {
                 config: Box::new(config),
                 name: name.to_string(),

@@ -54,6 +54,14 @@ def test_train_errors(tmp_path):
     with pytest.raises(ValueError, match="(?s)invalid config dict: .*`model.activation` is required"):
         probe.train({"name": "x", "data": {"dataset": "tishby12"}, "model": {"widths": [12, 2]}},
                     out=tmp_path / "e")
+    # A dict has no lines: the error names the key path, and shows no generated TOML.
+    bad = {"name": "x", "data": {"dataset": "tishby12"},
+           "model": {"widths": [12, 2], "activation": "tanh"}, "train": {"lr": "fast"}}
+    with pytest.raises(ValueError) as e:
+        probe.train(bad, out=tmp_path / "e")
+    msg = str(e.value)
+    assert msg.startswith("invalid config dict: at `train.lr`:"), msg
+    assert "line" not in msg and "|" not in msg, msg
     with pytest.raises(OSError, match="nonexistent"):
         probe.train(tmp_path / "nonexistent.toml")
     with pytest.raises(TypeError):
