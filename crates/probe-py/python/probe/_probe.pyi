@@ -9,6 +9,10 @@ import numpy as np
 __version__: str
 cuda: bool
 
+def cuda_stream(device: int) -> int:
+    """The handle of the stream probe's CUDA device ``device`` uses, for
+    ``tensor.__dlpack__(stream=...)`` (raises ``ValueError`` in a build without CUDA)."""
+
 class Estimator:
     """An information estimator (base class of Binned, Floor, Adaptive, Kde, Knn)."""
 
