@@ -161,7 +161,9 @@ fn copy(t: &DlTensor, dtype: DType, shape: Vec<usize>, what: &str) -> PyResult<T
 mod cuda {
     //! The device-to-device copy onto probe's CUDA device.
 
-    use candle_core::cuda_backend::cudarc::driver::{result, sys, DevicePtrMut, DeviceRepr};
+    use candle_core::cuda_backend::cudarc::driver::{
+        result, sys, DevicePtrMut, DeviceRepr, ValidAsZeroBits,
+    };
     use candle_core::cuda_backend::{CudaDType, CudaStorage};
     use candle_core::op::BackpropOp;
     use candle_core::{CudaDevice, DType, Storage, Tensor};
@@ -206,7 +208,7 @@ mod cuda {
     }
 
     /// A new device buffer of `len` values copied from `src` on the device's stream, waited for.
-    fn copy_as<T: CudaDType + DeviceRepr + candle_core::cuda_backend::cudarc::driver::ValidAsZeroBits>(
+    fn copy_as<T: CudaDType + DeviceRepr + ValidAsZeroBits>(
         cuda: &CudaDevice,
         src: usize,
         len: usize,
