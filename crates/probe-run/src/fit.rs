@@ -111,7 +111,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
         let done = resume::epoch(c, &out)?;
         if done >= epochs {
             bail!(
-                "the run in {} already finished all {epochs} epochs of its config (its checkpoint is at epoch {done}); nothing to resume. To train it further give a larger total: probe train --resume {} --epochs N (N > {done})",
+                "the run in {} already finished all {epochs} epochs of its config (its checkpoint is at epoch {done}); nothing to resume. To train it further give a larger total: probe train --resume {} --epochs N (N > {done}); to draw its figures again: probe plot {}",
+                out.display(),
                 out.display(),
                 out.display()
             );
