@@ -36,10 +36,11 @@ fn bad_value(tag: &str, from: &str, to: &str, words: &[&str]) {
 #[test]
 fn absurd_sizes_are_config_errors_before_any_work() {
     let t = std::time::Instant::now();
-    bad_value(
+    // `stop_after`: were the value accepted, the run would stop after one epoch (and fail).
+    refused(
         "epochs",
-        "epochs = 8000",
-        "epochs = 1000000000000",
+        &variant("epochs = 8000", "epochs = 1000000000000"),
+        |o| o.stop_after = Some(1),
         &["`train.epochs`", "1000000000000", "at most 10000000"],
     );
     bad_value(
@@ -55,7 +56,7 @@ fn absurd_sizes_are_config_errors_before_any_work() {
     refused(
         "every",
         &every,
-        |_| {},
+        |o| o.stop_after = Some(1),
         &["`measure.schedule`", "10000000", "every_k"],
     );
     bad_value(
@@ -115,7 +116,8 @@ fn run_names_are_one_path_component() {
         ("newline", "a\\nb"),
     ] {
         let text = variant("name = \"tishby_tanh\"", &format!("name = \"{name}\""));
-        refused(tag, &text, |_| {}, &["`name`", "--out DIR"]);
+        // One epoch: were the name accepted, the run would end at once (and fail this test).
+        refused(tag, &text, |o| o.epochs = Some(1), &["`name`", "--out DIR"]);
     }
 }
 
