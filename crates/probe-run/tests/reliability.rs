@@ -46,6 +46,19 @@ fn stopped(text: &str, dir: &Path, n: usize) {
     assert_eq!(train(&opts).stopped_after, Some(n));
 }
 
+/// Trains the 8-epoch run uninterrupted into `full` and asserts that `resumed` holds the same
+/// results, byte for byte.
+fn assert_ends_as_the_uninterrupted_run(resumed: &Path, full: &Path) {
+    train(&toml_opts(&config(8), full));
+    for f in RESUME_RESULTS {
+        let (a, b) = (std::fs::read(full.join(f)), std::fs::read(resumed.join(f)));
+        assert!(
+            a.unwrap() == b.unwrap(),
+            "{f} differs from the uninterrupted run"
+        );
+    }
+}
+
 #[test]
 fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
     let tmp = tmp_dir("rel-edited");
@@ -76,14 +89,7 @@ fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
     // Restored, it resumes and ends as the uninterrupted run.
     std::fs::write(&file, &original).unwrap();
     train(&resume_opts(&cut));
-    let full = tmp.join("full");
-    train(&toml_opts(&config(8), &full));
-    for f in RESUME_RESULTS {
-        assert!(
-            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_ends_as_the_uninterrupted_run(&cut, &tmp.join("full"));
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
@@ -268,13 +274,6 @@ fn a_stop_flag_ends_the_run_with_a_checkpoint_it_resumes_from_exactly() {
     std::fs::write(&stale, b"half a checkpoint").unwrap();
     train(&resume_opts(&cut));
     assert!(!stale.exists());
-    let full = tmp.join("full");
-    train(&toml_opts(&config(8), &full));
-    for f in RESUME_RESULTS {
-        assert!(
-            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_ends_as_the_uninterrupted_run(&cut, &tmp.join("full"));
     std::fs::remove_dir_all(&tmp).unwrap();
 }

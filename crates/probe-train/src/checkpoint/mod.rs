@@ -23,7 +23,7 @@ pub fn named_state(model: &dyn Model) -> Vec<(String, Var)> {
 }
 
 /// The safetensors bytes of `model`'s parameters and buffers ([`named_state`]), with checksums
-/// (see [`format`]).
+/// (see [`mod@format`]).
 pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
     let entries = named_state(model)
         .iter()
@@ -121,7 +121,7 @@ pub struct Checkpoint {
 }
 
 /// The metadata key marking a probe checkpoint, and its format version (2: probe's own
-/// byte-stable writer with checksums, see [`format`]).
+/// byte-stable writer with checksums, see [`mod@format`]).
 const FORMAT_KEY: &str = "probe.checkpoint";
 const FORMAT_VERSION: &str = "2";
 const BLOB_PREFIX: &str = "blob.";
