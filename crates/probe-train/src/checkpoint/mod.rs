@@ -25,9 +25,18 @@ pub fn named_state(model: &dyn Model) -> Vec<(String, Var)> {
 /// The safetensors bytes of `model`'s parameters and buffers ([`named_state`]), with checksums
 /// (see [`mod@format`]).
 pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
-    let entries = named_state(model)
+    let state: Vec<(String, Tensor)> = named_state(model)
+        .into_iter()
+        .map(|(k, v)| (k, v.as_tensor().clone()))
+        .collect();
+    tensors_to_bytes(&state)
+}
+
+/// The safetensors bytes of named tensors (a model file), with checksums (see [`mod@format`]).
+pub fn tensors_to_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    let entries = tensors
         .iter()
-        .map(|(k, v)| entry(k, v.as_tensor()))
+        .map(|(k, t)| entry(k, t))
         .collect::<Result<Vec<_>>>()?;
     format::encode(&entries, &BTreeMap::new())
 }
