@@ -166,7 +166,9 @@ pub fn train<'py>(
         device,
         epochs,
         seed,
+        lr: None,
         stop_after,
+        stop: None,
     };
     let mut observer = PyObserver {
         on_measure,
