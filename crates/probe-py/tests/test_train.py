@@ -86,3 +86,14 @@ def test_ctrl_c_stops_train(tmp_path):
         probe.train(CONFIG, out=tmp_path / "c", epochs=1_000_000)
     assert time.monotonic() - started < 30
     assert (tmp_path / "c" / "metrics.csv").exists()
+    # as `probe train` on SIGINT: the epoch in progress ends with a checkpoint to resume from
+    assert (tmp_path / "c" / "checkpoint.safetensors").exists()
+
+
+def test_lr_overrides_the_config(tmp_path):
+    run = probe.train(CONFIG, out=tmp_path / "lr", epochs=EPOCHS, lr=0.0125)
+    with open(tmp_path / "lr" / "config.toml") as f:
+        assert "lr = 0.0125" in f.read()
+    assert run.epoch == EPOCHS
+    with pytest.raises(ValueError, match="lr"):
+        probe.train(CONFIG, out=tmp_path / "bad", epochs=EPOCHS, lr=-1.0)

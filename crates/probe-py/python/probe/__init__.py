@@ -292,6 +292,7 @@ def train(
     overwrite: bool = False,
     device: Optional[str] = None,
     stop_after: Optional[int] = None,
+    lr: Optional[float] = None,
 ) -> Run:
     """Trains a run of probe's own trainer in this process, as ``probe train`` does.
 
@@ -299,12 +300,13 @@ def train(
         config: a config file (path) or the config as a dict (the TOML's tables as nested dicts).
         out: run directory (default ``runs/{name}-{UTC time}``); ``overwrite`` replaces probe's
             files in an existing one.
-        epochs, seed, device, stop_after: as ``--epochs``, ``--seed``, ``--device``,
-            ``--stop-after``.
+        epochs, seed, device, stop_after, lr: as ``--epochs``, ``--seed``, ``--device``,
+            ``--stop-after``, ``--lr`` (the learning rate, overriding ``train.lr``).
         on_measure: called after each measured epoch with ``{"epoch": int, "infoplane": rows,
             "flow": rows, "stats": rows}`` (the rows that epoch adds to the CSVs, as DataFrames).
             An exception it raises stops the run (everything finished so far is kept) and
-            propagates. Ctrl-C stops the run the same way.
+            propagates. Ctrl-C ends the epoch in progress, writes a checkpoint and raises
+            ``KeyboardInterrupt``; ``probe train --resume DIR`` continues the run.
 
     Returns the run's tables (:class:`Run`).
     """
@@ -331,6 +333,7 @@ def train(
         device,
         stop_after,
         callback,
+        lr,
     )
     return Run(d)
 

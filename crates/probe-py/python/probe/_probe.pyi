@@ -114,5 +114,6 @@ def train(
     device: Optional[str] = None,
     stop_after: Optional[int] = None,
     on_measure: Optional[Callable[[dict[str, Any]], Any]] = None,
+    lr: Optional[float] = None,
 ) -> dict[str, Any]:
     """Trains a run in-process; returns ``{"out", "epoch", "stopped_after", "tables"}``."""
