@@ -541,6 +541,38 @@ fn bad_inputs_fail_with_messages_naming_the_file_tensor_or_flag() {
     );
     assert!(!out.join("analysis-old.png").exists(), "stale plot kept");
     assert!(out.join("analysis.csv").is_file());
+
+    // kde on a layer holding NaN fails with a clear message, and leaves no empty directory
+    // behind (the output directory is made before the work, and removed again on failure)
+    let mut v = acts(n, 2, 1);
+    v[7] = f32::NAN;
+    let nan = dir.join("nan.safetensors");
+    save(
+        &nan,
+        &[("layer", Tensor::from_vec(v, (n, 2), &dev).unwrap())],
+    );
+    let nan_out = dir.join("nan-out");
+    fails(
+        &[
+            "analyze",
+            "--activations",
+            s(&nan),
+            "--labels",
+            s(&good),
+            "--estimator",
+            "kde",
+            "--sigma2",
+            "0.1",
+            "--out",
+            s(&nan_out),
+        ],
+        &["kde", "layer"],
+    );
+    assert!(
+        !nan_out.exists(),
+        "a failed analysis left {}",
+        nan_out.display()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -189,9 +189,17 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<PathBuf> {
             eprintln!("note: {note}");
         }
     }
+    // The output directory is checked (and made) before the long work, so that an existing one
+    // fails at once; if the analysis then fails (kde on a layer holding NaN, say), a directory
+    // made here is removed again rather than left empty.
+    let made_here = !args.out.exists();
     prepare_out_dir(&args.out, args.overwrite)?;
-
-    let analysis = analyze_layers(&acts.layers, &y, inputs.as_ref(), &estimators, &extras)?;
+    let analysis = analyze_layers(&acts.layers, &y, inputs.as_ref(), &estimators, &extras)
+        .inspect_err(|_| {
+            if made_here {
+                let _ = std::fs::remove_dir(&args.out); // only if still empty
+            }
+        })?;
     let path_str = |p: &Path| p.display().to_string();
     let source = AnalysisSource {
         activations: Some(args.activations.clone()),
