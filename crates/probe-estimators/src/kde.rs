@@ -114,12 +114,14 @@
 use std::collections::BTreeMap;
 use std::f64::consts::LN_2;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::fast_exp;
 use crate::rows::{self, Isa};
 use crate::shape::{check_samples, samples_shape};
+
+mod fast;
+pub(crate) mod reference;
 
 /// Target number of elements of one `rows × N` distance chunk on the CPU (`2²²`: a 16 MiB `f32`
 /// chunk, the only temporary of the fused CPU path, small enough for the allocator to reuse).
@@ -194,8 +196,13 @@ pub struct KdeEntropy {
 pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
     let n = t.dims().first().copied().unwrap_or(0);
     let chunk_rows = default_chunk_rows(n, t.device());
-    let data = prepare(t, None, sigma2, chunk_rows)?;
-    let (upper, lower) = data.entropy_terms(sigma2, chunk_rows, Path::for_device(t.device()))?;
+    let (upper, lower) = match Path::for_device(t.device()) {
+        Path::Fast(isa) => {
+            let terms = fast_terms(t, None, sigma2, chunk_rows, isa)?;
+            (terms.f_upper, terms.f_lower)
+        }
+        Path::Ops => prepare(t, None, sigma2, chunk_rows)?.entropy_terms(sigma2, chunk_rows)?,
+    };
     Ok(KdeEntropy {
         upper: upper / LN_2,
         lower: lower / LN_2,
@@ -203,8 +210,13 @@ pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
 }
 
 /// Validates the arguments (`y_len`: the label count, when there are labels) and returns the
-/// centred samples as the augmented factors of the distance matmul.
-fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
+/// samples' shape `(n, d)`.
+fn validate(
+    t: &Tensor,
+    y_len: Option<usize>,
+    sigma2: f64,
+    chunk_rows: usize,
+) -> Result<(usize, usize)> {
     let (n, d) = samples_shape(t)?;
     check_samples(n, d)?;
     if let Some(got) = y_len.filter(|&len| len != n) {
@@ -228,43 +240,62 @@ fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> 
             expected: "at least 1 row per chunk",
         });
     }
+    // Non-finite values show up in the row's squared norm (NaN or inf), in `f32` as the device
+    // path computes it, so that both paths accept the same inputs.
+    let t32 = t.reshape((n, d))?.to_dtype(DType::F32)?;
+    check_norms(&t32.sqr()?.sum_keepdim(1)?, f32::MAX)?;
+    Ok((n, d))
+}
 
+/// Validates the arguments as [`validate`] and returns the centred samples as the augmented
+/// factors of the distance matmul (the device path).
+fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
+    let (n, d) = validate(t, y_len, sigma2, chunk_rows)?;
     let t = t.reshape((n, d))?.to_dtype(DType::F32)?;
-    // Non-finite values show up in the row's squared norm (NaN or inf); checked before centring
-    // so that the error names the offending row rather than every row.
-    check_norms(&t.sqr()?.sum_keepdim(1)?, f32::MAX)?;
     let t = t.broadcast_sub(&t.mean_keepdim(0)?)?;
     let norms = t.sqr()?.sum_keepdim(1)?; // [n, 1]
     check_norms(&norms, f32::MAX / 4.0)?;
     Augmented::new(&t, &norms)
 }
 
+/// Validates the arguments as [`validate`] and computes the KDE terms on the host with the fast
+/// path ([`fast`]; `chunk_rows` is only validated, the path needs no chunks), on candle's number
+/// of CPU threads for inputs of some size.
+fn fast_terms(
+    t: &Tensor,
+    y: Option<&[u32]>,
+    sigma2: f64,
+    chunk_rows: usize,
+    isa: Isa,
+) -> Result<fast::Terms> {
+    let (n, d) = validate(t, y.map(<[u32]>::len), sigma2, chunk_rows)?;
+    let rows = t.reshape((n, d))?.to_dtype(DType::F64)?;
+    let rows = rows.flatten_all()?.to_vec1::<f64>()?;
+    let threads = if n >= 256 {
+        candle_core::utils::get_num_threads()
+    } else {
+        1
+    };
+    Ok(fast::kde_terms(&rows, d, y, sigma2, isa, threads))
+}
+
 fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path) -> Result<KdeMi> {
-    let data = prepare(t, Some(y.len()), sigma2, chunk_rows)?;
-    let n = y.len();
-    let classes = class_indices(y);
-    let (mut cond_upper, mut cond_lower) = (0.0f64, 0.0f64);
-    let (f_upper, f_lower) = match path {
-        Path::FusedCpu(isa) => {
-            // One pass: every row's kernel sums over all samples and over its own class.
-            let sums = data.fused_row_sums(Some(y), sigma2, chunk_rows, isa)?;
-            let f_all = f_terms(sums.iter().map(|s| (s[0], s[1])), n);
-            for idx in classes.values().filter(|idx| idx.len() > 1) {
-                let len = idx.len();
-                let p = len as f64 / n as f64;
-                let (u, l) = f_terms(
-                    idx.iter()
-                        .map(|&i| (sums[i as usize][2], sums[i as usize][3])),
-                    len,
-                );
-                cond_upper += p * u;
-                cond_lower += p * l;
-            }
-            f_all
+    let (f_upper, f_lower, cond_upper, cond_lower) = match path {
+        Path::Fast(isa) => {
+            let terms = fast_terms(t, Some(y), sigma2, chunk_rows, isa)?;
+            (
+                terms.f_upper,
+                terms.f_lower,
+                terms.cond_upper,
+                terms.cond_lower,
+            )
         }
         Path::Ops => {
-            let f_all = data.entropy_terms(sigma2, chunk_rows, path)?;
-            for idx in classes.into_values() {
+            let data = prepare(t, Some(y.len()), sigma2, chunk_rows)?;
+            let n = y.len();
+            let (f_upper, f_lower) = data.entropy_terms(sigma2, chunk_rows)?;
+            let (mut cond_upper, mut cond_lower) = (0.0f64, 0.0f64);
+            for idx in class_indices(y).into_values() {
                 let len = idx.len();
                 if len == 1 {
                     continue; // F = 0 for a single sample
@@ -272,11 +303,11 @@ fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path
                 let p = len as f64 / n as f64;
                 let idx = Tensor::from_vec(idx, (len,), t.device())?;
                 let class = data.select(&idx)?;
-                let (u, l) = class.entropy_terms(sigma2, chunk_rows, path)?;
+                let (u, l) = class.entropy_terms(sigma2, chunk_rows)?;
                 cond_upper += p * u;
                 cond_lower += p * l;
             }
-            f_all
+            (f_upper, f_lower, cond_upper, cond_lower)
         }
     };
     Ok(KdeMi {
@@ -307,20 +338,21 @@ fn check_norms(norms: &Tensor, max: f32) -> Result<()> {
     }
 }
 
-/// How the kernel row sums of a distance chunk are formed.
+/// Where and how the KDE terms are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
-    /// One fused pass over the chunk in host memory ([`RowKernelSums`], a candle `CustomOp1`),
-    /// with the kernel loop compiled for this instruction set (one of `rows::supported_isas`).
-    FusedCpu(Isa),
-    /// Generic candle ops (relu, `f64` cast, affine, exp, sums) on the tensor's device.
+    /// On the host: deduplication, cutoff, sweep and the vectorised kernel of [`fast`], compiled
+    /// for this instruction set (one of `rows::supported_isas`).
+    Fast(Isa),
+    /// Generic candle ops (f32 distance matmul, relu, `f64` cast, affine, exp, sums) on the
+    /// tensor's device.
     Ops,
 }
 
 impl Path {
     fn for_device(device: &Device) -> Self {
         if device.is_cpu() {
-            Path::FusedCpu(rows::isa())
+            Path::Fast(rows::isa())
         } else {
             Path::Ops
         }
@@ -350,15 +382,12 @@ impl Augmented {
         })
     }
 
-    /// `(F(2σ²), F(8σ²))` in nats over these `m` samples (see the module docs).
-    fn entropy_terms(&self, sigma2: f64, chunk_rows: usize, path: Path) -> Result<(f64, f64)> {
+    /// `(F(2σ²), F(8σ²))` in nats over these `m` samples (see the module docs), with generic
+    /// candle ops on chunks of `chunk_rows` distance rows.
+    fn entropy_terms(&self, sigma2: f64, chunk_rows: usize) -> Result<(f64, f64)> {
         let m = self.left.dim(0)?;
         if m == 1 {
             return Ok((0.0, 0.0));
-        }
-        if let Path::FusedCpu(isa) = path {
-            let sums = self.fused_row_sums(None, sigma2, chunk_rows, isa)?;
-            return Ok(f_terms(sums.iter().map(|s| (s[0], s[1])), m));
         }
         let right_t = self.right.t()?.contiguous()?; // [d+2, m]
         let scale = -1.0 / (8.0 * sigma2);
@@ -374,40 +403,6 @@ impl Augmented {
             r0 += rows;
         }
         Ok(f_terms(s_upper.into_iter().zip(s_lower), m))
-    }
-
-    /// Per sample `i` of these `m`, `[Σ_j K⁴_ij, Σ_j K_ij, Σ_{j: y_j = y_i} K⁴_ij,
-    /// Σ_{j: y_j = y_i} K_ij]` with `K_ij = exp(−D_ij/(8σ²))` (so `K⁴ = exp(−D_ij/(2σ²))`), from
-    /// the fused CPU kernel ([`RowKernelSums`]) on chunks of `chunk_rows` distance rows. Without
-    /// `labels` the last two are 0.
-    fn fused_row_sums(
-        &self,
-        labels: Option<&[u32]>,
-        sigma2: f64,
-        chunk_rows: usize,
-        isa: Isa,
-    ) -> Result<Vec<[f64; 4]>> {
-        let m = self.left.dim(0)?;
-        let right_t = self.right.t()?.contiguous()?; // [d+2, m]
-        let op = |diag| RowKernelSums {
-            scale: -1.0 / (8.0 * sigma2),
-            diag,
-            labels,
-            isa,
-        };
-        let mut sums = Vec::with_capacity(m);
-        let mut r0 = 0;
-        while r0 < m {
-            let rows = chunk_rows.min(m - r0);
-            // Squared distances of samples r0..r0+rows to all m samples, [rows, m], f32.
-            let dist = self.left.narrow(0, r0, rows)?.matmul(&right_t)?;
-            let chunk = dist.apply_op1_no_bwd(&op(r0))?;
-            drop(dist);
-            let chunk = chunk.flatten_all()?.to_vec1::<f64>()?;
-            sums.extend(chunk.chunks_exact(4).map(|s| [s[0], s[1], s[2], s[3]]));
-            r0 += rows;
-        }
-        Ok(sums)
     }
 }
 
@@ -458,215 +453,6 @@ fn row_sums_ops(dist: Tensor, r0: usize, scale: f64) -> Result<(Vec<f64>, Vec<f6
     Ok((s_upper, s_lower))
 }
 
-/// Fused CPU kernel row sums: on a `[rows, m]` `f32` chunk of squared distances whose row `r` is
-/// sample `diag + r`, returns `[rows, 4]` `f64` holding `Σ_j K⁴_rj`, `Σ_j K_rj` and the same two
-/// sums over the columns `j` of the row's own class (`labels[j] == labels[diag + r]`; 0 without
-/// `labels`), with `K = exp(scale·D)`, `scale = −1/(8σ²)`, negative distances clamped to 0 and
-/// the self-term exactly 1. One pass, no temporaries, rows split over the CPU cores.
-struct RowKernelSums<'a> {
-    scale: f64,
-    diag: usize,
-    /// Labels of the `m` columns (samples), when class sums are wanted.
-    labels: Option<&'a [u32]>,
-    isa: Isa,
-}
-
-/// `f64` lanes of the kernel loop: each lane sums every `LANES`-th column, and the lanes are added
-/// in a fixed order at the end, so the sums are the same whatever vector width the loop runs at.
-const LANES: usize = 8;
-
-/// Exponents below which a kernel value counts as 0 (`e^−173 ≈ 7·10⁻⁷⁶`). Every row sum holds
-/// the self-term 1, so `N` such terms (`N·e^−173 < 2⁻⁵³` for any `N < 10⁵⁸`) could not change it;
-/// without them neither `K` nor `K⁴ ≥ e^−692` is ever subnormal, and products that underflow cost
-/// ~2.5x per pair on the benchmark machine (AMD EPYC), for `d = 10` at `σ² = 10⁻³` nearly all.
-const KERNEL_X_MIN: f64 = -173.0;
-
-/// One block of distance rows for [`row_sums_body`].
-struct RowBlock<'a> {
-    /// `[rows, m]` squared distances, row-major.
-    dist: &'a [f32],
-    m: usize,
-    /// Column of the first row's self-term (its sample index).
-    first: usize,
-    /// Labels of the `m` columns (empty without class sums).
-    labels: &'a [u32],
-    scale: f64,
-}
-
-/// Adds one block of `LANES` columns to the lane sums `acc` (`[K⁴, K, class K⁴, class K]`); the
-/// column `self_lane` (if `< LANES`) is the self-term, exactly 1.
-#[inline(always)]
-fn add_block<const CLASSES: bool>(
-    acc: &mut [[f64; LANES]; 4],
-    dist: &[f32; LANES],
-    labels: &[u32; LANES],
-    own: u32,
-    self_lane: usize,
-    scale: f64,
-) {
-    let mut xs = [0.0f64; LANES];
-    for (x, &d) in xs.iter_mut().zip(dist) {
-        let d = f64::from(d);
-        *x = if d > 0.0 { d } else { 0.0 } * scale;
-    }
-    // Far-apart samples (most pairs of a saturated layer at small σ²): every K is 0 and the
-    // block adds nothing, so skipping it leaves the sums exactly as they are.
-    if self_lane >= LANES && xs.iter().fold(true, |far, &x| far & (x < KERNEL_X_MIN)) {
-        return;
-    }
-    for (l, &x) in xs.iter().enumerate() {
-        // Computed for every lane and then selected (branch-free), with the argument clamped so
-        // that no operation below underflows.
-        let k = fast_exp::exp(if x > KERNEL_X_MIN { x } else { KERNEL_X_MIN });
-        let k = if x >= KERNEL_X_MIN { k } else { 0.0 };
-        let k = if l == self_lane { 1.0 } else { k };
-        let k4 = (k * k) * (k * k);
-        acc[0][l] += k4;
-        acc[1][l] += k;
-        if CLASSES {
-            let same = labels[l] == own;
-            acc[2][l] += if same { k4 } else { 0.0 };
-            acc[3][l] += if same { k } else { 0.0 };
-        }
-    }
-}
-
-/// The sums of [`RowKernelSums`] for the rows of `block` into `out` (`[rows, 4]`).
-#[inline(always)]
-fn row_sums_body<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-    let m = block.m;
-    let full = m / LANES * LANES;
-    let no_labels = [0u32; LANES];
-    for (r, sums) in out.chunks_exact_mut(4).enumerate() {
-        let row = &block.dist[r * m..(r + 1) * m];
-        let i = block.first + r;
-        let own = if CLASSES { block.labels[i] } else { 0 };
-        let lane_of_self = |b: usize| if i / LANES == b { i % LANES } else { LANES };
-        let mut acc = [[0.0f64; LANES]; 4];
-        let (dists, _) = row[..full].as_chunks::<LANES>();
-        let (label_blocks, _) = block.labels.as_chunks::<LANES>();
-        for (b, dist) in dists.iter().enumerate() {
-            let labels = if CLASSES {
-                &label_blocks[b]
-            } else {
-                &no_labels
-            };
-            add_block::<CLASSES>(&mut acc, dist, labels, own, lane_of_self(b), block.scale);
-        }
-        if full < m {
-            // The last columns, padded with infinite distances (K = 0).
-            let (mut dist, mut labels) = ([f32::INFINITY; LANES], [0u32; LANES]);
-            dist[..m - full].copy_from_slice(&row[full..]);
-            if CLASSES {
-                labels[..m - full].copy_from_slice(&block.labels[full..]);
-            }
-            let b = full / LANES;
-            add_block::<CLASSES>(&mut acc, &dist, &labels, own, lane_of_self(b), block.scale);
-        }
-        for (sum, lanes) in sums.iter_mut().zip(&acc) {
-            *sum = lanes.iter().fold(0.0, |s, &v| s + v);
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn row_sums<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-        row_sums_body::<CLASSES>(block, out)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW,
-    /// AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn row_sums<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-        row_sums_body::<CLASSES>(block, out)
-    }
-}
-
-/// [`row_sums_body`] with the code for `isa` (one of `rows::supported_isas`; the arithmetic is
-/// IEEE `f64` without fused operations, so the results are identical at every one).
-fn row_sums<const CLASSES: bool>(isa: Isa, block: &RowBlock, out: &mut [f64]) {
-    match isa {
-        // SAFETY: `isa` comes from `rows::supported_isas()`, which lists Avx2 only after
-        // detecting AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::row_sums::<CLASSES>(block, out) },
-        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::row_sums::<CLASSES>(block, out) },
-        Isa::Baseline => row_sums_body::<CLASSES>(block, out),
-    }
-}
-
-impl CustomOp1 for RowKernelSums<'_> {
-    fn name(&self) -> &'static str {
-        "kde-row-kernel-sums"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (rows, m) = layout.shape().dims2()?;
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("kde-row-kernel-sums needs a contiguous [rows, m] chunk");
-        };
-        let data = &storage.as_slice::<f32>()?[start..end];
-        if self.labels.is_some_and(|y| y.len() != m) {
-            candle_core::bail!("kde-row-kernel-sums: {m} columns but a different label count");
-        }
-        let mut out = vec![0.0f64; 4 * rows];
-        // Rows first..first+out.len()/4 of the chunk into `out`.
-        let fill = |out: &mut [f64], first: usize| {
-            let block = RowBlock {
-                dist: &data[first * m..(first + out.len() / 4) * m],
-                m,
-                first: self.diag + first,
-                labels: self.labels.unwrap_or_default(),
-                scale: self.scale,
-            };
-            match self.labels {
-                Some(_) => row_sums::<true>(self.isa, &block, out),
-                None => row_sums::<false>(self.isa, &block, out),
-            }
-        };
-        // Threads only pay off on chunks of some size (each row's sum is computed the same way
-        // on any thread, so the result does not depend on the split).
-        let threads = if rows * m >= 1 << 16 {
-            candle_core::utils::get_num_threads().clamp(1, rows)
-        } else {
-            1
-        };
-        if threads == 1 {
-            fill(&mut out, 0);
-        } else {
-            let per_thread = rows.div_ceil(threads);
-            std::thread::scope(|scope| {
-                let mut blocks = out.chunks_mut(4 * per_thread).enumerate();
-                let first = blocks.next();
-                for (block, out) in blocks {
-                    let fill = &fill;
-                    scope.spawn(move || fill(out, block * per_thread));
-                }
-                if let Some((_, first)) = first {
-                    fill(first, 0);
-                }
-            });
-        }
-        Ok((CpuStorage::F64(out), Shape::from((rows, 4))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,66 +465,6 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    /// The fused kernel on a random `[rows, m]` distance chunk (negative entries, exact zeros,
-    /// kernel values from 1 down to far below `e^−173`, `m` not a multiple of [`LANES`], the
-    /// self-term inside the chunk) against a plain double loop with libm's `exp`: within 1e-13
-    /// relative (sums of positive terms, the self-term 1 in each; the only differences are the
-    /// 1-ulp `exp`, `K⁴` for `exp(4x)`, summation order and the terms below `e^−173`). Every
-    /// instruction set gives the same bits.
-    #[test]
-    fn kernel_row_sums_match_a_libm_double_loop() {
-        let (rows, m, diag) = (13, 301, 150);
-        let mut next = uniform(7);
-        let scale = -1.0 / (8.0 * 1e-3);
-        let dist: Vec<f32> = (0..rows * m)
-            .map(|e| match e % 7 {
-                0 => 0.0,
-                1 => -1e-6,
-                _ => (next() * next() * 2.0) as f32, // x = D·scale down to −250
-            })
-            .collect();
-        let labels: Vec<u32> = (0..m).map(|_| (next() * 3.0) as u32).collect();
-        let t = Tensor::from_vec(dist.clone(), (rows, m), &Device::Cpu).unwrap();
-        let mut first: Option<Vec<f64>> = None;
-        for isa in rows::supported_isas() {
-            let op = RowKernelSums {
-                scale,
-                diag,
-                labels: Some(&labels),
-                isa,
-            };
-            let got = t.apply_op1_no_bwd(&op).unwrap();
-            let got: Vec<f64> = got.flatten_all().unwrap().to_vec1().unwrap();
-            for r in 0..rows {
-                let i = diag + r;
-                let mut want = [0.0f64; 4];
-                for j in 0..m {
-                    let d = f64::from(dist[r * m + j].max(0.0));
-                    let (k, k4) = match j == i {
-                        true => (1.0, 1.0),
-                        false => ((d * scale).exp(), (4.0 * d * scale).exp()),
-                    };
-                    want[0] += k4;
-                    want[1] += k;
-                    if labels[j] == labels[i] {
-                        want[2] += k4;
-                        want[3] += k;
-                    }
-                }
-                for (g, w) in got[4 * r..4 * r + 4].iter().zip(want) {
-                    assert!((g - w).abs() <= 1e-13 * w, "{isa:?} row {r}: {g} vs {w}");
-                }
-            }
-            match &first {
-                None => first = Some(got),
-                Some(f) => assert!(
-                    f.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{isa:?} differs from the baseline"
-                ),
-            }
         }
     }
 
@@ -756,10 +482,10 @@ mod tests {
         let isas = rows::supported_isas();
         for sigma2 in [1e-4, 1e-3, 1e-2, 0.3, 10.0] {
             for chunk in [7, n] {
-                let base = kde_mi_with(&t, &y, sigma2, chunk, Path::FusedCpu(Isa::Baseline));
+                let base = kde_mi_with(&t, &y, sigma2, chunk, Path::Fast(Isa::Baseline));
                 let base = base.unwrap();
                 for &isa in &isas {
-                    let got = kde_mi_with(&t, &y, sigma2, chunk, Path::FusedCpu(isa)).unwrap();
+                    let got = kde_mi_with(&t, &y, sigma2, chunk, Path::Fast(isa)).unwrap();
                     for (a, b) in [
                         (base.i_xt_upper, got.i_xt_upper),
                         (base.i_xt_lower, got.i_xt_lower),
@@ -773,37 +499,37 @@ mod tests {
         }
     }
 
-    /// The generic-ops path (used on CUDA) and the fused CPU path agree, so a CPU-only test run
-    /// still checks the arithmetic of the device path. Random data with duplicate rows (exercising
-    /// the clamp and the self-term) and a chunk size that splits rows unevenly.
+    /// The generic-ops path (used on CUDA) and the fast CPU path agree, so a CPU-only test run
+    /// still checks the arithmetic of the device path. The data make the ops path's `f32`
+    /// distance identity exact (multiples of 1/8 in [−1, 1], rows in pairs `±x` so that the
+    /// column means are exactly 0), with duplicate rows (the clamp, the self-term, the fast
+    /// path's groups) and chunk sizes that split rows unevenly: only `f64` rounding differs.
     #[test]
-    fn ops_path_matches_fused_cpu_path() {
-        let (n, d) = (203, 9);
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        };
-        let mut data: Vec<f32> = (0..n * d).map(|_| next()).collect();
-        data.copy_within(0..5 * d, 100 * d); // rows 100..105 repeat rows 0..5
+    fn ops_path_matches_fast_cpu_path() {
+        let (half, d) = (101, 9);
+        let mut next = uniform(12345);
+        let mut data: Vec<f32> = (0..half * d)
+            .map(|_| ((next() * 17.0).floor() - 8.0) as f32 / 8.0)
+            .collect();
+        data.copy_within(0..5 * d, 60 * d); // rows 60..65 repeat rows 0..5
+        let negated: Vec<f32> = data.iter().map(|v| -v).collect();
+        data.extend(negated);
+        let n = 2 * half;
         let y: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
         let t = Tensor::from_vec(data, (n, d), &Device::Cpu).unwrap();
         for sigma2 in [1e-3, 0.1, 2.0] {
+            let fast = kde_mi_with(&t, &y, sigma2, n, Path::for_device(&Device::Cpu)).unwrap();
             for chunk in [1, 17, n] {
-                let fused =
-                    kde_mi_with(&t, &y, sigma2, chunk, Path::for_device(&Device::Cpu)).unwrap();
                 let ops = kde_mi_with(&t, &y, sigma2, chunk, Path::Ops).unwrap();
                 for (a, b) in [
-                    (fused.i_xt_upper, ops.i_xt_upper),
-                    (fused.i_xt_lower, ops.i_xt_lower),
-                    (fused.i_ty_upper, ops.i_ty_upper),
-                    (fused.i_ty_lower, ops.i_ty_lower),
+                    (fast.i_xt_upper, ops.i_xt_upper),
+                    (fast.i_xt_lower, ops.i_xt_lower),
+                    (fast.i_ty_upper, ops.i_ty_upper),
+                    (fast.i_ty_lower, ops.i_ty_lower),
                 ] {
                     assert!(
                         (a - b).abs() <= 1e-12 * a.abs().max(1e-3),
-                        "{fused:?} vs {ops:?}"
+                        "{fast:?} vs {ops:?}"
                     );
                 }
             }
