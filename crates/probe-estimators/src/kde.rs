@@ -35,71 +35,37 @@
 //!
 //! # Computation and cost
 //!
-//! The activations are flattened per sample to `[N, d]`, converted to `f32` and centred (the column
-//! mean is subtracted: distances do not change, the norms in the identity below shrink). Squared
+//! **CPU** (the fast path, `kde/fast.rs`): the activations are copied to the host as `f64`; identical
+//! rows are merged into groups with weights (their counts); squared distances are `f64` direct
+//! differences (relative error `≤ d·2⁻⁵³`, no cancellation); pairs with `D/(8σ²) > ln N + 40`
+//! are left out, found by a sweep over the rows sorted by their widest coordinate; one vectorised
+//! pass forms both bounds' row sums with one `exp` per pair (`exp(−D/(2σ²)) = exp(−D/(8σ²))⁴`,
+//! the crate's branch-free `exp`, compiled for AVX-512, AVX2 and the baseline with bit-identical
+//! results); rows are split over the cores, each row summed whole by one thread in a fixed order,
+//! so the results are identical at every thread count. `I(T;Y)` runs the same pass on each class's
+//! rows (extra work `Σ_y N_y²/N²` of the first pass: `1/C` for `C` balanced classes); the `I(X;T)`
+//! figures are those of [`kde_entropy`], to the bit. Left-out pairs move each reported value by
+//! at most `1.2·10⁻¹⁷` bits; `tests/kde_fast.rs` checks the path against the plain double loop
+//! kept as `kde_mi_reference` (`kde/reference.rs`, every pair, libm's `exp`) within `10⁻⁹` bits on
+//! random, saturated and duplicate-heavy data, `d = 1 … 100`, `σ² = 10⁻⁹ … 10⁶`. Cost: one `exp`
+//! per pair within the cutoff (in `tishby_tanh` at `σ² = 10⁻³`: 0.5–1 % of the pairs of the
+//! 10-wide first layer, 20–85 % in the narrow later ones, where the cutoff radius `≈ 0.62` is
+//! not small next to the spread of the activations), plus `O(d)` per pair the sweep visits.
+//!
+//! **Other devices (CUDA)**: the activations are converted to `f32` and centred (the column mean
+//! is subtracted: distances do not change, the norms in the identity below shrink); squared
 //! distances use `‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b` as a single `f32` matmul of augmented matrices
 //! `[−2a, ‖a‖², 1] · [b, 1, ‖b‖²]ᵀ`, in chunks of rows (`rows × N` per chunk, see
-//! [`default_chunk_rows`]), so memory stays bounded: there is never an `N × N` matrix (for
-//! `N = 60000` a CPU chunk is 69 rows, a CUDA chunk 279). Negative distances (rounding) are
-//! clamped to 0 and the self-term is exactly `exp(0) = 1`. From the distances on, everything is
-//! `f64`: kernel values, row sums, and the logarithms accumulated on the host (only a few sums per
-//! row come back). `exp(−D/(2σ²))` is obtained as `exp(−D/(8σ²))⁴`, so both bounds cost one
-//! `exp` per pair. Every row sum includes its self-term 1, so it lies in `[1, N]`: no underflow,
-//! and no max-subtraction is needed for a stable log-sum-exp.
+//! [`default_chunk_rows`]), so memory stays bounded: there is never an `N × N` matrix. Negative
+//! distances (rounding) are clamped to 0 and the self-term is exactly `exp(0) = 1`. From the
+//! distances on, generic candle ops (`relu`, cast, `affine`, `exp`, `sqr`, `sum`) in `f64` keep
+//! the whole computation on the device; `I(T;Y)` runs the same routine on each class's samples
+//! (gathered with `index_select`). The `f32` identity has an absolute error of order
+//! `eps_f32·(‖t_i‖² + ‖t_j‖²)` (norms after centring), which enters the exponent divided by
+//! `2σ²` or `8σ²`; data whose distances are exactly representable (e.g. 0/1 inputs) give exact
+//! distances, and then both paths agree to `f64` rounding (tested).
 //!
-//! Two paths form the row sums from a distance chunk:
-//!
-//! * **CPU**: a fused candle `CustomOp1` makes one pass over the chunk (no temporaries, rows split
-//!   over the cores) and forms for every row both its sums over all samples and its sums over the
-//!   samples of its own class, so `I(T;Y)` costs no second pass (a label comparison and two
-//!   masked additions per pair). The loop is vectorised: `exp` is the crate's branch-free `f64`
-//!   exponential (`fast_exp.rs`: fdlibm's range reduction, degree-13 polynomial, `2ⁿ` from the
-//!   exponent bits; within 1 ulp of libm's `exp`, tested), the sums run in 8 fixed lanes added in
-//!   a fixed order, and the loop is compiled for AVX-512, AVX2 and the baseline, chosen at run
-//!   time (the machinery of `rows.rs`; `PROBE_CPU_ISA=baseline|avx2` caps it), with bit-identical
-//!   results at each (no fused multiply-add; tested). Kernel values below `e^−173` count as 0:
-//!   next to the self-term 1 of every row sum they cannot change it, and computing them would
-//!   underflow to subnormals (≈2.5x slower per pair). A block of 8 pairs whose values are all 0
-//!   (far-apart samples: most pairs of a saturated layer at `σ² = 10⁻³`) is skipped after one
-//!   comparison.
-//! * **Other devices (CUDA)**: generic candle ops (`relu`, cast, `affine`, `exp`, `sqr`, `sum`),
-//!   so the whole computation stays on the device. `I(T;Y)` runs the same routine once more on
-//!   each class's samples (gathered with `index_select`): memory stays bounded for any number of
-//!   classes (a one-hot `[N, C]` mask would not be) and the extra work is `Σ_y N_y² / N²` of the
-//!   first pass (`1/C` for `C` balanced classes; nothing for singletons).
-//!
-//! Both paths give the same results to summation rounding (tested). The distance matrix is
-//! symmetric in exact arithmetic but not in `f32` (the augmented dot products add the two norms
-//! in opposite orders), so each row computes all `m` kernel values rather than half of them: using
-//! the symmetry would change kernel values by the `f32` rounding of the distances, relatively up
-//! to `eps_f32·‖t‖²/σ²` (`~10⁻⁴` at `σ² = 10⁻³` for unit norms), not by `f64` rounding only.
-//!
-//! Cost: `O(N²·d)` flops for the matmul plus `O(N²)` `f64` element operations (one `exp`) for all
-//! four estimates on the CPU, and `Σ_y O(N_y²·d)` more for `I(T;Y)` on other devices. Measured
-//! (`examples/bench_kde.rs`, `N = 4096` tanh-like activations, 2 classes, one call; 2026-11-30,
-//! 2-core AMD EPYC shared with other jobs (load average ≈ 4), minimum of 5–7 runs; before = libm's
-//! scalar `exp` per pair and a second pass per class):
-//!
-//! | `d`, `σ²` | threads | before | after | speed-up |
-//! | --- | ---: | ---: | ---: | ---: |
-//! | 10, `10⁻³` | 1 | 419 ms | 6.4 ms | 65× |
-//! | 10, `10⁻³` | 2 | 372 ms | 6.9 ms | 54× |
-//! | 2, `10⁻³` | 1 | 302 ms | 26.4 ms | 11× |
-//! | 2, `10⁻³` | 2 | 274 ms | 25.9 ms | 11× |
-//! | 10, `1` | 1 | 92 ms | 28.4 ms | 3.2× |
-//! | 10, `1` | 2 | 84 ms | 24.8 ms | 3.4× |
-//!
-//! At `d = 10`, `σ² = 10⁻³` nearly every pair is far: libm's `exp` took its slow underflow path
-//! there, and the new kernel skips those blocks. At `σ² = 1` no kernel value is negligible; the
-//! gain is the vectorised `exp` and the single pass (≈1.7 ns per pair on one core, the `f32`
-//! matmul ≈10% of the call). The two-thread figures show no scaling because the two cores were
-//! busy with other jobs.
-//!
-//! Accuracy: `f64` activations are rounded to `f32` first. The `f32` distance identity has an
-//! absolute error of order `eps_f32·(‖t_i‖² + ‖t_j‖²)` (norms after centring), which enters the
-//! exponent divided by `2σ²` (upper) or `8σ²` (lower); data whose distances are exactly
-//! representable (e.g. 0/1 inputs) give exact distances, and the results then match the closed
-//! forms to `f64` rounding.
+//! Measured: the section "KDE bounds (CPU)" of the root `BENCHMARKS.md`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -123,10 +89,6 @@ use crate::shape::{check_samples, samples_shape};
 mod fast;
 pub(crate) mod reference;
 
-/// Target number of elements of one `rows × N` distance chunk on the CPU (`2²²`: a 16 MiB `f32`
-/// chunk, the only temporary of the fused CPU path, small enough for the allocator to reuse).
-pub const CPU_CHUNK_ELEMS: usize = 1 << 22;
-
 /// Target number of elements of one `rows × N` distance chunk on other devices (`2²⁴`: the generic
 /// path holds about three `f64` temporaries of 128 MiB each).
 pub const DEVICE_CHUNK_ELEMS: usize = 1 << 24;
@@ -146,15 +108,14 @@ pub struct KdeMi {
     pub sigma2: f64,
 }
 
-/// Rows per chunk that [`kde_mi`] uses for `n` samples on `device`: [`CPU_CHUNK_ELEMS`] (CPU) or
-/// [`DEVICE_CHUNK_ELEMS`] (other devices) divided by `n`, at least 1 and at most `n`.
+/// Rows per chunk that [`kde_mi`] uses for `n` samples on `device`: on the CPU `n` (the fast
+/// path forms no distance chunks), on other devices [`DEVICE_CHUNK_ELEMS`] divided by `n`, at
+/// least 1 and at most `n`.
 pub fn default_chunk_rows(n: usize, device: &Device) -> usize {
-    let elems = if device.is_cpu() {
-        CPU_CHUNK_ELEMS
-    } else {
-        DEVICE_CHUNK_ELEMS
-    };
-    (elems / n.max(1)).clamp(1, n.max(1))
+    if device.is_cpu() {
+        return n.max(1);
+    }
+    (DEVICE_CHUNK_ELEMS / n.max(1)).clamp(1, n.max(1))
 }
 
 /// KDE upper and lower bounds (bits) on `I(X;T)` and estimates of `I(T;Y)` for the activations `t`
@@ -172,8 +133,9 @@ pub fn kde_mi(t: &Tensor, y: &[u32], sigma2: f64) -> Result<KdeMi> {
 
 /// [`kde_mi`] with an explicit number of rows per distance chunk (`chunk_rows >= 1`; values above
 /// `N` mean one chunk). Each row is computed the same way whatever the chunking, so the result
-/// does not depend on `chunk_rows` (to summation rounding); the peak memory is one (CPU) or a few
-/// (other devices) `chunk_rows × N` temporaries.
+/// does not depend on `chunk_rows` (to summation rounding); on other devices than the CPU the
+/// peak memory is a few `chunk_rows × N` temporaries. The CPU path forms no chunks: there
+/// `chunk_rows` is only validated.
 pub fn kde_mi_chunked(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize) -> Result<KdeMi> {
     kde_mi_with(t, y, sigma2, chunk_rows, Path::for_device(t.device()))
 }

@@ -1,13 +1,14 @@
 //! The fast CPU path of the KDE bounds: exact deduplication, a cutoff radius with a sweep over
-//! sorted samples, one vectorised pass that forms all four row sums, rows split over the cores.
+//! sorted samples, one vectorised pass that forms both bounds' row sums, rows split over the
+//! cores. `I(T;Y)` runs the whole path once more on each class's rows.
 //!
-//! 1. **Deduplication.** Samples with the same row *and* label form one group of weight `w_g`
-//!    (their count); a saturated `tanh` layer has few distinct rows. Every sample of a group has
-//!    the same row sums, so the sums run over groups (`Σ_h w_h·K_gh`) and the logarithms are
+//! 1. **Deduplication.** Samples with the same row form one group of weight `w_g` (their
+//!    count); a saturated `tanh` layer has few distinct rows. Every sample of a group has the
+//!    same row sums, so the sums run over groups (`Σ_h w_h·K_gh`) and the logarithms are
 //!    weighted by `w_g`: exactly the per-sample formula, in fewer terms.
 //! 2. **Cutoff.** With `x = D/(8σ²)` (`D` the squared distance), pairs with `x > X = ln N + 40`
-//!    are left out. Every row sum holds its own group's term `w_g·e⁰ ≥ 1` (in its class sum too),
-//!    and the left-out terms add up to at most `N·e^−X = e^−40`, so each `ln S` moves by at most
+//!    are left out. Every row sum holds its own group's term `w_g·e⁰ ≥ 1`, and the left-out
+//!    terms add up to at most `N·e^−X = e^−40`, so each `ln S` moves by at most
 //!    `e^−40 ≈ 4.2·10⁻¹⁸` and each reported value by at most `2·e^−40/ln 2 ≈ 1.2·10⁻¹⁷` bits.
 //! 3. **Sweep.** Groups are sorted by the coordinate with the widest range (the *axis*). Pairs
 //!    with `x ≤ X` lie within `r = √(8σ²·X)` of each other on every coordinate, so row `g` only
@@ -19,7 +20,7 @@
 //!    relative error `≤ d·2⁻⁵³`, entering `x` as `≤ d·2⁻⁵³·X` absolute), eight groups per block
 //!    in a block-major layout; blocks whose eight `x` all exceed `X` are skipped after one
 //!    comparison. `K = exp(−x)` by the crate's branch-free `exp` and `K⁴ = (K²)²` give both
-//!    bounds from one `exp`; the class sums are masked additions in the same pass. The loop is
+//!    bounds from one `exp`. The loop is
 //!    compiled for AVX-512, AVX2 and the baseline (chosen at run time), IEEE `f64` without fused
 //!    operations, so every instruction set gives the same bits.
 //! 5. **Determinism.** Each row's sums are formed by one thread in a fixed order (8 lanes added
