@@ -272,13 +272,29 @@ fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path
             (f_upper, f_lower, cond_upper, cond_lower)
         }
     };
-    Ok(KdeMi {
-        i_xt_upper: f_upper / LN_2,
-        i_xt_lower: f_lower / LN_2,
-        i_ty_upper: (f_upper - cond_upper) / LN_2,
-        i_ty_lower: (f_lower - cond_lower) / LN_2,
+    Ok(KdeMi::from_nats(
+        [f_upper, f_lower],
+        [cond_upper, cond_lower],
         sigma2,
-    })
+    ))
+}
+
+impl KdeMi {
+    /// The four values in bits from `[F(2σ²), F(8σ²)]` over all samples and
+    /// `[Σ_y p(y)·F_y(2σ²), Σ_y p(y)·F_y(8σ²)]`, in nats.
+    fn from_nats(
+        [f_upper, f_lower]: [f64; 2],
+        [cond_upper, cond_lower]: [f64; 2],
+        sigma2: f64,
+    ) -> Self {
+        KdeMi {
+            i_xt_upper: f_upper / LN_2,
+            i_xt_lower: f_lower / LN_2,
+            i_ty_upper: (f_upper - cond_upper) / LN_2,
+            i_ty_lower: (f_lower - cond_lower) / LN_2,
+            sigma2,
+        }
+    }
 }
 
 /// Sample indices of every label, in increasing label order (deterministic summation order).

@@ -4,7 +4,6 @@
 //! cutoff, no threads. `O(N²·d)` per call: for tests and checks only.
 
 use std::collections::BTreeMap;
-use std::f64::consts::LN_2;
 
 use candle_core::{DType, Tensor};
 
@@ -33,13 +32,11 @@ pub fn kde_mi_reference(t: &Tensor, y: &[u32], sigma2: f64) -> Result<KdeMi> {
         cond_upper += p * f(idx, s_upper);
         cond_lower += p * f(idx, s_lower);
     }
-    Ok(KdeMi {
-        i_xt_upper: f_upper / LN_2,
-        i_xt_lower: f_lower / LN_2,
-        i_ty_upper: (f_upper - cond_upper) / LN_2,
-        i_ty_lower: (f_lower - cond_lower) / LN_2,
+    Ok(KdeMi::from_nats(
+        [f_upper, f_lower],
+        [cond_upper, cond_lower],
         sigma2,
-    })
+    ))
 }
 
 /// `F_S(s) = −(1/|S|) Σ_{i∈S} ln[(1/|S|) Σ_{j∈S} exp(−‖t_i − t_j‖²/s)]` in nats over the samples
