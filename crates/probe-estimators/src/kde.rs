@@ -35,71 +35,37 @@
 //!
 //! # Computation and cost
 //!
-//! The activations are flattened per sample to `[N, d]`, converted to `f32` and centred (the column
-//! mean is subtracted: distances do not change, the norms in the identity below shrink). Squared
+//! **CPU** (the fast path, `kde/fast.rs`): the activations are copied to the host as `f64`; identical
+//! rows are merged into groups with weights (their counts); squared distances are `f64` direct
+//! differences (relative error `≤ d·2⁻⁵³`, no cancellation); pairs with `D/(8σ²) > ln N + 40`
+//! are left out, found by a sweep over the rows sorted by their widest coordinate; one vectorised
+//! pass forms both bounds' row sums with one `exp` per pair (`exp(−D/(2σ²)) = exp(−D/(8σ²))⁴`,
+//! the crate's branch-free `exp`, compiled for AVX-512, AVX2 and the baseline with bit-identical
+//! results); rows are split over the cores, each row summed whole by one thread in a fixed order,
+//! so the results are identical at every thread count. `I(T;Y)` runs the same pass on each class's
+//! rows (extra work `Σ_y N_y²/N²` of the first pass: `1/C` for `C` balanced classes); the `I(X;T)`
+//! figures are those of [`kde_entropy`], to the bit. Left-out pairs move each reported value by
+//! at most `1.2·10⁻¹⁷` bits; `tests/kde_fast.rs` checks the path against the plain double loop
+//! kept as `kde_mi_reference` (`kde/reference.rs`, every pair, libm's `exp`) within `10⁻⁹` bits on
+//! random, saturated and duplicate-heavy data, `d = 1 … 100`, `σ² = 10⁻⁹ … 10⁶`. Cost: one `exp`
+//! per pair within the cutoff (in `tishby_tanh` at `σ² = 10⁻³`: 0.5–1 % of the pairs of the
+//! 10-wide first layer, 20–85 % in the narrow later ones, where the cutoff radius `≈ 0.62` is
+//! not small next to the spread of the activations), plus `O(d)` per pair the sweep visits.
+//!
+//! **Other devices (CUDA)**: the activations are converted to `f32` and centred (the column mean
+//! is subtracted: distances do not change, the norms in the identity below shrink); squared
 //! distances use `‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b` as a single `f32` matmul of augmented matrices
 //! `[−2a, ‖a‖², 1] · [b, 1, ‖b‖²]ᵀ`, in chunks of rows (`rows × N` per chunk, see
-//! [`default_chunk_rows`]), so memory stays bounded: there is never an `N × N` matrix (for
-//! `N = 60000` a CPU chunk is 69 rows, a CUDA chunk 279). Negative distances (rounding) are
-//! clamped to 0 and the self-term is exactly `exp(0) = 1`. From the distances on, everything is
-//! `f64`: kernel values, row sums, and the logarithms accumulated on the host (only a few sums per
-//! row come back). `exp(−D/(2σ²))` is obtained as `exp(−D/(8σ²))⁴`, so both bounds cost one
-//! `exp` per pair. Every row sum includes its self-term 1, so it lies in `[1, N]`: no underflow,
-//! and no max-subtraction is needed for a stable log-sum-exp.
+//! [`default_chunk_rows`]), so memory stays bounded: there is never an `N × N` matrix. Negative
+//! distances (rounding) are clamped to 0 and the self-term is exactly `exp(0) = 1`. From the
+//! distances on, generic candle ops (`relu`, cast, `affine`, `exp`, `sqr`, `sum`) in `f64` keep
+//! the whole computation on the device; `I(T;Y)` runs the same routine on each class's samples
+//! (gathered with `index_select`). The `f32` identity has an absolute error of order
+//! `eps_f32·(‖t_i‖² + ‖t_j‖²)` (norms after centring), which enters the exponent divided by
+//! `2σ²` or `8σ²`; data whose distances are exactly representable (e.g. 0/1 inputs) give exact
+//! distances, and then both paths agree to `f64` rounding (tested).
 //!
-//! Two paths form the row sums from a distance chunk:
-//!
-//! * **CPU**: a fused candle `CustomOp1` makes one pass over the chunk (no temporaries, rows split
-//!   over the cores) and forms for every row both its sums over all samples and its sums over the
-//!   samples of its own class, so `I(T;Y)` costs no second pass (a label comparison and two
-//!   masked additions per pair). The loop is vectorised: `exp` is the crate's branch-free `f64`
-//!   exponential (`fast_exp.rs`: fdlibm's range reduction, degree-13 polynomial, `2ⁿ` from the
-//!   exponent bits; within 1 ulp of libm's `exp`, tested), the sums run in 8 fixed lanes added in
-//!   a fixed order, and the loop is compiled for AVX-512, AVX2 and the baseline, chosen at run
-//!   time (the machinery of `rows.rs`; `PROBE_CPU_ISA=baseline|avx2` caps it), with bit-identical
-//!   results at each (no fused multiply-add; tested). Kernel values below `e^−173` count as 0:
-//!   next to the self-term 1 of every row sum they cannot change it, and computing them would
-//!   underflow to subnormals (≈2.5x slower per pair). A block of 8 pairs whose values are all 0
-//!   (far-apart samples: most pairs of a saturated layer at `σ² = 10⁻³`) is skipped after one
-//!   comparison.
-//! * **Other devices (CUDA)**: generic candle ops (`relu`, cast, `affine`, `exp`, `sqr`, `sum`),
-//!   so the whole computation stays on the device. `I(T;Y)` runs the same routine once more on
-//!   each class's samples (gathered with `index_select`): memory stays bounded for any number of
-//!   classes (a one-hot `[N, C]` mask would not be) and the extra work is `Σ_y N_y² / N²` of the
-//!   first pass (`1/C` for `C` balanced classes; nothing for singletons).
-//!
-//! Both paths give the same results to summation rounding (tested). The distance matrix is
-//! symmetric in exact arithmetic but not in `f32` (the augmented dot products add the two norms
-//! in opposite orders), so each row computes all `m` kernel values rather than half of them: using
-//! the symmetry would change kernel values by the `f32` rounding of the distances, relatively up
-//! to `eps_f32·‖t‖²/σ²` (`~10⁻⁴` at `σ² = 10⁻³` for unit norms), not by `f64` rounding only.
-//!
-//! Cost: `O(N²·d)` flops for the matmul plus `O(N²)` `f64` element operations (one `exp`) for all
-//! four estimates on the CPU, and `Σ_y O(N_y²·d)` more for `I(T;Y)` on other devices. Measured
-//! (`examples/bench_kde.rs`, `N = 4096` tanh-like activations, 2 classes, one call; 2026-11-30,
-//! 2-core AMD EPYC shared with other jobs (load average ≈ 4), minimum of 5–7 runs; before = libm's
-//! scalar `exp` per pair and a second pass per class):
-//!
-//! | `d`, `σ²` | threads | before | after | speed-up |
-//! | --- | ---: | ---: | ---: | ---: |
-//! | 10, `10⁻³` | 1 | 419 ms | 6.4 ms | 65× |
-//! | 10, `10⁻³` | 2 | 372 ms | 6.9 ms | 54× |
-//! | 2, `10⁻³` | 1 | 302 ms | 26.4 ms | 11× |
-//! | 2, `10⁻³` | 2 | 274 ms | 25.9 ms | 11× |
-//! | 10, `1` | 1 | 92 ms | 28.4 ms | 3.2× |
-//! | 10, `1` | 2 | 84 ms | 24.8 ms | 3.4× |
-//!
-//! At `d = 10`, `σ² = 10⁻³` nearly every pair is far: libm's `exp` took its slow underflow path
-//! there, and the new kernel skips those blocks. At `σ² = 1` no kernel value is negligible; the
-//! gain is the vectorised `exp` and the single pass (≈1.7 ns per pair on one core, the `f32`
-//! matmul ≈10% of the call). The two-thread figures show no scaling because the two cores were
-//! busy with other jobs.
-//!
-//! Accuracy: `f64` activations are rounded to `f32` first. The `f32` distance identity has an
-//! absolute error of order `eps_f32·(‖t_i‖² + ‖t_j‖²)` (norms after centring), which enters the
-//! exponent divided by `2σ²` (upper) or `8σ²` (lower); data whose distances are exactly
-//! representable (e.g. 0/1 inputs) give exact distances, and the results then match the closed
-//! forms to `f64` rounding.
+//! Measured: the section "KDE bounds (CPU)" of the root `BENCHMARKS.md`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -114,16 +80,14 @@
 use std::collections::BTreeMap;
 use std::f64::consts::LN_2;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::fast_exp;
 use crate::rows::{self, Isa};
 use crate::shape::{check_samples, samples_shape};
 
-/// Target number of elements of one `rows × N` distance chunk on the CPU (`2²²`: a 16 MiB `f32`
-/// chunk, the only temporary of the fused CPU path, small enough for the allocator to reuse).
-pub const CPU_CHUNK_ELEMS: usize = 1 << 22;
+mod fast;
+pub(crate) mod reference;
 
 /// Target number of elements of one `rows × N` distance chunk on other devices (`2²⁴`: the generic
 /// path holds about three `f64` temporaries of 128 MiB each).
@@ -144,15 +108,14 @@ pub struct KdeMi {
     pub sigma2: f64,
 }
 
-/// Rows per chunk that [`kde_mi`] uses for `n` samples on `device`: [`CPU_CHUNK_ELEMS`] (CPU) or
-/// [`DEVICE_CHUNK_ELEMS`] (other devices) divided by `n`, at least 1 and at most `n`.
+/// Rows per chunk that [`kde_mi`] uses for `n` samples on `device`: on the CPU `n` (the fast
+/// path forms no distance chunks), on other devices [`DEVICE_CHUNK_ELEMS`] divided by `n`, at
+/// least 1 and at most `n`.
 pub fn default_chunk_rows(n: usize, device: &Device) -> usize {
-    let elems = if device.is_cpu() {
-        CPU_CHUNK_ELEMS
-    } else {
-        DEVICE_CHUNK_ELEMS
-    };
-    (elems / n.max(1)).clamp(1, n.max(1))
+    if device.is_cpu() {
+        return n.max(1);
+    }
+    (DEVICE_CHUNK_ELEMS / n.max(1)).clamp(1, n.max(1))
 }
 
 /// KDE upper and lower bounds (bits) on `I(X;T)` and estimates of `I(T;Y)` for the activations `t`
@@ -170,8 +133,9 @@ pub fn kde_mi(t: &Tensor, y: &[u32], sigma2: f64) -> Result<KdeMi> {
 
 /// [`kde_mi`] with an explicit number of rows per distance chunk (`chunk_rows >= 1`; values above
 /// `N` mean one chunk). Each row is computed the same way whatever the chunking, so the result
-/// does not depend on `chunk_rows` (to summation rounding); the peak memory is one (CPU) or a few
-/// (other devices) `chunk_rows × N` temporaries.
+/// does not depend on `chunk_rows` (to summation rounding); on other devices than the CPU the
+/// peak memory is a few `chunk_rows × N` temporaries. The CPU path forms no chunks: there
+/// `chunk_rows` is only validated.
 pub fn kde_mi_chunked(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize) -> Result<KdeMi> {
     kde_mi_with(t, y, sigma2, chunk_rows, Path::for_device(t.device()))
 }
@@ -194,8 +158,13 @@ pub struct KdeEntropy {
 pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
     let n = t.dims().first().copied().unwrap_or(0);
     let chunk_rows = default_chunk_rows(n, t.device());
-    let data = prepare(t, None, sigma2, chunk_rows)?;
-    let (upper, lower) = data.entropy_terms(sigma2, chunk_rows, Path::for_device(t.device()))?;
+    let (upper, lower) = match Path::for_device(t.device()) {
+        Path::Fast(isa) => {
+            let terms = fast_terms(t, None, sigma2, chunk_rows, isa)?;
+            (terms.f_upper, terms.f_lower)
+        }
+        Path::Ops => prepare(t, None, sigma2, chunk_rows)?.entropy_terms(sigma2, chunk_rows)?,
+    };
     Ok(KdeEntropy {
         upper: upper / LN_2,
         lower: lower / LN_2,
@@ -203,8 +172,13 @@ pub fn kde_entropy(t: &Tensor, sigma2: f64) -> Result<KdeEntropy> {
 }
 
 /// Validates the arguments (`y_len`: the label count, when there are labels) and returns the
-/// centred samples as the augmented factors of the distance matmul.
-fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
+/// samples' shape `(n, d)`.
+fn validate(
+    t: &Tensor,
+    y_len: Option<usize>,
+    sigma2: f64,
+    chunk_rows: usize,
+) -> Result<(usize, usize)> {
     let (n, d) = samples_shape(t)?;
     check_samples(n, d)?;
     if let Some(got) = y_len.filter(|&len| len != n) {
@@ -228,43 +202,62 @@ fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> 
             expected: "at least 1 row per chunk",
         });
     }
+    // Non-finite values show up in the row's squared norm (NaN or inf), in `f32` as the device
+    // path computes it, so that both paths accept the same inputs.
+    let t32 = t.reshape((n, d))?.to_dtype(DType::F32)?;
+    check_norms(&t32.sqr()?.sum_keepdim(1)?, f32::MAX)?;
+    Ok((n, d))
+}
 
+/// Validates the arguments as [`validate`] and returns the centred samples as the augmented
+/// factors of the distance matmul (the device path).
+fn prepare(t: &Tensor, y_len: Option<usize>, sigma2: f64, chunk_rows: usize) -> Result<Augmented> {
+    let (n, d) = validate(t, y_len, sigma2, chunk_rows)?;
     let t = t.reshape((n, d))?.to_dtype(DType::F32)?;
-    // Non-finite values show up in the row's squared norm (NaN or inf); checked before centring
-    // so that the error names the offending row rather than every row.
-    check_norms(&t.sqr()?.sum_keepdim(1)?, f32::MAX)?;
     let t = t.broadcast_sub(&t.mean_keepdim(0)?)?;
     let norms = t.sqr()?.sum_keepdim(1)?; // [n, 1]
     check_norms(&norms, f32::MAX / 4.0)?;
     Augmented::new(&t, &norms)
 }
 
+/// Validates the arguments as [`validate`] and computes the KDE terms on the host with the fast
+/// path ([`fast`]; `chunk_rows` is only validated, the path needs no chunks), on candle's number
+/// of CPU threads for inputs of some size.
+fn fast_terms(
+    t: &Tensor,
+    y: Option<&[u32]>,
+    sigma2: f64,
+    chunk_rows: usize,
+    isa: Isa,
+) -> Result<fast::Terms> {
+    let (n, d) = validate(t, y.map(<[u32]>::len), sigma2, chunk_rows)?;
+    let rows = t.reshape((n, d))?.to_dtype(DType::F64)?;
+    let rows = rows.flatten_all()?.to_vec1::<f64>()?;
+    let threads = if n >= 256 {
+        candle_core::utils::get_num_threads()
+    } else {
+        1
+    };
+    Ok(fast::kde_terms(&rows, d, y, sigma2, isa, threads))
+}
+
 fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path) -> Result<KdeMi> {
-    let data = prepare(t, Some(y.len()), sigma2, chunk_rows)?;
-    let n = y.len();
-    let classes = class_indices(y);
-    let (mut cond_upper, mut cond_lower) = (0.0f64, 0.0f64);
-    let (f_upper, f_lower) = match path {
-        Path::FusedCpu(isa) => {
-            // One pass: every row's kernel sums over all samples and over its own class.
-            let sums = data.fused_row_sums(Some(y), sigma2, chunk_rows, isa)?;
-            let f_all = f_terms(sums.iter().map(|s| (s[0], s[1])), n);
-            for idx in classes.values().filter(|idx| idx.len() > 1) {
-                let len = idx.len();
-                let p = len as f64 / n as f64;
-                let (u, l) = f_terms(
-                    idx.iter()
-                        .map(|&i| (sums[i as usize][2], sums[i as usize][3])),
-                    len,
-                );
-                cond_upper += p * u;
-                cond_lower += p * l;
-            }
-            f_all
+    let (f_upper, f_lower, cond_upper, cond_lower) = match path {
+        Path::Fast(isa) => {
+            let terms = fast_terms(t, Some(y), sigma2, chunk_rows, isa)?;
+            (
+                terms.f_upper,
+                terms.f_lower,
+                terms.cond_upper,
+                terms.cond_lower,
+            )
         }
         Path::Ops => {
-            let f_all = data.entropy_terms(sigma2, chunk_rows, path)?;
-            for idx in classes.into_values() {
+            let data = prepare(t, Some(y.len()), sigma2, chunk_rows)?;
+            let n = y.len();
+            let (f_upper, f_lower) = data.entropy_terms(sigma2, chunk_rows)?;
+            let (mut cond_upper, mut cond_lower) = (0.0f64, 0.0f64);
+            for idx in class_indices(y).into_values() {
                 let len = idx.len();
                 if len == 1 {
                     continue; // F = 0 for a single sample
@@ -272,20 +265,36 @@ fn kde_mi_with(t: &Tensor, y: &[u32], sigma2: f64, chunk_rows: usize, path: Path
                 let p = len as f64 / n as f64;
                 let idx = Tensor::from_vec(idx, (len,), t.device())?;
                 let class = data.select(&idx)?;
-                let (u, l) = class.entropy_terms(sigma2, chunk_rows, path)?;
+                let (u, l) = class.entropy_terms(sigma2, chunk_rows)?;
                 cond_upper += p * u;
                 cond_lower += p * l;
             }
-            f_all
+            (f_upper, f_lower, cond_upper, cond_lower)
         }
     };
-    Ok(KdeMi {
-        i_xt_upper: f_upper / LN_2,
-        i_xt_lower: f_lower / LN_2,
-        i_ty_upper: (f_upper - cond_upper) / LN_2,
-        i_ty_lower: (f_lower - cond_lower) / LN_2,
+    Ok(KdeMi::from_nats(
+        [f_upper, f_lower],
+        [cond_upper, cond_lower],
         sigma2,
-    })
+    ))
+}
+
+impl KdeMi {
+    /// The four values in bits from `[F(2σ²), F(8σ²)]` over all samples and
+    /// `[Σ_y p(y)·F_y(2σ²), Σ_y p(y)·F_y(8σ²)]`, in nats.
+    fn from_nats(
+        [f_upper, f_lower]: [f64; 2],
+        [cond_upper, cond_lower]: [f64; 2],
+        sigma2: f64,
+    ) -> Self {
+        KdeMi {
+            i_xt_upper: f_upper / LN_2,
+            i_xt_lower: f_lower / LN_2,
+            i_ty_upper: (f_upper - cond_upper) / LN_2,
+            i_ty_lower: (f_lower - cond_lower) / LN_2,
+            sigma2,
+        }
+    }
 }
 
 /// Sample indices of every label, in increasing label order (deterministic summation order).
@@ -307,20 +316,21 @@ fn check_norms(norms: &Tensor, max: f32) -> Result<()> {
     }
 }
 
-/// How the kernel row sums of a distance chunk are formed.
+/// Where and how the KDE terms are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
-    /// One fused pass over the chunk in host memory ([`RowKernelSums`], a candle `CustomOp1`),
-    /// with the kernel loop compiled for this instruction set (one of `rows::supported_isas`).
-    FusedCpu(Isa),
-    /// Generic candle ops (relu, `f64` cast, affine, exp, sums) on the tensor's device.
+    /// On the host: deduplication, cutoff, sweep and the vectorised kernel of [`fast`], compiled
+    /// for this instruction set (one of `rows::supported_isas`).
+    Fast(Isa),
+    /// Generic candle ops (f32 distance matmul, relu, `f64` cast, affine, exp, sums) on the
+    /// tensor's device.
     Ops,
 }
 
 impl Path {
     fn for_device(device: &Device) -> Self {
         if device.is_cpu() {
-            Path::FusedCpu(rows::isa())
+            Path::Fast(rows::isa())
         } else {
             Path::Ops
         }
@@ -350,15 +360,12 @@ impl Augmented {
         })
     }
 
-    /// `(F(2σ²), F(8σ²))` in nats over these `m` samples (see the module docs).
-    fn entropy_terms(&self, sigma2: f64, chunk_rows: usize, path: Path) -> Result<(f64, f64)> {
+    /// `(F(2σ²), F(8σ²))` in nats over these `m` samples (see the module docs), with generic
+    /// candle ops on chunks of `chunk_rows` distance rows.
+    fn entropy_terms(&self, sigma2: f64, chunk_rows: usize) -> Result<(f64, f64)> {
         let m = self.left.dim(0)?;
         if m == 1 {
             return Ok((0.0, 0.0));
-        }
-        if let Path::FusedCpu(isa) = path {
-            let sums = self.fused_row_sums(None, sigma2, chunk_rows, isa)?;
-            return Ok(f_terms(sums.iter().map(|s| (s[0], s[1])), m));
         }
         let right_t = self.right.t()?.contiguous()?; // [d+2, m]
         let scale = -1.0 / (8.0 * sigma2);
@@ -374,40 +381,6 @@ impl Augmented {
             r0 += rows;
         }
         Ok(f_terms(s_upper.into_iter().zip(s_lower), m))
-    }
-
-    /// Per sample `i` of these `m`, `[Σ_j K⁴_ij, Σ_j K_ij, Σ_{j: y_j = y_i} K⁴_ij,
-    /// Σ_{j: y_j = y_i} K_ij]` with `K_ij = exp(−D_ij/(8σ²))` (so `K⁴ = exp(−D_ij/(2σ²))`), from
-    /// the fused CPU kernel ([`RowKernelSums`]) on chunks of `chunk_rows` distance rows. Without
-    /// `labels` the last two are 0.
-    fn fused_row_sums(
-        &self,
-        labels: Option<&[u32]>,
-        sigma2: f64,
-        chunk_rows: usize,
-        isa: Isa,
-    ) -> Result<Vec<[f64; 4]>> {
-        let m = self.left.dim(0)?;
-        let right_t = self.right.t()?.contiguous()?; // [d+2, m]
-        let op = |diag| RowKernelSums {
-            scale: -1.0 / (8.0 * sigma2),
-            diag,
-            labels,
-            isa,
-        };
-        let mut sums = Vec::with_capacity(m);
-        let mut r0 = 0;
-        while r0 < m {
-            let rows = chunk_rows.min(m - r0);
-            // Squared distances of samples r0..r0+rows to all m samples, [rows, m], f32.
-            let dist = self.left.narrow(0, r0, rows)?.matmul(&right_t)?;
-            let chunk = dist.apply_op1_no_bwd(&op(r0))?;
-            drop(dist);
-            let chunk = chunk.flatten_all()?.to_vec1::<f64>()?;
-            sums.extend(chunk.chunks_exact(4).map(|s| [s[0], s[1], s[2], s[3]]));
-            r0 += rows;
-        }
-        Ok(sums)
     }
 }
 
@@ -458,215 +431,6 @@ fn row_sums_ops(dist: Tensor, r0: usize, scale: f64) -> Result<(Vec<f64>, Vec<f6
     Ok((s_upper, s_lower))
 }
 
-/// Fused CPU kernel row sums: on a `[rows, m]` `f32` chunk of squared distances whose row `r` is
-/// sample `diag + r`, returns `[rows, 4]` `f64` holding `Σ_j K⁴_rj`, `Σ_j K_rj` and the same two
-/// sums over the columns `j` of the row's own class (`labels[j] == labels[diag + r]`; 0 without
-/// `labels`), with `K = exp(scale·D)`, `scale = −1/(8σ²)`, negative distances clamped to 0 and
-/// the self-term exactly 1. One pass, no temporaries, rows split over the CPU cores.
-struct RowKernelSums<'a> {
-    scale: f64,
-    diag: usize,
-    /// Labels of the `m` columns (samples), when class sums are wanted.
-    labels: Option<&'a [u32]>,
-    isa: Isa,
-}
-
-/// `f64` lanes of the kernel loop: each lane sums every `LANES`-th column, and the lanes are added
-/// in a fixed order at the end, so the sums are the same whatever vector width the loop runs at.
-const LANES: usize = 8;
-
-/// Exponents below which a kernel value counts as 0 (`e^−173 ≈ 7·10⁻⁷⁶`). Every row sum holds
-/// the self-term 1, so `N` such terms (`N·e^−173 < 2⁻⁵³` for any `N < 10⁵⁸`) could not change it;
-/// without them neither `K` nor `K⁴ ≥ e^−692` is ever subnormal, and products that underflow cost
-/// ~2.5x per pair on the benchmark machine (AMD EPYC), for `d = 10` at `σ² = 10⁻³` nearly all.
-const KERNEL_X_MIN: f64 = -173.0;
-
-/// One block of distance rows for [`row_sums_body`].
-struct RowBlock<'a> {
-    /// `[rows, m]` squared distances, row-major.
-    dist: &'a [f32],
-    m: usize,
-    /// Column of the first row's self-term (its sample index).
-    first: usize,
-    /// Labels of the `m` columns (empty without class sums).
-    labels: &'a [u32],
-    scale: f64,
-}
-
-/// Adds one block of `LANES` columns to the lane sums `acc` (`[K⁴, K, class K⁴, class K]`); the
-/// column `self_lane` (if `< LANES`) is the self-term, exactly 1.
-#[inline(always)]
-fn add_block<const CLASSES: bool>(
-    acc: &mut [[f64; LANES]; 4],
-    dist: &[f32; LANES],
-    labels: &[u32; LANES],
-    own: u32,
-    self_lane: usize,
-    scale: f64,
-) {
-    let mut xs = [0.0f64; LANES];
-    for (x, &d) in xs.iter_mut().zip(dist) {
-        let d = f64::from(d);
-        *x = if d > 0.0 { d } else { 0.0 } * scale;
-    }
-    // Far-apart samples (most pairs of a saturated layer at small σ²): every K is 0 and the
-    // block adds nothing, so skipping it leaves the sums exactly as they are.
-    if self_lane >= LANES && xs.iter().fold(true, |far, &x| far & (x < KERNEL_X_MIN)) {
-        return;
-    }
-    for (l, &x) in xs.iter().enumerate() {
-        // Computed for every lane and then selected (branch-free), with the argument clamped so
-        // that no operation below underflows.
-        let k = fast_exp::exp(if x > KERNEL_X_MIN { x } else { KERNEL_X_MIN });
-        let k = if x >= KERNEL_X_MIN { k } else { 0.0 };
-        let k = if l == self_lane { 1.0 } else { k };
-        let k4 = (k * k) * (k * k);
-        acc[0][l] += k4;
-        acc[1][l] += k;
-        if CLASSES {
-            let same = labels[l] == own;
-            acc[2][l] += if same { k4 } else { 0.0 };
-            acc[3][l] += if same { k } else { 0.0 };
-        }
-    }
-}
-
-/// The sums of [`RowKernelSums`] for the rows of `block` into `out` (`[rows, 4]`).
-#[inline(always)]
-fn row_sums_body<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-    let m = block.m;
-    let full = m / LANES * LANES;
-    let no_labels = [0u32; LANES];
-    for (r, sums) in out.chunks_exact_mut(4).enumerate() {
-        let row = &block.dist[r * m..(r + 1) * m];
-        let i = block.first + r;
-        let own = if CLASSES { block.labels[i] } else { 0 };
-        let lane_of_self = |b: usize| if i / LANES == b { i % LANES } else { LANES };
-        let mut acc = [[0.0f64; LANES]; 4];
-        let (dists, _) = row[..full].as_chunks::<LANES>();
-        let (label_blocks, _) = block.labels.as_chunks::<LANES>();
-        for (b, dist) in dists.iter().enumerate() {
-            let labels = if CLASSES {
-                &label_blocks[b]
-            } else {
-                &no_labels
-            };
-            add_block::<CLASSES>(&mut acc, dist, labels, own, lane_of_self(b), block.scale);
-        }
-        if full < m {
-            // The last columns, padded with infinite distances (K = 0).
-            let (mut dist, mut labels) = ([f32::INFINITY; LANES], [0u32; LANES]);
-            dist[..m - full].copy_from_slice(&row[full..]);
-            if CLASSES {
-                labels[..m - full].copy_from_slice(&block.labels[full..]);
-            }
-            let b = full / LANES;
-            add_block::<CLASSES>(&mut acc, &dist, &labels, own, lane_of_self(b), block.scale);
-        }
-        for (sum, lanes) in sums.iter_mut().zip(&acc) {
-            *sum = lanes.iter().fold(0.0, |s, &v| s + v);
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn row_sums<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-        row_sums_body::<CLASSES>(block, out)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW,
-    /// AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn row_sums<const CLASSES: bool>(block: &RowBlock, out: &mut [f64]) {
-        row_sums_body::<CLASSES>(block, out)
-    }
-}
-
-/// [`row_sums_body`] with the code for `isa` (one of `rows::supported_isas`; the arithmetic is
-/// IEEE `f64` without fused operations, so the results are identical at every one).
-fn row_sums<const CLASSES: bool>(isa: Isa, block: &RowBlock, out: &mut [f64]) {
-    match isa {
-        // SAFETY: `isa` comes from `rows::supported_isas()`, which lists Avx2 only after
-        // detecting AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::row_sums::<CLASSES>(block, out) },
-        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::row_sums::<CLASSES>(block, out) },
-        Isa::Baseline => row_sums_body::<CLASSES>(block, out),
-    }
-}
-
-impl CustomOp1 for RowKernelSums<'_> {
-    fn name(&self) -> &'static str {
-        "kde-row-kernel-sums"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (rows, m) = layout.shape().dims2()?;
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("kde-row-kernel-sums needs a contiguous [rows, m] chunk");
-        };
-        let data = &storage.as_slice::<f32>()?[start..end];
-        if self.labels.is_some_and(|y| y.len() != m) {
-            candle_core::bail!("kde-row-kernel-sums: {m} columns but a different label count");
-        }
-        let mut out = vec![0.0f64; 4 * rows];
-        // Rows first..first+out.len()/4 of the chunk into `out`.
-        let fill = |out: &mut [f64], first: usize| {
-            let block = RowBlock {
-                dist: &data[first * m..(first + out.len() / 4) * m],
-                m,
-                first: self.diag + first,
-                labels: self.labels.unwrap_or_default(),
-                scale: self.scale,
-            };
-            match self.labels {
-                Some(_) => row_sums::<true>(self.isa, &block, out),
-                None => row_sums::<false>(self.isa, &block, out),
-            }
-        };
-        // Threads only pay off on chunks of some size (each row's sum is computed the same way
-        // on any thread, so the result does not depend on the split).
-        let threads = if rows * m >= 1 << 16 {
-            candle_core::utils::get_num_threads().clamp(1, rows)
-        } else {
-            1
-        };
-        if threads == 1 {
-            fill(&mut out, 0);
-        } else {
-            let per_thread = rows.div_ceil(threads);
-            std::thread::scope(|scope| {
-                let mut blocks = out.chunks_mut(4 * per_thread).enumerate();
-                let first = blocks.next();
-                for (block, out) in blocks {
-                    let fill = &fill;
-                    scope.spawn(move || fill(out, block * per_thread));
-                }
-                if let Some((_, first)) = first {
-                    fill(first, 0);
-                }
-            });
-        }
-        Ok((CpuStorage::F64(out), Shape::from((rows, 4))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,66 +443,6 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    /// The fused kernel on a random `[rows, m]` distance chunk (negative entries, exact zeros,
-    /// kernel values from 1 down to far below `e^−173`, `m` not a multiple of [`LANES`], the
-    /// self-term inside the chunk) against a plain double loop with libm's `exp`: within 1e-13
-    /// relative (sums of positive terms, the self-term 1 in each; the only differences are the
-    /// 1-ulp `exp`, `K⁴` for `exp(4x)`, summation order and the terms below `e^−173`). Every
-    /// instruction set gives the same bits.
-    #[test]
-    fn kernel_row_sums_match_a_libm_double_loop() {
-        let (rows, m, diag) = (13, 301, 150);
-        let mut next = uniform(7);
-        let scale = -1.0 / (8.0 * 1e-3);
-        let dist: Vec<f32> = (0..rows * m)
-            .map(|e| match e % 7 {
-                0 => 0.0,
-                1 => -1e-6,
-                _ => (next() * next() * 2.0) as f32, // x = D·scale down to −250
-            })
-            .collect();
-        let labels: Vec<u32> = (0..m).map(|_| (next() * 3.0) as u32).collect();
-        let t = Tensor::from_vec(dist.clone(), (rows, m), &Device::Cpu).unwrap();
-        let mut first: Option<Vec<f64>> = None;
-        for isa in rows::supported_isas() {
-            let op = RowKernelSums {
-                scale,
-                diag,
-                labels: Some(&labels),
-                isa,
-            };
-            let got = t.apply_op1_no_bwd(&op).unwrap();
-            let got: Vec<f64> = got.flatten_all().unwrap().to_vec1().unwrap();
-            for r in 0..rows {
-                let i = diag + r;
-                let mut want = [0.0f64; 4];
-                for j in 0..m {
-                    let d = f64::from(dist[r * m + j].max(0.0));
-                    let (k, k4) = match j == i {
-                        true => (1.0, 1.0),
-                        false => ((d * scale).exp(), (4.0 * d * scale).exp()),
-                    };
-                    want[0] += k4;
-                    want[1] += k;
-                    if labels[j] == labels[i] {
-                        want[2] += k4;
-                        want[3] += k;
-                    }
-                }
-                for (g, w) in got[4 * r..4 * r + 4].iter().zip(want) {
-                    assert!((g - w).abs() <= 1e-13 * w, "{isa:?} row {r}: {g} vs {w}");
-                }
-            }
-            match &first {
-                None => first = Some(got),
-                Some(f) => assert!(
-                    f.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{isa:?} differs from the baseline"
-                ),
-            }
         }
     }
 
@@ -756,10 +460,10 @@ mod tests {
         let isas = rows::supported_isas();
         for sigma2 in [1e-4, 1e-3, 1e-2, 0.3, 10.0] {
             for chunk in [7, n] {
-                let base = kde_mi_with(&t, &y, sigma2, chunk, Path::FusedCpu(Isa::Baseline));
+                let base = kde_mi_with(&t, &y, sigma2, chunk, Path::Fast(Isa::Baseline));
                 let base = base.unwrap();
                 for &isa in &isas {
-                    let got = kde_mi_with(&t, &y, sigma2, chunk, Path::FusedCpu(isa)).unwrap();
+                    let got = kde_mi_with(&t, &y, sigma2, chunk, Path::Fast(isa)).unwrap();
                     for (a, b) in [
                         (base.i_xt_upper, got.i_xt_upper),
                         (base.i_xt_lower, got.i_xt_lower),
@@ -773,37 +477,37 @@ mod tests {
         }
     }
 
-    /// The generic-ops path (used on CUDA) and the fused CPU path agree, so a CPU-only test run
-    /// still checks the arithmetic of the device path. Random data with duplicate rows (exercising
-    /// the clamp and the self-term) and a chunk size that splits rows unevenly.
+    /// The generic-ops path (used on CUDA) and the fast CPU path agree, so a CPU-only test run
+    /// still checks the arithmetic of the device path. The data make the ops path's `f32`
+    /// distance identity exact (multiples of 1/8 in [−1, 1], rows in pairs `±x` so that the
+    /// column means are exactly 0), with duplicate rows (the clamp, the self-term, the fast
+    /// path's groups) and chunk sizes that split rows unevenly: only `f64` rounding differs.
     #[test]
-    fn ops_path_matches_fused_cpu_path() {
-        let (n, d) = (203, 9);
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        };
-        let mut data: Vec<f32> = (0..n * d).map(|_| next()).collect();
-        data.copy_within(0..5 * d, 100 * d); // rows 100..105 repeat rows 0..5
+    fn ops_path_matches_fast_cpu_path() {
+        let (half, d) = (101, 9);
+        let mut next = uniform(12345);
+        let mut data: Vec<f32> = (0..half * d)
+            .map(|_| ((next() * 17.0).floor() - 8.0) as f32 / 8.0)
+            .collect();
+        data.copy_within(0..5 * d, 60 * d); // rows 60..65 repeat rows 0..5
+        let negated: Vec<f32> = data.iter().map(|v| -v).collect();
+        data.extend(negated);
+        let n = 2 * half;
         let y: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
         let t = Tensor::from_vec(data, (n, d), &Device::Cpu).unwrap();
         for sigma2 in [1e-3, 0.1, 2.0] {
+            let fast = kde_mi_with(&t, &y, sigma2, n, Path::for_device(&Device::Cpu)).unwrap();
             for chunk in [1, 17, n] {
-                let fused =
-                    kde_mi_with(&t, &y, sigma2, chunk, Path::for_device(&Device::Cpu)).unwrap();
                 let ops = kde_mi_with(&t, &y, sigma2, chunk, Path::Ops).unwrap();
                 for (a, b) in [
-                    (fused.i_xt_upper, ops.i_xt_upper),
-                    (fused.i_xt_lower, ops.i_xt_lower),
-                    (fused.i_ty_upper, ops.i_ty_upper),
-                    (fused.i_ty_lower, ops.i_ty_lower),
+                    (fast.i_xt_upper, ops.i_xt_upper),
+                    (fast.i_xt_lower, ops.i_xt_lower),
+                    (fast.i_ty_upper, ops.i_ty_upper),
+                    (fast.i_ty_lower, ops.i_ty_lower),
                 ] {
                     assert!(
                         (a - b).abs() <= 1e-12 * a.abs().max(1e-3),
-                        "{fused:?} vs {ops:?}"
+                        "{fast:?} vs {ops:?}"
                     );
                 }
             }

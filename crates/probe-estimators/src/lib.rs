@@ -93,6 +93,8 @@ pub use flow::{
     binned_flow, binned_flow_from_symbols, binned_flow_tensor, bottleneck, kde_flow,
     kde_joint_entropy, BinnedFlow, KdeFlow,
 };
+#[doc(hidden)]
+pub use kde::reference::kde_mi_reference;
 pub use kde::{default_chunk_rows, kde_entropy, kde_mi, kde_mi_chunked, KdeEntropy, KdeMi};
 pub use knn::{digamma, ksg_mi};
 pub use knn_labels::ksg_mi_labels;

@@ -1,0 +1,113 @@
+//! Time of `kde_mi` (and of `kde_mi_reference`'s pairs, as a count) on the activations a real
+//! run dumped: where the KDE time of a `tishby_tanh` run goes, per layer and per epoch range.
+//!
+//! ```text
+//! # a run directory with `measure.dump_activations = "measured"` (tishby_tanh.toml plus that key)
+//! cargo run --release -p probe-estimators --example bench_kde_dump -- RUN_DIR [SIGMA2] [EVERY]
+//! ```
+//!
+//! Reads `RUN_DIR/labels.safetensors` and every `RUN_DIR/activations-epoch{E}.safetensors` (every
+//! `EVERY`-th epoch file in epoch order, default 1), runs `kde_mi` at `SIGMA2` (default 1e-3) on
+//! each layer once, and prints per layer: calls, total seconds, distinct rows (mean fraction of
+//! N), the fraction of pairs within the fast path's cutoff, for the epochs below and above 100. Times are wall seconds of one thread
+//! count (`RAYON_NUM_THREADS`), noisy on a shared machine.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{safetensors, DType, Device};
+use probe_estimators::kde_mi;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Default)]
+struct Acc {
+    calls: usize,
+    secs: f64,
+    distinct: f64,
+    near: f64,
+}
+
+/// Fraction of the ordered pairs of the rows (`[n, d]`) within the fast path's cutoff radius
+/// (squared distance `≤ 8σ²·(ln n + 40)`), by a plain double loop.
+fn near_fraction(rows: &[Vec<f32>], sigma2: f64) -> f64 {
+    let n = rows.len();
+    let r2 = 8.0 * sigma2 * ((n as f64).ln() + 40.0);
+    let mut near = 0usize;
+    for a in rows {
+        for b in rows {
+            let d2: f64 = a
+                .iter()
+                .zip(b)
+                .map(|(&u, &v)| (u as f64 - v as f64).powi(2))
+                .sum();
+            near += usize::from(d2 <= r2);
+        }
+    }
+    near as f64 / (n * n) as f64
+}
+
+fn main() -> Res<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = args
+        .next()
+        .ok_or("usage: bench_kde_dump RUN_DIR [SIGMA2] [EVERY]")?;
+    let sigma2: f64 = args.next().map_or(Ok(1e-3), |s| s.parse())?;
+    let every: usize = args.next().map_or(Ok(1), |s| s.parse())?;
+    let dir = Path::new(&dir);
+    let labels = safetensors::load(dir.join("labels.safetensors"), &Device::Cpu)?;
+    let y = labels
+        .get("labels")
+        .ok_or("labels.safetensors has no `labels`")?;
+    let y: Vec<u32> = y.to_dtype(DType::U32)?.to_vec1()?;
+    let mut epochs: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let e = name
+                .strip_prefix("activations-epoch")?
+                .strip_suffix(".safetensors")?;
+            Some((e.parse().ok()?, p))
+        })
+        .collect();
+    epochs.sort();
+    let mut acc: BTreeMap<(String, bool), Acc> = BTreeMap::new();
+    let start = Instant::now();
+    for (epoch, path) in epochs.iter().step_by(every.max(1)) {
+        for (layer, t) in safetensors::load(path, &Device::Cpu)? {
+            let rows: Vec<Vec<f32>> = t.to_vec2::<f32>()?;
+            let n = rows.len();
+            let bits: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.to_bits()).collect())
+                .collect();
+            let distinct = bits.iter().collect::<std::collections::BTreeSet<_>>().len();
+            let t0 = Instant::now();
+            kde_mi(&t, &y, sigma2)?;
+            let a = acc.entry((layer, *epoch >= 100)).or_default();
+            a.calls += 1;
+            a.secs += t0.elapsed().as_secs_f64();
+            a.distinct += distinct as f64 / n as f64;
+            a.near += near_fraction(&rows, sigma2);
+        }
+    }
+    println!(
+        "sigma2={sigma2:e}, every {every} epoch file(s), {} files",
+        epochs.len()
+    );
+    println!("layer | epochs | calls | seconds | ms/call | distinct rows / N | pairs within the cutoff / N²");
+    for ((layer, late), a) in &acc {
+        println!(
+            "{layer} | {} | {} | {:.3} | {:.2} | {:.3} | {:.3}",
+            if *late { ">= 100" } else { "< 100" },
+            a.calls,
+            a.secs,
+            1e3 * a.secs / a.calls as f64,
+            a.distinct / a.calls as f64,
+            a.near / a.calls as f64
+        );
+    }
+    println!("total {:.3} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
