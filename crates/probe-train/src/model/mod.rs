@@ -11,6 +11,12 @@
 //!   dropout.
 //! - [`Transformer`]: a ViT-style encoder classifier (patch or row tokens, CLS or mean pooling).
 //! - [`Rnn`]: an LSTM or GRU reading an image row by row.
+//!
+//! probe-run's config parser validates every setting where the user wrote it, with errors naming
+//! the TOML key and line. Constructors still refuse the values that would make a model silently
+//! wrong (a zero width gives infinite initial weights) or divide by zero, because a spec can also
+//! be built in code; those guards are the only check of what comes from the data (the number of
+//! classes, the image size and whether kernels, pools and patches fit it).
 
 mod activation;
 mod cnn;
