@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use candle_core::Var;
 use probe_estimators::extras_all;
 use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
@@ -99,12 +100,14 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     let extras = cfg.extras()?;
     let named = step.named_vars();
     let vars = named.iter().map(|(_, v)| v.clone()).collect();
+    // A checkpoint holds the parameters and the buffers (batch norm's running statistics).
+    let state: Vec<(String, Var)> = named.iter().cloned().chain(step.named_buffers()).collect();
     let mut opt = Optimizer::new(cfg.optim()?, vars)?;
     let seeds = step.seeds().to_vec();
     let epochs = cfg.train.epochs;
     let mut first = 1;
     if resuming {
-        let mut r = resume::read(&out, &named, &mut opt, &device)?;
+        let mut r = resume::read(&out, &state, &mut opt, &device)?;
         step.restore_streams(&r.streams)?;
         for o in observers.iter_mut() {
             o.on_resume(&mut r)?;
@@ -176,7 +179,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     .iter()
                     .flat_map(|o| o.checkpoint_tables())
                     .collect();
-                resume::write(&out, epoch, &named, &opt, &step.streams(), &tables)?;
+                resume::write(&out, epoch, &state, &opt, &step.streams()?, &tables)?;
             }
             Ok(())
         })();

@@ -4,10 +4,11 @@
 //! `checkpoint.safetensors`, written atomically (temporary file, fsync, rename), so it is always
 //! whole. A run that finishes removes it after writing its final files (the weights are then in
 //! `model.safetensors`); a run that stops on an error keeps its last good one. It holds everything the next epoch depends on:
-//! - the model's parameters (`model.{name}`) and the optimiser's moment buffers (`optim.m.{i}`,
-//!   `optim.v.{i}`), bit for bit;
+//! - the model's parameters and buffers (batch norm's running statistics) (`model.{name}`) and the
+//!   optimiser's moment buffers (`optim.m.{i}`, `optim.v.{i}`), bit for bit;
 //! - in the header metadata: the epoch, the optimiser's step count and learning rate, and the
-//!   positions of the random streams (`stream.{i}`, one shuffle stream per seed);
+//!   positions of the random streams (`stream.{i}`: one shuffle stream per seed, then a VIB's
+//!   noise stream or a CNN's dropout stream);
 //! - the result tables as they were after that epoch (`metrics.csv`, `infoplane.csv`, …), as JSON
 //!   blobs. A resumed run restarts its tables from these, not from the CSV files, which may already
 //!   hold rows of epochs after the checkpoint: those epochs are trained again and their rows are
