@@ -14,7 +14,7 @@
 //! scale-relative bound: a gradient entry that is tiny compared with its tensor's largest one is
 //! compared at that tensor's scale.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::checkpoint;
 use probe_train::model::{

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::layers::pool::pool2d;
 use probe_train::model::{
@@ -210,7 +210,7 @@ fn rnn_hooks_have_their_documented_shapes_and_meaning() {
 /// on).
 fn every_parameter_learns(what: &str, m: &dyn Model, d: usize) {
     m.set_training(true);
-    let x = Tensor::rand(0f32, 1., (8, d), &Device::Cpu).unwrap();
+    let x = common::inputs(8, d, 0.0, 1.0);
     let y = Tensor::new(&[0u32, 1, 2, 0, 1, 2, 2, 1], &Device::Cpu).unwrap();
     common::check_gradients(what, m, &x, &y);
 }

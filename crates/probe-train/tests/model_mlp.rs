@@ -1,7 +1,7 @@
 //! The MLP: hook points and their shapes, initialisation statistics, and that every parameter
 //! receives a gradient.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::{Activation, Init, Mlp, MlpSpec, Model};
 
@@ -98,7 +98,7 @@ fn initialisations_have_their_stated_statistics() {
 fn every_parameter_gets_the_gradient_finite_differences_confirm() {
     for act in Activation::ALL {
         let m = Mlp::new(&spec(Init::Default, act), 3, &Device::Cpu).unwrap();
-        let x = Tensor::rand(-1f32, 1., (16, 12), &Device::Cpu).unwrap();
+        let x = common::inputs(16, 12, -3.0, 3.0);
         let y = Tensor::new(
             &[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0],
             &Device::Cpu,

@@ -13,6 +13,8 @@
 //!
 //! `infoplane_reference.rs` checks this reference against numpy on committed activations.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 

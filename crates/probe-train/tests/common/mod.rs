@@ -9,7 +9,7 @@ pub mod golden;
 
 use std::io::Write;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 /// Records that `test` was skipped because of `why` (say what is missing and how to get it).
 pub fn skip(test: &str, why: &str) {
@@ -27,15 +27,26 @@ pub fn skip(test: &str, why: &str) {
     }
 }
 
+/// Deterministic inputs `[n, d]` in `[lo, hi)`: the golden-ratio sequence `frac(i·0.618…)`, so a
+/// test's numbers (and its margins) are the same on every run, unlike an unseeded `Tensor::rand`.
+pub fn inputs(n: usize, d: usize, lo: f32, hi: f32) -> Tensor {
+    let v: Vec<f32> = (0..n * d)
+        .map(|i| lo + (hi - lo) * (i as f64 * 0.618_033_988_749_895).fract() as f32)
+        .collect();
+    Tensor::from_vec(v, (n, d), &Device::Cpu).unwrap()
+}
+
 /// Checks `m`'s gradients of the mean cross-entropy on `(x, y)` against central differences: for
 /// each parameter tensor `w` with gradient `g`, the loss is evaluated at `w ± h·g/|g|` and
 /// `(L₊ − L₋) / 2h` must equal `|g|`, the derivative along `g`'s own direction (a gradient that is
 /// zero, missing, mis-scaled or pointing elsewhere fails). A model with dropout gets the same
 /// masks at every evaluation: its stream is rewound (`Model::restore_stream_state`) before each.
 ///
-/// Tolerance: the models compute in f32, so the loss carries rounding of ~1e-6 and the difference
-/// quotient with h = 1e-2 about 1e-4; the truncation error is O(h²) relative. Hence
-/// `|fd − |g|| ≤ 0.03·|g| + 3e-4`, while a wrong gradient is off by far more.
+/// Tolerance: the models compute in f32, so the loss (~1) moves in steps of ~1.2e-7 and the
+/// difference quotient with h = 1e-3 in steps of ~6e-5; ReLU and max-pool kinks crossed by the
+/// step bend it by a few per cent at most. Hence `|fd − |g|| ≤ 0.03·|g| + 3e-4`: on the inputs of
+/// [`inputs`] the worst case of probe-train's tests uses a third of that, while a wrong gradient is
+/// off by far more (a tanh derivative of 1 − 0.9·tanh² fails by ~10 %).
 pub fn check_gradients(what: &str, m: &dyn probe_train::model::Model, x: &Tensor, y: &Tensor) {
     let stream = m.stream_state().unwrap();
     let loss = || {
@@ -48,7 +59,7 @@ pub fn check_gradients(what: &str, m: &dyn probe_train::model::Model, x: &Tensor
     let grads = loss().backward().unwrap();
     let vars = m.named_vars();
     assert!(!vars.is_empty(), "{what}: no parameters");
-    let h = 1e-2;
+    let h = 1e-3;
     for (name, v) in vars {
         let g = grads
             .get(v.as_tensor())
