@@ -80,6 +80,6 @@ bins = 12
         other => panic!("unexpected estimator {other}"),
     });
     // 12-8-5-2: three hidden layers and the output layer's hooks, three estimators each.
-    assert!(checked >= 9 && checked % 3 == 0, "{checked} rows");
+    assert!(checked >= 9 && checked.is_multiple_of(3), "{checked} rows");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
