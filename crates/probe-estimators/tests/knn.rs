@@ -1,9 +1,10 @@
-//! KSG estimator (`ksg_mi`) and `digamma`: known values, Gaussian ground truth, an obviously-correct
+//! KSG estimator (`ksg_mi`), Ross's labels estimator (`ksg_mi_labels`) and `digamma`: known values,
+//! Gaussian ground truth, an independent numpy brute force on committed data, an obviously-correct
 //! reference implementation, and typed errors.
 
 use std::f64::consts::{LN_2, PI};
 
-use probe_estimators::{digamma, ksg_mi, Error};
+use probe_estimators::{digamma, ksg_mi, ksg_mi_labels, Error};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -285,4 +286,79 @@ fn errors() {
     let e = ksg_mi(&x, 1, &bad, 2, 4, 1).unwrap_err();
     assert!(matches!(e, Error::NonFinite { what: "y", row: 2 }), "{e}");
     assert!(e.to_string().contains("row 2"));
+}
+
+/// One case of `fixtures/ksg.txt`: its header fields and `n` rows of numbers.
+struct FixtureCase<'a> {
+    kind: &'a str,
+    dims: Vec<usize>,
+    bits: f64,
+    rows: Vec<Vec<f32>>,
+}
+
+/// The cases of `fixtures/ksg.txt` (made by `scripts/make_ksg_fixture.py`): a header line
+/// `ksg n dx dy k bits` or `labels n d k bits`, then `n` rows of numbers.
+fn fixture_cases() -> Vec<FixtureCase<'static>> {
+    let text = include_str!("fixtures/ksg.txt");
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let mut cases = Vec::new();
+    while let Some(head) = lines.next() {
+        let f: Vec<&str> = head.split(' ').collect();
+        let dims: Vec<usize> = f[1..f.len() - 1]
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let rows = (0..dims[0])
+            .map(|_| {
+                // "0.36" parses to the nearest f32, as numpy's float32 conversion does.
+                let line = lines.next().unwrap();
+                line.split(' ').map(|v| v.parse().unwrap()).collect()
+            })
+            .collect();
+        let bits = f[f.len() - 1].parse().unwrap();
+        cases.push(FixtureCase {
+            kind: f[0],
+            dims,
+            bits,
+            rows,
+        });
+    }
+    cases
+}
+
+/// KSG for d ≥ 3 and Ross's labels estimator against an independent numpy brute force on the
+/// same data (`scripts/make_ksg_fixture.py`: max-norm distances in float32, ψ at integers from
+/// harmonic sums): the counts agree exactly, so the estimates agree to float64 rounding of a sum
+/// of a few hundred digamma values (1e-9 bits is far above that and far below any wrong count,
+/// which moves the estimate by about 1/(n·n_x·ln 2) ≥ 1e-6 bits).
+#[test]
+fn matches_numpy_fixture() {
+    let cases = fixture_cases();
+    assert_eq!(cases.len(), 5, "fixture cases");
+    for c in &cases {
+        let got = match (c.kind, &c.dims[..]) {
+            ("ksg", &[n, dx, dy, k]) => {
+                let x: Vec<f32> = c.rows.iter().flat_map(|r| r[..dx].to_vec()).collect();
+                let y: Vec<f32> = c
+                    .rows
+                    .iter()
+                    .flat_map(|r| r[dx..dx + dy].to_vec())
+                    .collect();
+                ksg_mi(&x, dx, &y, dy, n, k).unwrap()
+            }
+            ("labels", &[_, d, k]) => {
+                let t: Vec<f32> = c.rows.iter().flat_map(|r| r[..d].to_vec()).collect();
+                let y: Vec<u32> = c.rows.iter().map(|r| r[d] as u32).collect();
+                ksg_mi_labels(&t, d, &y, k).unwrap()
+            }
+            other => panic!("unknown fixture case {other:?}"),
+        };
+        assert!(
+            (got - c.bits).abs() < 1e-9,
+            "{} {:?}: probe {got} bits, numpy {} bits",
+            c.kind,
+            c.dims,
+            c.bits
+        );
+    }
 }

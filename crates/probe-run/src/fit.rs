@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use candle_core::Var;
 use probe_estimators::extras_all;
 use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
@@ -103,6 +104,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     let extras = cfg.extras()?;
     let named = step.named_vars();
     let vars = named.iter().map(|(_, v)| v.clone()).collect();
+    // A checkpoint holds the parameters and the buffers (batch norm's running statistics).
+    let state: Vec<(String, Var)> = named.iter().cloned().chain(step.named_buffers()).collect();
     let mut opt = Optimizer::new(cfg.optim()?, vars)?;
     let seeds = step.seeds().to_vec();
     let epochs = cfg.train.epochs;
@@ -117,7 +120,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 out.display()
             );
         }
-        let mut r = resume::restore(c, &out, &named, &mut opt)?;
+        let mut r = resume::restore(c, &out, &state, &mut opt)?;
         if new_lr {
             // `--lr`: the learning rate from here on replaces the checkpoint's.
             opt.set_lr(cfg.train.lr)?;
@@ -192,7 +195,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     .iter()
                     .flat_map(|o| o.checkpoint_tables())
                     .collect();
-                resume::write(&out, epoch, &cfg, &named, &opt, &step.streams(), &tables)?;
+                resume::write(&out, epoch, &cfg, &state, &opt, &step.streams()?, &tables)?;
             }
             Ok(interrupted)
         })();

@@ -9,10 +9,11 @@
 //! - the resolved config the run was trained with (`config`, the text of `config.toml`): resume
 //!   refuses a `config.toml` that differs from it and lists the changed keys ([`verify_config`]);
 //!   the changes a user may make are flags (`--epochs`, `--lr`), applied to both sides;
-//! - the model's parameters (`model.{name}`) and the optimiser's moment buffers (`optim.m.{i}`,
-//!   `optim.v.{i}`), bit for bit;
+//! - the model's parameters and buffers (batch norm's running statistics) (`model.{name}`) and
+//!   the optimiser's moment buffers (`optim.m.{i}`, `optim.v.{i}`), bit for bit;
 //! - in the header metadata: the epoch, the optimiser's step count and learning rate, and the
-//!   positions of the random streams (`stream.{i}`, one shuffle stream per seed);
+//!   positions of the random streams (`stream.{i}`: one shuffle stream per seed, then a VIB's
+//!   noise stream or a CNN's dropout stream);
 //! - the result tables as they were after that epoch (`metrics.csv`, `infoplane.csv`, …), as JSON
 //!   blobs. A resumed run restarts its tables from these, not from the CSV files, which may already
 //!   hold rows of epochs after the checkpoint: those epochs are trained again and their rows are

@@ -4,6 +4,8 @@
 use probe_train::data::{load_mnist_dir, source_datasets_dir, FASHION_MNIST_DEBIAN_DIR};
 use std::path::Path;
 
+mod common;
+
 #[test]
 fn committed_subset_loads() {
     let dir = source_datasets_dir().join("fashion-mnist-subset");
@@ -42,12 +44,18 @@ fn committed_subset_loads() {
 }
 
 /// When the full Fashion-MNIST is installed (Debian package dataset-fashion-mnist), the subset
-/// must be exactly its first rows. Skipped (passes) when it is not installed.
+/// must be exactly its first rows. When it is not installed the test is skipped, saying so
+/// (`common::skip`: stderr and CI's list of skipped tests).
 #[test]
 fn committed_subset_is_prefix_of_full_fashion_mnist() {
     let full_dir = Path::new(FASHION_MNIST_DEBIAN_DIR);
     if !full_dir.is_dir() {
-        eprintln!("skipping: {FASHION_MNIST_DEBIAN_DIR} not installed");
+        common::skip(
+            "committed_subset_is_prefix_of_full_fashion_mnist",
+            &format!(
+                "{FASHION_MNIST_DEBIAN_DIR} is not installed (bash scripts/get_fashion_mnist.sh)"
+            ),
+        );
         return;
     }
     let full = load_mnist_dir(full_dir, "fashion-mnist").unwrap();

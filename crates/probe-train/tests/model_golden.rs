@@ -14,10 +14,7 @@
 //! scale-relative bound: a gradient entry that is tiny compared with its tensor's largest one is
 //! compared at that tensor's scale.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::checkpoint;
 use probe_train::model::{
@@ -25,27 +22,10 @@ use probe_train::model::{
     Tokens, Transformer, TransformerSpec,
 };
 
+mod common;
+use common::golden::{close, fixture, fixture_spec};
+
 const CLASSES: usize = 5;
-const RTOL: f64 = 2e-5;
-
-fn fixture(name: &str) -> (PathBuf, HashMap<String, Tensor>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("golden_{name}.safetensors"));
-    let t = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
-    (path, t)
-}
-
-/// The `spec` metadata the script wrote: the architecture as Python's `json.dumps` spelled it.
-fn fixture_spec(path: &PathBuf) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("spec").cloned())
-        .unwrap_or_else(|| panic!("{}: no spec metadata", path.display()))
-}
 
 /// A list as `json.dumps` writes it: `[1, 9, 10]`.
 fn list(v: &[usize]) -> String {
@@ -118,26 +98,6 @@ fn rnn_spec(s: &RnnSpec) -> String {
 }
 
 /// Asserts `max |a − b| ≤ RTOL · max(1, max |b|)` and returns the observed ratio.
-fn close(what: &str, a: &Tensor, b: &Tensor) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shape");
-    let a = a.to_dtype(DType::F64).unwrap();
-    let b = b.to_dtype(DType::F64).unwrap();
-    let diff: f64 = (&a - &b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    let scale: f64 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
-    let bound = RTOL * scale.max(1.0);
-    assert!(
-        diff <= bound,
-        "{what}: max |probe − torch| = {diff:e} > {bound:e} (torch scale {scale:e})"
-    );
-}
-
 /// Checks that the fixture was made for `spec` (its JSON), loads the fixture's weights into
 /// `model`, runs the batch and compares everything.
 fn check(name: &str, spec: &str, model: &dyn Model) {

@@ -1,16 +1,18 @@
 //! The CNN, Transformer and RNN: every declared hook point is reported with its documented shape
 //! (and nothing undeclared), hook points relate to each other as their definitions say, and every
-//! parameter receives a non-zero gradient.
+//! parameter receives the gradient central differences confirm.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::layers::pool::pool2d;
 use probe_train::model::{
     Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Rnn, RnnSpec,
     Tokens, Transformer, TransformerSpec,
 };
+
+mod common;
 
 const B: usize = 5;
 
@@ -203,34 +205,18 @@ fn rnn_hooks_have_their_documented_shapes_and_meaning() {
     assert_eq!(h["rnn.0.hook_h_n"].dims(), &[B, 7]);
 }
 
-/// Every parameter of `m` gets a gradient with a non-zero norm from a cross-entropy loss.
+/// Every parameter of `m` gets the gradient of a cross-entropy loss that central differences
+/// confirm (`common::check_gradients`), in training mode (batch norm on batch statistics, dropout
+/// on).
 fn every_parameter_learns(what: &str, m: &dyn Model, d: usize) {
     m.set_training(true);
-    let x = Tensor::rand(0f32, 1., (8, d), &Device::Cpu).unwrap();
+    let x = common::inputs(8, d, 0.0, 1.0);
     let y = Tensor::new(&[0u32, 1, 2, 0, 1, 2, 2, 1], &Device::Cpu).unwrap();
-    let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
-    let grads = loss.backward().unwrap();
-    let vars = m.named_vars();
-    assert!(!vars.is_empty());
-    for (name, v) in vars {
-        let g = grads
-            .get(v.as_tensor())
-            .unwrap_or_else(|| panic!("{what}: no gradient for {name}"));
-        let norm: f64 = g
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_dtype(DType::F64)
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        assert!(norm > 0.0, "{what}: zero gradient for {name}");
-    }
+    common::check_gradients(what, m, &x, &y);
 }
 
 #[test]
-fn every_parameter_receives_a_gradient() {
+fn every_parameter_gets_the_gradient_finite_differences_confirm() {
     every_parameter_learns("cnn", &cnn(false, 0.0), 120);
     every_parameter_learns("cnn + batch norm + dropout", &cnn(true, 0.3), 120);
     every_parameter_learns("vit", &transformer(Tokens::Patch(4), Pooling::Cls), 64);

@@ -1,9 +1,11 @@
 //! The MLP: hook points and their shapes, initialisation statistics, and that every parameter
 //! receives a gradient.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::{Activation, Init, Mlp, MlpSpec, Model};
+
+mod common;
 
 fn spec(init: Init, activation: Activation) -> MlpSpec {
     MlpSpec {
@@ -93,33 +95,16 @@ fn initialisations_have_their_stated_statistics() {
 }
 
 #[test]
-fn every_parameter_receives_a_gradient() {
+fn every_parameter_gets_the_gradient_finite_differences_confirm() {
     for act in Activation::ALL {
         let m = Mlp::new(&spec(Init::Default, act), 3, &Device::Cpu).unwrap();
-        let x = Tensor::rand(-1f32, 1., (16, 12), &Device::Cpu).unwrap();
+        let x = common::inputs(16, 12, -3.0, 3.0);
         let y = Tensor::new(
             &[0u32, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0],
             &Device::Cpu,
         )
         .unwrap();
-        let loss = candle_nn::loss::cross_entropy(&m.forward(&x, None).unwrap(), &y).unwrap();
-        let grads = loss.backward().unwrap();
-        for (name, v) in m.named_vars() {
-            let g = grads
-                .get(v.as_tensor())
-                .unwrap_or_else(|| panic!("{act:?}: no gradient for {name}"));
-            let norm = g
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap();
-            assert!(
-                norm.to_scalar::<f64>().unwrap() > 0.0,
-                "{act:?}: zero gradient for {name}"
-            );
-        }
+        common::check_gradients(&format!("{act:?}"), &m, &x, &y);
     }
 }
 

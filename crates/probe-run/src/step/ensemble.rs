@@ -118,8 +118,8 @@ impl Step for Ensemble {
             })
             .collect()
     }
-    fn streams(&self) -> Vec<String> {
-        self.trainer.shuffle_states()
+    fn streams(&self) -> Result<Vec<String>> {
+        Ok(self.trainer.shuffle_states())
     }
     fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
         Ok(self.trainer.restore_shuffle_states(streams)?)

@@ -60,6 +60,10 @@ pub trait Step {
     fn seeds(&self) -> &[u64];
     /// The trainable parameters by checkpoint name (the optimiser's order).
     fn named_vars(&self) -> Vec<(String, Var)>;
+    /// State saved with the parameters but not trained (batch norm's running statistics).
+    fn named_buffers(&self) -> Vec<(String, Var)> {
+        Vec::new()
+    }
     /// How gradient statistics group replicas (`None`: a single model).
     fn grad_replicas(&self) -> Option<usize> {
         None
@@ -75,19 +79,33 @@ pub trait Step {
     /// The activations of `hooks` on the probe set, per replica.
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>>;
     /// The random streams' positions, for a checkpoint.
-    fn streams(&self) -> Vec<String>;
+    fn streams(&self) -> Result<Vec<String>>;
     /// Continues the random streams of a checkpoint.
     fn restore_streams(&mut self, streams: &[String]) -> Result<()>;
     /// The final weights as safetensors bytes (PyTorch names), per replica in seed order.
     fn weights(&self) -> Result<Vec<Vec<u8>>>;
 }
 
-/// Restores the one shuffle stream of a single-model run.
-fn restore_one(trainer: &mut Trainer, streams: &[String]) -> Result<()> {
+/// The streams of a single-model run: its shuffle stream, then the model's own (dropout) if any.
+fn streams_one(trainer: &Trainer, model: &dyn Model) -> Result<Vec<String>> {
+    let mut s = vec![trainer.shuffle_state()];
+    s.extend(model.stream_state()?);
+    Ok(s)
+}
+
+/// Restores the streams saved by [`streams_one`].
+fn restore_one(trainer: &mut Trainer, model: &dyn Model, streams: &[String]) -> Result<()> {
+    let want = 1 + usize::from(model.stream_state()?.is_some());
     match streams {
-        [s] => Ok(trainer.restore_shuffle_state(s)?),
+        [s, own @ ..] if streams.len() == want => {
+            trainer.restore_shuffle_state(s)?;
+            for o in own {
+                model.restore_stream_state(o)?;
+            }
+            Ok(())
+        }
         _ => bail!(
-            "the checkpoint holds {} random streams, this run has 1",
+            "the checkpoint holds {} random streams, this run has {want}",
             streams.len()
         ),
     }
@@ -118,14 +136,17 @@ macro_rules! single_model_step {
         fn named_vars(&self) -> Vec<(String, Var)> {
             self.model.named_vars()
         }
+        fn named_buffers(&self) -> Vec<(String, Var)> {
+            self.model.named_buffers()
+        }
         fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
             Ok(vec![capture(&*self.model, probe, hooks)?])
         }
-        fn streams(&self) -> Vec<String> {
-            vec![self.trainer.shuffle_state()]
+        fn streams(&self) -> Result<Vec<String>> {
+            streams_one(&self.trainer, &*self.model)
         }
         fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
-            restore_one(&mut self.trainer, streams)
+            restore_one(&mut self.trainer, &*self.model, streams)
         }
         fn weights(&self) -> Result<Vec<Vec<u8>>> {
             Ok(vec![probe_train::checkpoint::to_bytes(&*self.model)?])
@@ -269,8 +290,8 @@ impl Step for VibStep {
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
         Ok(vec![capture(&self.model, probe, hooks)?])
     }
-    fn streams(&self) -> Vec<String> {
-        self.trainer.stream_states().to_vec()
+    fn streams(&self) -> Result<Vec<String>> {
+        Ok(self.trainer.stream_states().to_vec())
     }
     fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
         match streams {

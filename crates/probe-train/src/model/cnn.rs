@@ -270,6 +270,14 @@ impl Model for Cnn {
             .collect()
     }
 
+    fn stream_state(&self) -> Result<Option<String>> {
+        Ok(Some(self.dropout.stream_state()?))
+    }
+
+    fn restore_stream_state(&self, state: &str) -> Result<()> {
+        self.dropout.restore_stream_state(state)
+    }
+
     fn set_training(&self, training: bool) {
         self.training.set(training)
     }

@@ -74,6 +74,15 @@ pub trait Model {
     fn named_buffers(&self) -> Vec<(String, Var)> {
         Vec::new()
     }
+    /// The position of the model's own random stream (dropout masks) for a checkpoint; `None`
+    /// for a model that draws no random numbers (the default).
+    fn stream_state(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// Continues the model's random stream from a position saved by [`Model::stream_state`].
+    fn restore_stream_state(&self, _state: &str) -> Result<()> {
+        Ok(())
+    }
     /// Switches between training mode (`true`: dropout active, batch norm normalises with the
     /// batch's statistics and updates its running ones) and evaluation mode (`false`: dropout off,
     /// batch norm uses the running statistics), like PyTorch's `train()` / `eval()`. Models start
@@ -93,6 +102,12 @@ impl<M: Model + ?Sized> Model for Box<M> {
     }
     fn named_buffers(&self) -> Vec<(String, Var)> {
         (**self).named_buffers()
+    }
+    fn stream_state(&self) -> Result<Option<String>> {
+        (**self).stream_state()
+    }
+    fn restore_stream_state(&self, state: &str) -> Result<()> {
+        (**self).restore_stream_state(state)
     }
     fn set_training(&self, training: bool) {
         (**self).set_training(training)

@@ -116,13 +116,13 @@ impl VibTrainer {
             let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
             let x = data.x.index_select(&idx_t, 0)?;
             let y = data.y.index_select(&idx_t, 0)?;
-            let (mu, sigma) = model.encode(&x, None)?;
             let eps = noise(&mut self.noise, idx.len(), model.k(), device)?;
-            let z = (&mu + (&sigma * eps)?)?;
-            let logits = model.decode(&z)?;
-            let ce = candle_nn::loss::cross_entropy(&logits, &y)?;
-            let kl = kl_to_std_normal(&mu, &sigma)?.mean_all()?;
-            let loss = (&ce + (&kl * self.beta)?)?;
+            let Objective {
+                logits,
+                ce,
+                kl,
+                loss,
+            } = objective(model, &x, &y, &eps, self.beta)?;
             let g = loss.backward()?;
             if let Some(stats) = grads.as_deref_mut() {
                 stats.add(&g)?;
@@ -151,6 +151,42 @@ impl VibTrainer {
             acc: correct.to_scalar::<f32>()? as f64 / n,
         })
     }
+}
+
+/// The VIB objective of one batch, every tensor on autograd's graph: nats, batch means.
+#[derive(Debug)]
+pub struct Objective {
+    /// Logits of the decoded sample z `[batch, classes]`.
+    pub logits: Tensor,
+    /// Cross-entropy of those logits, a scalar.
+    pub ce: Tensor,
+    /// KL(q(z|x) ‖ N(0, I)), a scalar.
+    pub kl: Tensor,
+    /// `ce + β·kl`, a scalar.
+    pub loss: Tensor,
+}
+
+/// The objective [`VibTrainer::epoch_with`] minimises for inputs `x` `[batch, in]`, labels `y`
+/// `[batch]` (u32) and the reparameterisation noise `eps` `[batch, K]`: z = μ + σ ⊙ ε.
+pub fn objective(
+    model: &Vib,
+    x: &Tensor,
+    y: &Tensor,
+    eps: &Tensor,
+    beta: f64,
+) -> Result<Objective> {
+    let (mu, sigma) = model.encode(x, None)?;
+    let z = (&mu + (&sigma * eps)?)?;
+    let logits = model.decode(&z)?;
+    let ce = candle_nn::loss::cross_entropy(&logits, y)?;
+    let kl = kl_to_std_normal(&mu, &sigma)?.mean_all()?;
+    let loss = (&ce + (&kl * beta)?)?;
+    Ok(Objective {
+        logits,
+        ce,
+        kl,
+        loss,
+    })
 }
 
 /// Evaluates `model` on `data` with `samples` draws of z per input (noise from the `EvalNoise`

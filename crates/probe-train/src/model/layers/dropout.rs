@@ -34,6 +34,23 @@ impl Dropout {
         self.p
     }
 
+    /// The stream's position (`rng::save_state`), for a checkpoint.
+    pub fn stream_state(&self) -> Result<String> {
+        Ok(crate::rng::save_state(&*self.lock()?))
+    }
+
+    /// Continues the stream from a position saved by [`Dropout::stream_state`].
+    pub fn restore_stream_state(&self, state: &str) -> Result<()> {
+        *self.lock()? = crate::rng::restore_state(state, "checkpoint dropout stream")?;
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ChaCha8Rng>> {
+        self.rng
+            .lock()
+            .map_err(|_| Error::invalid("model.dropout", "the dropout stream was poisoned"))
+    }
+
     /// `x` with dropout applied when `training`.
     pub fn forward(&self, x: &Tensor, training: bool) -> Result<Tensor> {
         if !training || self.p == 0.0 {
@@ -41,10 +58,7 @@ impl Dropout {
         }
         let scale = (1.0 / (1.0 - self.p)) as f32;
         let mask: Vec<f32> = {
-            let mut rng = self
-                .rng
-                .lock()
-                .map_err(|_| Error::invalid("model.dropout", "the dropout stream was poisoned"))?;
+            let mut rng = self.lock()?;
             (0..x.elem_count())
                 .map(|_| {
                     if rng.random::<f64>() < self.p {
