@@ -29,6 +29,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod append;
 pub mod atomic;
 mod colormap;
 pub mod csv;
@@ -36,6 +37,7 @@ pub mod error;
 pub mod lines;
 pub mod plot;
 
+pub use append::{AppendedCsv, TableMark};
 pub use atomic::{create_run_dir, replace_atomic, write_atomic, PROBE_OUTPUT_FILES};
 pub use csv::{fmt_f64, CsvTable};
 pub use error::{Error, Result};
