@@ -146,9 +146,10 @@ fn split_records(text: &str) -> std::result::Result<Vec<Vec<String>>, (usize, &'
     while let Some(c) = chars.next() {
         match c {
             '"' if field.is_empty() => {
+                let opened = line;
                 loop {
                     match chars.next() {
-                        None => return Err((line, "a quoted field is not closed")),
+                        None => return Err((opened, "a quoted field is not closed")),
                         Some('"') if chars.peek() == Some(&'"') => {
                             chars.next();
                             field.push('"');
