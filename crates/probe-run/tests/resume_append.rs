@@ -56,7 +56,7 @@ fn tear_csvs(dir: &Path) {
 }
 
 /// The single-model config of the resume tests (binned, flow and stats, gradients; measured
-/// every 3rd epoch) and a 3-seed ensemble with binned and KDE.
+/// every 3rd epoch) and a 3-seed ensemble with binned and adaptive.
 fn configs() -> [(&'static str, String); 2] {
     let train = "epochs = 12\ncheckpoint_every = 4";
     [
@@ -68,7 +68,7 @@ fn configs() -> [(&'static str, String); 2] {
                 &format!("{train}\nrepeats = 3"),
                 "schedule = \"every_k\"\nevery = 3\non = \"all\"\n\
                  [[measure.estimators]]\nkind = \"binned\"\n\
-                 [[measure.estimators]]\nkind = \"kde\"\nsigma2 = 0.01\n",
+                 [[measure.estimators]]\nkind = \"adaptive\"\nbins = 12\n",
             ),
         ),
     ]
