@@ -25,9 +25,8 @@ use std::path::Path;
 pub struct CsvTable {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
-    /// The rows rendered as CSV lines, appended as they are pushed: a run rewrites its growing
-    /// tables at every measured epoch, and rendering every field again each time was 6% of the
-    /// 12-bit protocol.
+    /// The rows rendered as CSV lines, appended as they are pushed, so rendering the whole table
+    /// (`probe analyze`'s files, a run's returned tables) does not format every field again.
     text: String,
 }
 
