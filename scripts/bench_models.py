@@ -15,7 +15,6 @@ Run `bash scripts/setup_python.sh` first, then:
 
 MODEL is cnn, transformer or rnn. Prints one JSON object, with the same keys as the Rust example.
 """
-import gzip
 import json
 import os
 import sys
@@ -26,26 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+from idx import find, read_idx  # noqa: E402
+
 BATCH = 128
 CLASSES = 10
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(dir_, stem):
-    for name in (stem, stem + ".gz"):
-        p = os.path.join(dir_, name)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(f"{stem}[.gz] not found in {dir_}")
 
 
 class Cnn(nn.Module):

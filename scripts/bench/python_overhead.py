@@ -35,11 +35,12 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def all_times(f, reps):
+    """[(wall, cpu)] seconds of `reps` calls; cpu: the process's CPU time, every thread."""
     out = []
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         f()
-        out.append(time.perf_counter() - t)
+        out.append((time.perf_counter() - t, time.process_time() - c))
     return out
 
 
@@ -97,10 +98,14 @@ def main():
         for _ in range(args.rounds):
             out = subprocess.run([exe, acts, labels, str(args.reps)], check=True,
                                  capture_output=True, text=True).stdout
-            times["rust"] += [float(s) for s in out.split()]
+            times["rust"] += [tuple(float(v) for v in line.split()) for line in out.splitlines()]
             times["c"] += all_times(lambda: probe.analyze({"t": t}, y), args.reps)
             times["f"] += all_times(lambda: probe.analyze({"t": tf}, y), args.reps)
             times["plain"] += all_times(lambda: probe.analyze({"t": t}, y, flow=False, stats=False), args.reps)
+    cpu = {k: [c for _, c in v] for k, v in times.items()}
+    cmin = {k: min(v) for k, v in cpu.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    times = {k: [w for w, _ in v] for k, v in times.items()}
     rust, py_c, py_f, py_plain = (min(times[k]) for k in ("rust", "c", "f", "plain"))
     med = {k: statistics.median(v) for k, v in times.items()}
     mi = probe.mutual_information(t, y)
@@ -112,6 +117,11 @@ def main():
     print(f"probe.analyze, C order (flow + stats)  {py_c * 1e3:7.1f} ms ({med['c'] * 1e3:.1f})  overhead {100 * (py_c / rust - 1):+.1f} % ({100 * (med['c'] / med['rust'] - 1):+.1f} %)")
     print(f"probe.analyze, Fortran order           {py_f * 1e3:7.1f} ms ({med['f'] * 1e3:.1f})  overhead {100 * (py_f / rust - 1):+.1f} % ({100 * (med['f'] / med['rust'] - 1):+.1f} %)")
     print(f"probe.analyze, no flow/stats           {py_plain * 1e3:7.1f} ms ({med['plain'] * 1e3:.1f})")
+    print("CPU time (all threads; less sensitive to other load than wall time), min (median):")
+    for k, label in (("rust", "rust analyze_layers"), ("c", "probe.analyze, C order"), ("f", "probe.analyze, Fortran")):
+        extra = "" if k == "rust" else (f"  overhead {100 * (cmin[k] / cmin['rust'] - 1):+.1f} %"
+                                        f" ({100 * (cmed[k] / cmed['rust'] - 1):+.1f} %)")
+        print(f"  {label:36s} {cmin[k] * 1e3:7.1f} ms ({cmed[k] * 1e3:.1f}){extra}")
     print(f"numpy digitize + unique rows (MI only) {npy * 1e3:7.1f} ms  = {npy / py_plain:.1f}x probe.analyze without flow/stats")
     try:
         from sklearn.metrics import mutual_info_score

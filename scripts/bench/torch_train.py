@@ -14,7 +14,6 @@ experiment the way the published code runs it: train for EPOCHS, and at POINTS l
 (probe's schedule) compute every layer's activations on all 4096 patterns and the IDNNs binned
 I(X;T), I(T;Y) with numpy (30 edges on [-1, 1]); it prints the wall time and the last MI values.
 """
-import gzip
 import json
 import math
 import os
@@ -27,24 +26,8 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from idnns_numpy import idnns_binned_mi  # noqa: E402
+from idx import find, read_idx  # noqa: E402
 from tishby12 import tishby12  # noqa: E402
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(dir_, stem):
-    for name in (stem, stem + ".gz"):
-        p = os.path.join(dir_, name)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(f"{stem}[.gz] not found in {dir_}")
 
 
 def mlp(widths, act, truncated):

@@ -58,6 +58,9 @@ log "release build (CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP, nvcc $nvcc_line, target 
 cargo build --release --features cuda -p probe-cli --bin probe
 cargo build --release --features cuda -p probe-estimators --example bench_cuda
 cp "$CARGO_TARGET_DIR/release/probe" "$CARGO_TARGET_DIR/release/examples/bench_cuda" "$out/raw/bin/"
+# The Python package with CUDA (its native module; the .py files are copied uncompressed below).
+cargo build --release --features "cuda extension-module" -p probe-py
+cp "$CARGO_TARGET_DIR/release/lib_probe.so" "$out/raw/bin/_probe.abi3.so"
 
 targets=$(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
@@ -106,7 +109,9 @@ else
 fi
 raw_bytes=$(du -sb "$out/raw" | cut -f1)
 rm -rf "$out/raw"
-cp scripts/gpu/run.sh scripts/gpu/bench_torch.py "$out/"
+cp scripts/gpu/run.sh scripts/gpu/bench_torch.py scripts/gpu/python_cuda.py "$out/"
+mkdir -p "$out/python/probe"
+cp crates/probe-py/python/probe/*.py "$out/python/probe/"
 {
     echo "commit: $(git rev-parse HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
     echo "built: $(date -u +%FT%TZ) on $(uname -n) ($(uname -m))"

@@ -2,7 +2,7 @@
 # Runs probe's packed CUDA build (scripts/gpu/pack.sh) on a GPU machine with a driver and no Rust,
 # from the repository root (the training runs read configs/ and datasets/):
 #
-#   bash .gpu/run.sh [STEP...]     # steps: tests bench train sanitizer (default: all four)
+#   bash .gpu/run.sh [STEP...]     # steps: tests bench train python sanitizer (default: all)
 #
 # Results go to $OUT (the folder the lent-GPU `run` tool brings back), else .gpu/out. Always first:
 # 1. unpack: the compressed binaries of .gpu/pack/ into .gpu/bin and .gpu/tests;
@@ -22,6 +22,8 @@
 # * train: short `probe train --device cuda` runs (the 12-bit tanh network; a 784-1024-20-20-20-10
 #   MLP on the committed Fashion-MNIST subset) whose GPU-measured binned/floor/adaptive rows must
 #   equal `probe analyze` of their dumped activations on the CPU, byte for byte;
+# * python: scripts/gpu/python_cuda.py with the packed CUDA build of the Python package: CUDA
+#   torch tensors through DLPack (device to device) against host copies, InfoPlane on a CUDA model;
 # * sanitizer: the GPU tests once more under compute-sanitizer (memcheck, then racecheck on the
 #   kernels with shared memory), if it is installed; last, as it is the slowest.
 # A summary table ends the output (and $OUT/summary.md). Exit status: 0 iff nothing failed.
@@ -33,7 +35,7 @@ out=${OUT:-$here/out}
 bin=${PROBE_BIN:-$here/bin}
 device=${PROBE_DEVICE:-cuda}
 budget=${PROBE_BUDGET_S:-560}
-steps=${*:-tests bench train sanitizer}
+steps=${*:-tests bench train python sanitizer}
 case " $steps " in *" help "* | *" -h "* | *" --help "*)
     sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     exit 0
@@ -315,7 +317,24 @@ TOML
     train_and_check fashion "$out/fashion_gpu.toml"
 fi
 
-# 7. compute-sanitizer over the GPU tests (CUDA instances only; the stream test's smallest case).
+# 7. The Python package's CUDA path (the native module unpacked into .gpu/bin).
+if want python && ! skipped python; then
+    py=$(command -v python3 || true)
+    [ -x .venv/bin/python ] && py=.venv/bin/python
+    t0=$SECONDS
+    if [ -z "$py" ] || ! "$py" -c 'import numpy, torch; assert torch.cuda.is_available()' 2>/dev/null; then
+        record python SKIP 0 "no Python with numpy and a CUDA PyTorch here"
+    elif ! cp "$bin/_probe.abi3.so" "$here/python/probe/"; then
+        record python FAIL 0 "no packed native module ($bin/_probe.abi3.so)"
+    elif PYTHONPATH="$here/python" run_limited 180 "$out/python.txt" "$py" "$here/python_cuda.py"; then
+        record python PASS $((SECONDS - t0)) "$(grep -c '^PASS' "$out/python.txt") checks"
+    else
+        tail -20 "$out/python.txt"
+        record python FAIL $((SECONDS - t0)) "see python.txt"
+    fi
+fi
+
+# 8. compute-sanitizer over the GPU tests (CUDA instances only; the stream test's smallest case).
 sanitizer_filter() { # the tests of a binary worth running under the sanitizer
     case $1 in
     *cuda_streams) echo smoke_one_estimate ;;

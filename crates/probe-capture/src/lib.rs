@@ -28,4 +28,4 @@ pub use cache::ActivationCache;
 pub use error::{Error, Result};
 pub use filter::NameFilter;
 pub use represent::{projection, Representation, Representations, REPRESENTATIONS};
-pub use schedule::Schedule;
+pub use schedule::{Planned, Schedule};

@@ -3,7 +3,8 @@
 //! The binary is thin: clap parses the flags into the options of the `probe-run` library, which
 //! does the work (`probe train`: [`probe_run::train`], with [`progress::Progress`] showing it;
 //! `probe analyze`: [`analyze::analyze`]); errors are printed with their whole chain
-//! (`error: what was being done: …: the cause`) and exit code 1.
+//! (`error: what was being done: …: the cause`) and exit code 1; a run stopped by SIGINT or
+//! SIGTERM (after writing its checkpoint, see [`signals`]) exits with 128 + the signal.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use probe_run::estimate::RawEstimator;
 use probe_run::{analyze, estimate, sweep_plot, ConfigSource, TrainOptions};
 
 mod progress;
+mod signals;
 
 /// Train neural networks and draw their information planes: I(X;T) and I(T;Y) per layer per epoch.
 #[derive(Parser)]
@@ -41,12 +43,14 @@ enum Command {
         #[arg(long, value_name = "FILE", required_unless_present = "resume")]
         config: Option<PathBuf>,
         /// Continue the interrupted run in DIR from its checkpoint.safetensors (same config, same
-        /// results; on the CPU bit-identical to an uninterrupted run).
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out", "overwrite", "epochs", "seed"])]
+        /// results; on the CPU bit-identical to an uninterrupted run). Its config.toml must be the
+        /// one the checkpoint was trained with; --epochs N extends the run to N epochs (a
+        /// finished one too) and --lr X changes the learning rate, both recorded in config.toml.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out", "overwrite", "seed"])]
         resume: Option<PathBuf>,
         /// Stop after epoch N with a checkpoint, as an interrupted run would (continue with
         /// --resume).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
         stop_after: Option<usize>,
         /// Run directory [default: runs/{name}-{UTC time}].
         #[arg(long, value_name = "DIR")]
@@ -61,9 +65,14 @@ enum Command {
         /// No progress bar and no summary line (for scripts and CI).
         #[arg(long, short)]
         quiet: bool,
-        /// Override `train.epochs` (the schedule is recomputed for the new length).
-        #[arg(long, value_name = "N")]
+        /// Override `train.epochs` (the schedule is recomputed for the new length); with
+        /// --resume, the new total of a run to extend.
+        #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
         epochs: Option<usize>,
+        /// Override `train.lr`; with --resume, the learning rate from the next epoch on (e.g. a
+        /// lower one after the loss diverged).
+        #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+        lr: Option<f64>,
         /// Override `seed` (weights and shuffling).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
@@ -78,6 +87,14 @@ enum Command {
         after_help = "Example:\n  probe analyze --activations acts.safetensors --labels labels.safetensors \\\n      --estimator binned --estimator floor --width 0.5 --out runs/analysis"
     )]
     Analyze(Box<AnalyzeArgs>),
+    /// Draw every figure of a run directory again from its config.toml and CSV files
+    /// (infoplane*.png/svg, gradients.png/svg), e.g. after a full disk stopped the run before
+    /// they were written. The data set is loaded again for the axes' bounds.
+    Plot {
+        /// The run directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Draw a VIB β sweep (the sweep.csv of scripts/vib_beta_sweep.sh): sweep_error.png/svg
     /// (test error vs log10 β) and sweep_bounds.png/svg (I(Z;X) and I(Z;Y) bounds vs log10 β).
     PlotSweep {
@@ -167,9 +184,25 @@ enum DeviceArg {
     Cuda,
 }
 
+/// A count flag (`--epochs`, `--stop-after`): a whole number of at least 1.
+fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("expected a whole number of at least 1, got 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number of at least 1, got {s:?}")),
+    }
+}
+
 fn main() -> ExitCode {
     probe_run::runtime::configure_process();
     let cli = Cli::parse();
+    let stop = match signals::StopOnSignal::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install the SIGINT/SIGTERM handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Train {
             config,
@@ -180,6 +213,7 @@ fn main() -> ExitCode {
             device,
             quiet,
             epochs,
+            lr,
             seed,
         } => {
             let source = match (resume, config) {
@@ -201,13 +235,18 @@ fn main() -> ExitCode {
                     }),
                     epochs,
                     seed,
+                    lr,
                     stop_after,
+                    stop: Some(stop.flag.clone()),
                 };
                 let mut progress = progress::Progress::new(quiet, Instant::now());
                 probe_run::train(&opts, &mut [&mut progress]).map(|_| ())
             })
         }
         Command::PlotSweep { csv, out } => sweep_plot::plot_sweep(&csv, &out),
+        Command::Plot { dir } => probe_run::rundir::plots::redraw(&dir).map(|_| {
+            eprintln!("redrew the figures of {}", dir.display());
+        }),
         Command::Analyze(a) => {
             let a = *a;
             analyze::analyze(&analyze::AnalyzeArgs {
@@ -244,8 +283,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The whole chain: `error: what was being done: …: the cause`.
+            let interrupted = matches!(e.root(), probe_run::Error::Interrupted { .. });
             eprintln!("error: {:#}", anyhow::Error::from(e));
-            ExitCode::FAILURE
+            match interrupted {
+                // 128 + the signal, as a shell reports a process a signal ended.
+                true => ExitCode::from(stop.exit_code()),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What `probe train` shows while it runs: a progress bar over the epochs with the last losses,
 //! and at the end one line saying where the results are (with the bottleneck of the last
-//! measured epoch), or how to continue a run stopped by `--stop-after`. Hidden with `--quiet`.
+//! measured epoch), or how to continue a run stopped by `--stop-after`. Hidden with `--quiet`,
+//! except the first line, which says where the run writes.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -47,6 +48,8 @@ impl Observer for Progress {
         self.out = run.out.to_path_buf();
         self.epochs = run.epochs;
         self.device = run.device.to_string();
+        // Always said, --quiet too: where this run writes (one line on stderr).
+        eprintln!("run directory: {}", run.out.display());
         if !self.quiet {
             self.bar = ProgressBar::new(run.epochs as u64);
             if let Ok(style) = ProgressStyle::with_template(

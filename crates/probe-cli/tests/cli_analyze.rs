@@ -640,6 +640,7 @@ k = 3
         [
             "activations-epoch2.safetensors",
             "activations-epoch4.safetensors",
+            "checkpoint.safetensors",
             "inputs.safetensors",
             "labels.safetensors",
             "model.safetensors"

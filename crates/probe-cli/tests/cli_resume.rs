@@ -52,7 +52,10 @@ fn stop_after_and_resume_through_the_binary() {
             "{f} differs after --resume"
         );
     }
-    assert!(!cut.join("checkpoint.safetensors").exists());
+    assert!(
+        cut.join("checkpoint.safetensors").is_file(),
+        "kept to extend the run"
+    );
 
     // A finished run has nothing to resume; a directory without a checkpoint cannot be resumed.
     let err = run_error(&probe(&["train", "--resume", full_s, "-q"]));

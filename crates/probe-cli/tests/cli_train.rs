@@ -34,8 +34,8 @@ fn readme_command_writes_the_run_directory() {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     assert!(
-        !out.join("checkpoint.safetensors").exists(),
-        "a finished run removes its checkpoint"
+        out.join("checkpoint.safetensors").is_file(),
+        "a finished run keeps its last checkpoint (--resume DIR --epochs N extends it)"
     );
     let png = std::fs::read(out.join("infoplane.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -55,10 +55,11 @@ fn readme_command_writes_the_run_directory() {
             && err.contains("epoch 3 bottleneck (binned): layers."),
         "{err}"
     );
-    // --quiet prints nothing on success.
+    // --quiet prints only where the run writes, one line on stderr.
     let o = train_one_quiet_epoch(&tmp.join("quiet"));
     ok(&o);
-    assert!(o.stderr.is_empty() && o.stdout.is_empty(), "{o:?}");
+    let want = format!("run directory: {}\n", tmp.join("quiet").display());
+    assert!(o.stderr == want.as_bytes() && o.stdout.is_empty(), "{o:?}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

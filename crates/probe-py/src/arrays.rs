@@ -133,7 +133,11 @@ fn tensor<T: candle_core::WithDType>(data: Vec<T>, shape: Vec<usize>) -> PyResul
 /// Float activations `[samples, …]` as a CPU tensor of the same dtype (f16, bf16, f32, f64).
 /// `bf16_bits`: the array holds the bits of bfloat16 values as 16-bit integers (how a torch
 /// bfloat16 tensor crosses into numpy).
+/// A DLPack capsule (a CUDA tensor handed over by the wrapper) is read by [`crate::dlpack`].
 pub fn float_tensor(obj: &Bound<'_, PyAny>, what: &str, bf16_bits: bool) -> PyResult<Tensor> {
+    if crate::dlpack::is_capsule(obj) {
+        return crate::dlpack::capsule_tensor(obj, what);
+    }
     let a = untyped(obj, what)?;
     let e = elem(a, what)?;
     if bf16_bits {

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 
 pub mod analyze;
 pub mod arrays;
+pub mod dlpack;
 pub mod errors;
 pub mod estimators;
 pub mod tables;
@@ -37,5 +38,6 @@ fn _probe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze::mutual_information, m)?)?;
     m.add_function(wrap_pyfunction!(analyze::plot_plane, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::cuda_stream, m)?)?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! Ctrl-C, and the run's tables returned from [`probe_run::RunOutcome::tables`].
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use probe_report::CsvTable;
@@ -21,13 +23,16 @@ use crate::tables;
 /// How often the trainer looks for Ctrl-C between epochs.
 const SIGNAL_EVERY: Duration = Duration::from_millis(20);
 
-/// Follows a run for Python: Ctrl-C (and any other pending signal handler's exception) stops it
-/// at the next epoch; `on_measure` gets each measured epoch's rows. A Python exception is kept
-/// and re-raised once the run has stopped cleanly (its run directory keeps everything finished).
+/// Follows a run for Python: Ctrl-C (and any other pending signal handler's exception) sets the
+/// run's stop flag, so the run ends after this epoch with a checkpoint, as `probe train` does on
+/// SIGINT (`probe train --resume DIR` continues it); `on_measure` gets each measured epoch's rows.
+/// A Python exception is kept and re-raised once the run has stopped cleanly (its run directory
+/// keeps everything finished).
 struct PyObserver {
     on_measure: Option<Py<PyAny>>,
     error: Option<PyErr>,
     checked: Instant,
+    stop: Arc<AtomicBool>,
 }
 
 impl PyObserver {
@@ -85,10 +90,12 @@ impl Observer for PyObserver {
             return Ok(());
         }
         self.checked = Instant::now();
-        match Python::attach(|py| py.check_signals()) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.stop(e)),
+        if let Err(e) = Python::attach(|py| py.check_signals()) {
+            // The first exception wins (a second Ctrl-C while the checkpoint is written).
+            self.error.get_or_insert(e);
+            self.stop.store(true, Ordering::SeqCst);
         }
+        Ok(())
     }
 
     fn on_measure(&mut self, m: &Measured) -> probe_run::Result<()> {
@@ -110,10 +117,26 @@ impl Observer for PyObserver {
     }
 }
 
+/// A config given as a dict (JSON from the Python wrapper), read as its TOML file would be. There
+/// is no text to point into, so an error names the key path instead: `invalid config dict: at
+/// `train.lr`: invalid type: string "fast", expected f64`.
+fn config_from_json(json: &str, name: &str) -> PyResult<Config> {
+    let invalid = |e: &dyn std::fmt::Display| value_error(format!("invalid {name}: {e}"));
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&e))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match path.as_str() {
+            "." => invalid(&inner),
+            _ => value_error(format!("invalid {name}: at `{path}`: {inner}")),
+        }
+    })
+}
+
 /// The native half of `probe.train` (the Python wrapper turns a dict config into TOML-able JSON
 /// and the tables into DataFrames). Returns `{"out", "epoch", "stopped_after", "tables"}`.
 #[pyfunction]
-#[pyo3(signature = (config_path = None, config_json = None, out = None, overwrite = false, epochs = None, seed = None, device = None, stop_after = None, on_measure = None))]
+#[pyo3(signature = (config_path = None, config_json = None, out = None, overwrite = false, epochs = None, seed = None, device = None, stop_after = None, on_measure = None, lr = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
     py: Python<'py>,
@@ -126,17 +149,13 @@ pub fn train<'py>(
     device: Option<String>,
     stop_after: Option<usize>,
     on_measure: Option<Py<PyAny>>,
+    lr: Option<f64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let source = match (config_path, config_json) {
         (Some(p), None) => ConfigSource::File(p),
         (None, Some(json)) => {
             let name = "config dict";
-            let value: serde_json::Value = serde_json::from_str(&json)
-                .map_err(|e| value_error(format!("invalid {name}: {e}")))?;
-            let text = toml::Value::try_from(&value)
-                .and_then(|v| toml::to_string(&v))
-                .map_err(|e| value_error(format!("invalid {name}: {e}")))?;
-            let config = Config::from_toml(&text, name).map_err(to_py)?;
+            let config = config_from_json(&json, name)?;
             ConfigSource::Value {
                 config: Box::new(config),
                 name: name.to_string(),
@@ -148,6 +167,7 @@ pub fn train<'py>(
         .map(|d| d.parse::<DeviceChoice>())
         .transpose()
         .map_err(|e| value_error(e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
     let opts = TrainOptions {
         config: source,
         out,
@@ -155,12 +175,15 @@ pub fn train<'py>(
         device,
         epochs,
         seed,
+        lr,
         stop_after,
+        stop: Some(stop.clone()),
     };
     let mut observer = PyObserver {
         on_measure,
         error: None,
         checked: Instant::now(),
+        stop,
     };
     let result = detached(py, || {
         let mut obs: [&mut dyn Observer; 1] = [&mut observer];

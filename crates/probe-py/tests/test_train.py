@@ -54,6 +54,14 @@ def test_train_errors(tmp_path):
     with pytest.raises(ValueError, match="(?s)invalid config dict: .*`model.activation` is required"):
         probe.train({"name": "x", "data": {"dataset": "tishby12"}, "model": {"widths": [12, 2]}},
                     out=tmp_path / "e")
+    # A dict has no lines: the error names the key path, and shows no generated TOML.
+    bad = {"name": "x", "data": {"dataset": "tishby12"},
+           "model": {"widths": [12, 2], "activation": "tanh"}, "train": {"lr": "fast"}}
+    with pytest.raises(ValueError) as e:
+        probe.train(bad, out=tmp_path / "e")
+    msg = str(e.value)
+    assert msg.startswith("invalid config dict: at `train.lr`:"), msg
+    assert "line" not in msg and "|" not in msg, msg
     with pytest.raises(OSError, match="nonexistent"):
         probe.train(tmp_path / "nonexistent.toml")
     with pytest.raises(TypeError):
@@ -78,3 +86,14 @@ def test_ctrl_c_stops_train(tmp_path):
         probe.train(CONFIG, out=tmp_path / "c", epochs=1_000_000)
     assert time.monotonic() - started < 30
     assert (tmp_path / "c" / "metrics.csv").exists()
+    # as `probe train` on SIGINT: the epoch in progress ends with a checkpoint to resume from
+    assert (tmp_path / "c" / "checkpoint.safetensors").exists()
+
+
+def test_lr_overrides_the_config(tmp_path):
+    run = probe.train(CONFIG, out=tmp_path / "lr", epochs=EPOCHS, lr=0.0125)
+    with open(tmp_path / "lr" / "config.toml") as f:
+        assert "lr = 0.0125" in f.read()
+    assert run.epoch == EPOCHS
+    with pytest.raises(ValueError, match="lr"):
+        probe.train(CONFIG, out=tmp_path / "bad", epochs=EPOCHS, lr=-1.0)

@@ -33,6 +33,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A signal (SIGINT, SIGTERM: the stop flag of [`crate::TrainOptions::stop`]) stopped the
+    /// run after `epoch`, with a checkpoint written.
+    #[error("interrupted by a signal after epoch {epoch} of {epochs}; the checkpoint and the results so far are in {}; continue with: probe train --resume {}", dir.display(), dir.display())]
+    Interrupted {
+        /// The last epoch trained.
+        epoch: usize,
+        /// The run's epochs.
+        epochs: usize,
+        /// The run directory.
+        dir: std::path::PathBuf,
+    },
     /// A filesystem operation.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -24,7 +24,9 @@ use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
 use probe_train::optim::Optimizer;
 
-use crate::error::{bail, Result};
+use std::sync::atomic::Ordering::SeqCst;
+
+use crate::error::{bail, Error, Result};
 use crate::measure::estimate_replicas;
 use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
 use crate::resume;
@@ -91,8 +93,10 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
         measured,
         probe,
         out,
-        resuming,
+        resume,
+        new_lr,
         stop_after,
+        stop,
         mut step,
         ..
     } = s;
@@ -103,20 +107,30 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     let seeds = step.seeds().to_vec();
     let epochs = cfg.train.epochs;
     let mut first = 1;
-    if resuming {
-        let mut r = resume::read(&out, &named, &mut opt, &device)?;
+    if let Some(c) = &resume {
+        let done = resume::epoch(c, &out)?;
+        if done >= epochs {
+            bail!(
+                "the run in {} already finished all {epochs} epochs of its config (its checkpoint is at epoch {done}); nothing to resume. To train it further give a larger total: probe train --resume {} --epochs N (N > {done}); to draw its figures again: probe plot {}",
+                out.display(),
+                out.display(),
+                out.display()
+            );
+        }
+        let mut r = resume::restore(c, &out, &named, &mut opt)?;
+        if new_lr {
+            // `--lr`: the learning rate from here on replaces the checkpoint's.
+            opt.set_lr(cfg.train.lr)?;
+        }
+        // The checkpoint is verified (checksums, same config) and restored: what else a resumed
+        // run must bring back to the checkpoint's epoch goes here, before the observers see it.
         step.restore_streams(&r.streams)?;
         for o in observers.iter_mut() {
             o.on_resume(&mut r)?;
         }
-        first = r.epoch + 1;
-        if r.epoch >= epochs {
-            bail!(
-                "the run in {} already finished all {epochs} epochs; nothing to resume",
-                out.display()
-            );
-        }
+        first = done + 1;
     }
+    let resuming = resume.is_some();
     let info = RunInfo {
         name: &cfg.name,
         out: &out,
@@ -133,8 +147,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     for epoch in first..=epochs {
         let stop_here = stop_after == Some(epoch);
         let checkpoint = (every > 0 && epoch.is_multiple_of(every)) || epoch == epochs || stop_here;
-        let result = (|| -> Result<()> {
-            let mut gstats = (cfg.measure.gradients && measured.contains(&epoch))
+        let result = (|| -> Result<bool> {
+            let mut gstats = (cfg.measure.gradients && measured.contains(epoch))
                 .then(|| GradStats::new(&named, step.grad_replicas()));
             let e = step.epoch(epoch, &mut opt, gstats.as_mut())?;
             let grads = gstats.as_mut().map(|g| g.finish()).transpose()?;
@@ -147,7 +161,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
             for o in observers.iter_mut() {
                 o.on_epoch(&end)?;
             }
-            if measured.contains(&epoch) {
+            if measured.contains(epoch) {
                 let layers = step.capture(&probe, &hooks)?;
                 for o in observers.iter_mut() {
                     o.on_capture(epoch, &layers)?;
@@ -168,7 +182,9 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     o.on_measure(&m)?;
                 }
             }
-            if checkpoint {
+            // A signal (the `stop` flag) ends the run after this epoch, with a checkpoint.
+            let interrupted = epoch < epochs && stop.as_ref().is_some_and(|s| s.load(SeqCst));
+            if checkpoint || interrupted {
                 for o in observers.iter_mut() {
                     o.on_checkpoint(epoch)?;
                 }
@@ -176,23 +192,33 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     .iter()
                     .flat_map(|o| o.checkpoint_state())
                     .collect();
-                resume::write(&out, epoch, &named, &opt, &step.streams(), &state)?;
+                resume::write(&out, epoch, &cfg, &named, &opt, &step.streams(), &state)?;
             }
-            Ok(())
+            Ok(interrupted)
         })();
-        if let Err(err) = result {
-            // Keep what was finished: every observer saves what it has.
-            for o in observers.iter_mut() {
-                o.on_stop(Stop::Error { epoch })?;
+        let interrupted = match result {
+            Ok(i) => i,
+            Err(err) => {
+                // Keep what was finished: every observer saves what it has.
+                for o in observers.iter_mut() {
+                    o.on_stop(Stop::Error { epoch })?;
+                }
+                return Err(err.context(stopped_message(epoch, &out, last_ckpt)));
             }
-            return Err(err.context(stopped_message(epoch, &out, last_ckpt)));
-        }
-        if (checkpoint && epoch < epochs) || stop_here {
+        };
+        if (checkpoint && epoch < epochs) || stop_here || interrupted {
             last_ckpt = Some(epoch);
         }
-        if stop_here && epoch < epochs {
+        if (stop_here || interrupted) && epoch < epochs {
             for o in observers.iter_mut() {
                 o.on_stop(Stop::Asked { epoch })?;
+            }
+            if interrupted {
+                return Err(Error::Interrupted {
+                    epoch,
+                    epochs,
+                    dir: out,
+                });
             }
             return Ok((epoch, Some(epoch)));
         }
@@ -206,7 +232,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     for o in observers.iter_mut() {
         o.on_finish(&f)?;
     }
-    resume::remove(&out)?;
+    // The last checkpoint stays: `--resume DIR --epochs N` extends a finished run from it.
     Ok((epochs, None))
 }
 
@@ -215,7 +241,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
 pub fn stopped_message(epoch: usize, out: &Path, last_ckpt: Option<usize>) -> String {
     let ckpt = match last_ckpt {
         Some(e) => format!(
-            "; the last good checkpoint (epoch {e}) is {} (continue with probe train --resume {})",
+            "; the last good checkpoint (epoch {e}) is {} (continue with probe train --resume {}; after a divergence add a lower learning rate, e.g. --lr 0.0001)",
             resume::path(out).display(),
             out.display()
         ),

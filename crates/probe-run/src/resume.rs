@@ -1,9 +1,14 @@
 //! Checkpoints of `probe train` and `--resume`.
 //!
-//! Every `train.checkpoint_every` epochs (and at `--stop-after`) the run directory gets
-//! `checkpoint.safetensors`, written atomically (temporary file, fsync, rename), so it is always
-//! whole. A run that finishes removes it after writing its final files (the weights are then in
-//! `model.safetensors`); a run that stops on an error keeps its last good one. It holds everything the next epoch depends on:
+//! Every `train.checkpoint_every` epochs (and at the last epoch, at `--stop-after` and on a
+//! signal) the run directory gets `checkpoint.safetensors`, written atomically (temporary file,
+//! fsync, rename), so it is always whole, with a CRC-32 over every tensor and its header
+//! (`probe_train::checkpoint::format`), verified when it is read. A finished run keeps its last
+//! one, so `--resume DIR --epochs N` can extend it; a run that stops on an error keeps its last
+//! good one. It holds everything the next epoch depends on:
+//! - the resolved config the run was trained with (`config`, the text of `config.toml`): resume
+//!   refuses a `config.toml` that differs from it and lists the changed keys ([`verify_config`]);
+//!   the changes a user may make are flags (`--epochs`, `--lr`), applied to both sides;
 //! - the model's parameters (`model.{name}`) and the optimiser's moment buffers (`optim.m.{i}`,
 //!   `optim.v.{i}`), bit for bit;
 //! - in the header metadata: the epoch, the optimiser's step count and learning rate, and the
@@ -19,6 +24,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
 use crate::error::{bail, invalid, Context, Result};
 use candle_core::{Device, Var};
 use probe_report::write_atomic;
@@ -47,10 +53,15 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
-/// Writes the checkpoint of `epoch` into `dir` atomically.
+/// The metadata key of the resolved config (TOML text) a checkpoint was trained with.
+const CONFIG_KEY: &str = "config";
+
+/// Writes the checkpoint of `epoch` of the run trained with `cfg` into `dir` atomically.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     dir: &Path,
     epoch: usize,
+    cfg: &Config,
     vars: &[(String, Var)],
     opt: &Optimizer,
     streams: &[String],
@@ -66,6 +77,7 @@ pub fn write(
         c.tensors.push((format!("optim.{name}"), t));
     }
     c.meta.insert("epoch".into(), epoch.to_string());
+    c.meta.insert(CONFIG_KEY.into(), cfg.to_toml()?);
     c.meta.insert("optim.step".into(), st.step.to_string());
     // `{:?}` of an f64 prints the shortest text that parses back to the same value.
     c.meta.insert("optim.lr".into(), format!("{:?}", st.lr));
@@ -80,14 +92,9 @@ pub fn write(
     write_atomic(&p, &c.to_bytes()?).with_context(|| format!("cannot write {}", p.display()))
 }
 
-/// Reads the checkpoint of run directory `dir`, puts its parameters into `vars` and its optimiser
-/// state into `opt`, and returns the rest.
-pub fn read(
-    dir: &Path,
-    vars: &[(String, Var)],
-    opt: &mut Optimizer,
-    device: &Device,
-) -> Result<Restored> {
+/// Opens the checkpoint of run directory `dir` (on the CPU), its checksums verified; an error
+/// says why a directory cannot be resumed.
+pub fn open(dir: &Path) -> Result<Checkpoint> {
     let p = path(dir);
     let finished = dir.join("model.safetensors").is_file()
         || std::fs::read_dir(dir).is_ok_and(|mut d| {
@@ -95,7 +102,7 @@ pub fn read(
         });
     if !p.is_file() && finished {
         bail!(
-            "the run in {} already finished (its final weights are written); nothing to resume",
+            "the run in {} already finished (its final weights are written) and has no checkpoint to continue from; nothing to resume",
             dir.display()
         );
     }
@@ -105,7 +112,115 @@ pub fn read(
             dir.display()
         );
     }
-    let c = Checkpoint::read(&p, device)?;
+    Ok(Checkpoint::read(&p, &Device::Cpu)?)
+}
+
+/// Removes the temporary files of atomic writes (`.{name}.tmp.{pid}.{n}`) that a process killed
+/// while writing left in run directory `dir` (a second Ctrl-C, kill -9); the files they were
+/// to replace are whole. Called when a run is resumed.
+pub fn remove_temporary_files(dir: &Path) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for e in entries {
+        let e = e.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp.") && e.path().is_file() {
+            std::fs::remove_file(e.path())
+                .with_context(|| format!("cannot remove {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The epoch checkpoint `c` of run directory `dir` was written after.
+pub fn epoch(c: &Checkpoint, dir: &Path) -> Result<usize> {
+    let p = path(dir);
+    let s = c.meta("epoch", &p)?;
+    s.parse()
+        .map_err(|_| invalid!("checkpoint {}: bad `epoch` value {s:?}", p.display()))
+}
+
+/// Checks that `file` (the run's `config.toml`) is the config checkpoint `c` of run directory
+/// `dir` was trained with, after `flags` (the explicit changes: `--epochs`, `--lr`, `--device`)
+/// are applied to both. Any other difference is an error listing each changed key with its two
+/// values.
+pub fn verify_config(
+    c: &Checkpoint,
+    dir: &Path,
+    file: &Config,
+    flags: impl Fn(&mut Config),
+) -> Result<()> {
+    let p = path(dir);
+    let text = c.meta(CONFIG_KEY, &p)?;
+    let mut saved = Config::from_toml(text, &format!("config in checkpoint {}", p.display()))?;
+    let mut now = file.clone();
+    flags(&mut saved);
+    flags(&mut now);
+    let (saved, now) = (flat(&saved)?, flat(&now)?);
+    let keys: std::collections::BTreeSet<&String> = saved.keys().chain(now.keys()).collect();
+    let absent = "(absent)".to_string();
+    let changed: Vec<String> = keys
+        .into_iter()
+        // The device is a choice of each invocation (`--device`), not of the model.
+        .filter(|k| k.as_str() != "device")
+        .filter(|k| saved.get(*k) != now.get(*k))
+        .map(|k| {
+            format!(
+                "`{k}`: {} in the checkpoint, {} in config.toml",
+                saved.get(k).unwrap_or(&absent),
+                now.get(k).unwrap_or(&absent)
+            )
+        })
+        .collect();
+    if !changed.is_empty() {
+        bail!(
+            "{} was edited after the checkpoint {} was written, so resuming would continue a different run: {}. Restore these values, or start a new run with the changed config (probe train --config FILE); to train more epochs give --epochs N, to change the learning rate --lr X",
+            dir.join(crate::rundir::CONFIG_FILE).display(),
+            p.display(),
+            changed.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// `cfg` as dotted keys (`model.activation`, `measure.estimators[0].kind`) and TOML values.
+fn flat(cfg: &Config) -> Result<BTreeMap<String, String>> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = match prefix {
+                        "" => k.clone(),
+                        _ => format!("{prefix}.{k}"),
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            toml::Value::Array(a) if a.iter().all(toml::Value::is_table) && !a.is_empty() => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let value = toml::Value::try_from(cfg)?;
+    let mut out = BTreeMap::new();
+    walk("", &value, &mut out);
+    Ok(out)
+}
+
+/// Restores checkpoint `c` of run directory `dir`: its parameters into `vars`, its optimiser
+/// state into `opt`; returns the rest.
+pub fn restore(
+    c: &Checkpoint,
+    dir: &Path,
+    vars: &[(String, Var)],
+    opt: &mut Optimizer,
+) -> Result<Restored> {
+    let p = path(dir);
     let bad =
         |what: &str, v: &str| invalid!("checkpoint {}: bad `{what}` value {v:?}", p.display());
     let model: Vec<(String, candle_core::Tensor)> = c
@@ -114,8 +229,7 @@ pub fn read(
         .filter_map(|(n, t)| n.strip_prefix("model.").map(|n| (n.to_string(), t.clone())))
         .collect();
     set_vars(vars, &model, &p)?;
-    let epoch_s = c.meta("epoch", &p)?;
-    let epoch: usize = epoch_s.parse().map_err(|_| bad("epoch", epoch_s))?;
+    let epoch = epoch(c, dir)?;
     let step_s = c.meta("optim.step", &p)?;
     let lr_s = c.meta("optim.lr", &p)?;
     let state = OptimState {
@@ -144,14 +258,4 @@ pub fn read(
         streams,
         state,
     })
-}
-
-/// Removes the checkpoint of run directory `dir` (a finished run no longer needs it).
-pub fn remove(dir: &Path) -> Result<()> {
-    let p = path(dir);
-    match std::fs::remove_file(&p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
-    }
 }

@@ -24,7 +24,7 @@ use crate::rundir::files::{is_train_file, remove_own_files};
 use crate::rundir::{default_out, CONFIG_FILE, INPUTS_FILE, LABELS_FILE};
 use crate::step::ensemble::Ensemble;
 use crate::step::{Fused, Plain, Step, VibStep};
-use crate::{data, device, tensors};
+use crate::{data, device, resume, tensors};
 
 /// Where a run's configuration comes from.
 #[derive(Clone, Debug)]
@@ -58,8 +58,14 @@ pub struct TrainOptions {
     pub epochs: Option<usize>,
     /// Overrides `seed`.
     pub seed: Option<u64>,
+    /// Overrides `train.lr`; when resuming, the learning rate from the next epoch on (e.g. a
+    /// lower one after a divergence), recorded in `config.toml`.
+    pub lr: Option<f64>,
     /// Stop (with a checkpoint) after this epoch, as an interrupted run would.
     pub stop_after: Option<usize>,
+    /// When set (e.g. by a SIGINT handler), the run stops after the epoch it is in with a
+    /// checkpoint, as `stop_after` would, and returns [`crate::Error::Interrupted`].
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl TrainOptions {
@@ -72,7 +78,9 @@ impl TrainOptions {
             device: None,
             epochs: None,
             seed: None,
+            lr: None,
             stop_after: None,
+            stop: None,
         }
     }
 }
@@ -90,17 +98,21 @@ pub struct Setup {
     /// Epochs whose activations are dumped.
     pub dumped: BTreeSet<usize>,
     /// Measured epochs.
-    pub measured: BTreeSet<usize>,
+    pub measured: probe_capture::Planned,
     /// The samples information is measured on.
     pub probe: ProbeSet,
     /// Plot axes and title.
     pub plane: PlaneOptions,
     /// The run directory.
     pub out: PathBuf,
-    /// Whether this continues a checkpoint.
-    pub resuming: bool,
+    /// The checkpoint this run continues (verified: same config), if it is resumed.
+    pub resume: Option<probe_train::checkpoint::Checkpoint>,
+    /// Whether `--lr` set a new learning rate (applied after the checkpoint's optimiser state).
+    pub new_lr: bool,
     /// Stop after this epoch (`--stop-after`).
     pub stop_after: Option<usize>,
+    /// Stop after the current epoch once this is set (a signal).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// What trains the model: one epoch at a time.
     pub step: Box<dyn Step>,
 }
@@ -127,20 +139,27 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
     let invalid = || format!("invalid {source}");
     // Where the config came from, in messages about one of its keys.
     let location = source.strip_prefix("config file ").unwrap_or(&source);
-    if let Some(e) = opts.epochs {
-        cfg.train.epochs = e;
-        // A shorter run keeps its log schedule: at most one measurement per epoch.
-        if let Some(p) = cfg.measure.points.as_mut() {
-            *p = (*p).min(e.max(1));
+    check_flags(opts)?;
+    let flags = |cfg: &mut Config| apply_flags(cfg, opts);
+    let resume = match &resume_dir {
+        None => None,
+        Some(dir) => {
+            let c = resume::open(dir)?;
+            resume::verify_config(&c, dir, &cfg, flags)?;
+            Some(c)
         }
-    }
-    if let Some(s) = opts.seed {
-        cfg.seed = s;
-    }
-    if let Some(d) = &opts.device {
-        cfg.device = *d;
-    }
+    };
+    let mut before = cfg.clone();
+    flags(&mut cfg);
+    before.device = cfg.device;
+    let flags_changed = before.to_toml()? != cfg.to_toml()?;
     cfg.validate().with_context(invalid)?;
+    check_stop_after(
+        opts.stop_after,
+        &cfg,
+        resume.as_ref(),
+        resume_dir.as_deref(),
+    )?;
     cfg.train.checkpoint_every = Some(cfg.checkpoint_every());
     let device = device::resolve(cfg.device)?;
     let splits = data::load(&cfg)?;
@@ -202,23 +221,11 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
         .collect();
     let estimators = cfg.estimators()?;
     let dumped = cfg.dump_epochs()?;
-    let measured: BTreeSet<usize> = cfg
-        .schedule()?
-        .epochs(cfg.train.epochs)?
-        .into_iter()
-        .collect();
+    let measured = cfg.measured()?;
 
-    let probe_ds = match cfg.measure_on()? {
-        MeasureOn::All => data::concat(&splits.train, &splits.test),
-        MeasureOn::Train => splits.train.clone(),
-        MeasureOn::Test => splits.test.clone(),
-    };
+    let probe_ds = probe_samples(&cfg, &splits)?;
     let x_sym = exact_symbols(&probe_ds.x, probe_ds.n, probe_ds.d)?;
-    let plane = PlaneOptions {
-        title: format!("{} — information plane", cfg.name),
-        x_max: Some((x_sym.distinct as f64).log2()),
-        y_max: Some(entropy_bits(&probe_ds.y)),
-    };
+    let plane = plane_options(&cfg, &x_sym, &probe_ds.y);
     let probe = ProbeSet {
         x: Tensor::from_slice(&probe_ds.x, (probe_ds.n, probe_ds.d), &device)?,
         samples: Samples {
@@ -234,7 +241,14 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
     };
 
     let out = match resume_dir {
-        Some(dir) => dir,
+        Some(dir) => {
+            resume::remove_temporary_files(&dir)?;
+            if flags_changed {
+                // `--epochs`/`--lr` on resume: the run's config.toml says what it continues with.
+                write_atomic(&dir.join(CONFIG_FILE), cfg.to_toml()?.as_bytes())?;
+            }
+            dir
+        }
         None => {
             let out = opts.out.clone().unwrap_or_else(|| default_out(&cfg.name));
             create_run_dir(&out, opts.overwrite)?;
@@ -256,8 +270,10 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
     };
     let step = build_step(&cfg, &device, splits, model, vib, fused)?;
     Ok(Setup {
-        resuming: matches!(opts.config, ConfigSource::Resume(_)),
+        resume,
+        new_lr: opts.lr.is_some(),
         stop_after: opts.stop_after,
+        stop: opts.stop.clone(),
         cfg,
         device,
         hooks,
@@ -269,6 +285,93 @@ pub fn setup(opts: &TrainOptions) -> Result<Setup> {
         out,
         step,
     })
+}
+
+/// The samples information is measured on (`measure.on`).
+fn probe_samples(cfg: &Config, splits: &data::Splits) -> Result<probe_train::data::Dataset> {
+    Ok(match cfg.measure_on()? {
+        MeasureOn::All => data::concat(&splits.train, &splits.test),
+        MeasureOn::Train => splits.train.clone(),
+        MeasureOn::Test => splits.test.clone(),
+    })
+}
+
+/// The information plane's title and axes: I(X;T) up to log2 of the distinct inputs, I(T;Y) up
+/// to H(Y), in bits.
+fn plane_options(cfg: &Config, x: &probe_estimators::Symbols, y: &[u32]) -> PlaneOptions {
+    PlaneOptions {
+        title: format!("{} — information plane", cfg.name),
+        x_max: Some((x.distinct as f64).log2()),
+        y_max: Some(entropy_bits(y)),
+    }
+}
+
+/// The plane options of a run of `cfg` (its data loaded again), for redrawing its figures.
+pub fn plane_of(cfg: &Config) -> Result<PlaneOptions> {
+    let probe_ds = probe_samples(cfg, &data::load(cfg)?)?;
+    let x_sym = exact_symbols(&probe_ds.x, probe_ds.n, probe_ds.d)?;
+    Ok(plane_options(cfg, &x_sym, &probe_ds.y))
+}
+
+/// Checks the flags that need no config: counts of at least 1, a finite positive learning rate.
+fn check_flags(opts: &TrainOptions) -> Result<()> {
+    if opts.epochs == Some(0) {
+        bail!("invalid value for --epochs: 0; expected the number of epochs to train, at least 1");
+    }
+    if matches!(opts.config, ConfigSource::Resume(_)) && opts.seed.is_some() {
+        bail!("--seed cannot change a resumed run (its weights and random streams come from the checkpoint); start a new run with --config FILE --seed N");
+    }
+    if opts.stop_after == Some(0) {
+        bail!("invalid value for --stop-after: 0; expected an epoch of the run, at least 1");
+    }
+    if let Some(lr) = opts.lr {
+        if !(lr > 0.0 && lr.is_finite()) {
+            bail!("invalid value for --lr: {lr}; expected a positive learning rate such as 0.001");
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `--stop-after` names an epoch this run trains: after the checkpoint it resumes
+/// from and at most `train.epochs`.
+fn check_stop_after(
+    stop_after: Option<usize>,
+    cfg: &Config,
+    resume: Option<&probe_train::checkpoint::Checkpoint>,
+    dir: Option<&std::path::Path>,
+) -> Result<()> {
+    let Some(n) = stop_after else { return Ok(()) };
+    let epochs = cfg.train.epochs;
+    if n > epochs {
+        bail!("invalid value for --stop-after: {n}; the run has {epochs} epochs (`train.epochs`), so it would never stop early. Give an epoch from 1 to {epochs}, or --epochs N to train longer");
+    }
+    if let (Some(c), Some(dir)) = (resume, dir) {
+        let done = resume::epoch(c, dir)?;
+        if n <= done {
+            bail!("invalid value for --stop-after: {n}; the checkpoint of {} is at epoch {done} already, so resuming trains epochs {} to {epochs}. Give an epoch in that range", dir.display(), done + 1);
+        }
+    }
+    Ok(())
+}
+
+/// Applies the flags that override config values (`--epochs`, `--seed`, `--device`, `--lr`).
+fn apply_flags(cfg: &mut Config, opts: &TrainOptions) {
+    if let Some(e) = opts.epochs {
+        cfg.train.epochs = e;
+        // A shorter run keeps its log schedule: at most one measurement per epoch.
+        if let Some(p) = cfg.measure.points.as_mut() {
+            *p = (*p).min(e.max(1));
+        }
+    }
+    if let Some(s) = opts.seed {
+        cfg.seed = s;
+    }
+    if let Some(d) = &opts.device {
+        cfg.device = *d;
+    }
+    if let Some(lr) = opts.lr {
+        cfg.train.lr = lr;
+    }
 }
 
 /// The step that trains what `cfg` describes: a VIB, an ensemble of `train.repeats` seeds, or one

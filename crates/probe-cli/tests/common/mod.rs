@@ -46,8 +46,13 @@ pub fn ok(o: &Output) {
 /// Asserts `probe` failed as it does on an error of the run (exit code 1, one `error: ` line
 /// with the whole chain, no panic) and returns its stderr.
 pub fn run_error(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr:\n{err}");
+    let all = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr:\n{all}");
+    // A run that started says where it writes first (also with --quiet).
+    let err = match all.strip_prefix("run directory: ") {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, e)| e).to_string(),
+        None => all,
+    };
     assert!(err.starts_with("error: "), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     err

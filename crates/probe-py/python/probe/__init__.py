@@ -9,8 +9,11 @@ equal ``probe analyze`` bit for bit), and probe's own trainer, in-process.
 >>> float(r.infoplane["i_xt"][0])
 12.0
 
-Arrays may be numpy arrays of any layout (C, Fortran, strided views), torch tensors (CPU; a CUDA
-tensor is copied to the host), anything with ``__dlpack__``, or nested sequences. Activations are
+Arrays may be numpy arrays of any layout (C, Fortran, strided views), torch tensors, anything with
+``__dlpack__``, DLPack capsules (activations; C-contiguous), or nested sequences. A CUDA tensor's
+activations stay on the GPU when this build has CUDA (``probe.CUDA``): they are copied device to
+device onto probe's CUDA device and measured there; without CUDA they are copied to the host.
+Labels and inputs always go to the host (they are small). Activations are
 float16, bfloat16, float32 or float64 (float64 is rounded to float32 before binning, as the CLI
 does); labels integer class ids ``>= 0``, ``[samples]``; inputs any integer or float dtype.
 
@@ -74,16 +77,24 @@ def _is_torch(a) -> bool:
     return type(a).__module__.split(".")[0] == "torch" and hasattr(a, "detach")
 
 
-def _array(a, what: str):
+def _array(a, what: str, on_device: bool = False):
     """``a`` as a numpy array in native byte order and whether it holds bfloat16 bits as int16.
 
-    torch tensors go through DLPack (no copy on the CPU); a CUDA tensor is copied to the host.
-    Strided arrays are passed as they are: the native module reads them through their strides.
+    torch tensors go through DLPack (no copy on the CPU); a CUDA tensor is copied to the host,
+    unless ``on_device`` (activations) and this build has CUDA: then it is handed over as a DLPack
+    capsule, its producer told to order its work before probe's stream. A capsule is passed
+    through as it is (``on_device`` only). Strided arrays are passed as they are: the native module
+    reads them through their strides.
     """
+    if on_device and type(a).__name__ == "PyCapsule":
+        return a, False
     if _is_torch(a):
         import torch
 
         t = a.detach()
+        if on_device and CUDA and t.device.type == "cuda":
+            t = t.contiguous()
+            return t.__dlpack__(stream=_probe.cuda_stream(t.device.index or 0)), False
         if t.device.type != "cpu":
             t = t.cpu()
         bf16 = t.dtype == torch.bfloat16
@@ -164,7 +175,7 @@ def _layers(activations) -> list:
     for name, a in items:
         if not isinstance(name, str):
             raise TypeError(f"activations: layer names must be str, got {type(name).__name__}")
-        arr, bf16 = _array(a, f"activations[{name!r}]")
+        arr, bf16 = _array(a, f"activations[{name!r}]", on_device=True)
         out.append((name, arr, bf16))
     return out
 
@@ -208,7 +219,7 @@ def entropy(t, estimator=None) -> float:
     """H(T) in bits of activations ``t`` ``[samples, ...]``: the plug-in entropy of each sample's
     row of bins under ``Binned`` (default), ``Floor`` or ``Adaptive``; for ``Kde(sigma2)`` the
     upper bound F(2σ²) on the entropy of ``T + N(0, σ²I)``."""
-    arr, bf16 = _array(t, "t")
+    arr, bf16 = _array(t, "t", on_device=True)
     return _probe.entropy(arr, estimator, bf16)
 
 
@@ -225,7 +236,7 @@ class MutualInformation(NamedTuple):
 def mutual_information(t, labels, inputs=None, estimator=None) -> MutualInformation:
     """I(X;T) and I(T;Y) in bits of one layer ``t`` ``[samples, ...]`` (as one row of
     ``analyze``)."""
-    arr, bf16 = _array(t, "t")
+    arr, bf16 = _array(t, "t", on_device=True)
     y, _ = _array(labels, "labels")
     x = None if inputs is None else _array(inputs, "inputs")
     return MutualInformation(*_probe.mutual_information(arr, y, x, estimator, bf16))
@@ -281,6 +292,7 @@ def train(
     overwrite: bool = False,
     device: Optional[str] = None,
     stop_after: Optional[int] = None,
+    lr: Optional[float] = None,
 ) -> Run:
     """Trains a run of probe's own trainer in this process, as ``probe train`` does.
 
@@ -288,12 +300,13 @@ def train(
         config: a config file (path) or the config as a dict (the TOML's tables as nested dicts).
         out: run directory (default ``runs/{name}-{UTC time}``); ``overwrite`` replaces probe's
             files in an existing one.
-        epochs, seed, device, stop_after: as ``--epochs``, ``--seed``, ``--device``,
-            ``--stop-after``.
+        epochs, seed, device, stop_after, lr: as ``--epochs``, ``--seed``, ``--device``,
+            ``--stop-after``, ``--lr`` (the learning rate, overriding ``train.lr``).
         on_measure: called after each measured epoch with ``{"epoch": int, "infoplane": rows,
             "flow": rows, "stats": rows}`` (the rows that epoch adds to the CSVs, as DataFrames).
             An exception it raises stops the run (everything finished so far is kept) and
-            propagates. Ctrl-C stops the run the same way.
+            propagates. Ctrl-C ends the epoch in progress, writes a checkpoint and raises
+            ``KeyboardInterrupt``; ``probe train --resume DIR`` continues the run.
 
     Returns the run's tables (:class:`Run`).
     """
@@ -320,6 +333,7 @@ def train(
         device,
         stop_after,
         callback,
+        lr,
     )
     return Run(d)
 

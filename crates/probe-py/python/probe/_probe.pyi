@@ -9,6 +9,10 @@ import numpy as np
 __version__: str
 cuda: bool
 
+def cuda_stream(device: int) -> int:
+    """The handle of the stream probe's CUDA device ``device`` uses, for
+    ``tensor.__dlpack__(stream=...)`` (raises ``ValueError`` in a build without CUDA)."""
+
 class Estimator:
     """An information estimator (base class of Binned, Floor, Adaptive, Kde, Knn)."""
 
@@ -110,5 +114,6 @@ def train(
     device: Optional[str] = None,
     stop_after: Optional[int] = None,
     on_measure: Optional[Callable[[dict[str, Any]], Any]] = None,
+    lr: Optional[float] = None,
 ) -> dict[str, Any]:
     """Trains a run in-process; returns ``{"out", "epoch", "stopped_after", "tables"}``."""

@@ -65,6 +65,9 @@ class InfoPlane:
         estimators: as for :func:`probe.analyze` (default ``probe.Binned()``).
         batch_size: forward the probe set in batches of this size (default: all at once).
         flow, stats: also compute the flow and statistics tables per measurement.
+
+    With a CUDA build of probe (``probe.CUDA``), the activations of a model on the GPU are
+    measured there (copied device to device, never through the host).
     """
 
     def __init__(

@@ -6,12 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::error::{bail, Context, Result};
-use probe_capture::Schedule;
+use crate::error::{bail, invalid, Context, Result};
+use probe_capture::{Planned, Schedule};
 use probe_train::optim::OptimSpec;
 use serde::{Deserialize, Serialize};
 
 pub mod keyword;
+pub mod limits;
 pub mod model;
 
 pub use crate::estimate::NamedEstimator;
@@ -403,11 +404,41 @@ fn default_hooks() -> Vec<String> {
     vec!["layers.*.hook_post".into()]
 }
 
+/// Checks that the run name is one path component (the default run directory is
+/// `runs/{name}-{time}`): not empty, no `/` or `\\`, not `.` or `..`, no control characters.
+pub fn check_name(name: &str) -> Result<()> {
+    let why = if name.trim().is_empty() {
+        "it is empty"
+    } else if name.contains(['/', '\\']) {
+        "it contains a path separator"
+    } else if name == "." || name == ".." {
+        "it names a directory, not a run"
+    } else if name.chars().any(char::is_control) {
+        "it contains control characters"
+    } else if name.len() > 200 {
+        "it is longer than 200 bytes"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "invalid value for `name`: {name:?}; {why}. The name is one path component of the run directory runs/{{name}}-{{time}}, e.g. \"tishby-tanh\"; to write elsewhere use --out DIR"
+    )
+}
+
 impl Config {
     /// Reads and parses `path`; syntax errors, unknown keys and wrong types name the file, key and line.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let ok = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = ok.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = ok.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            invalid!(
+                "invalid config file {}: line {line}, column {column}: bytes that are not UTF-8 text (a TOML file is UTF-8); save it as UTF-8",
+                path.display()
+            )
+        })?;
         Self::from_toml(&text, &format!("config file {}", path.display()))
     }
 
@@ -453,9 +484,14 @@ impl Config {
                 "`measure.points` is required with schedule = \"log\" (number of log-spaced epochs)",
             )?),
         };
-        s.epochs(self.train.epochs)
+        s.plan(self.train.epochs)
             .context("invalid value for `measure.points`/`measure.every`")?;
         Ok(s)
+    }
+
+    /// The measured epochs (O(points) memory, whatever `train.epochs` is).
+    pub fn measured(&self) -> Result<Planned> {
+        Ok(self.schedule()?.plan(self.train.epochs)?)
     }
 
     /// `train.checkpoint_every`, its default filled in (`ceil(epochs / 20)`).
@@ -500,21 +536,27 @@ impl Config {
     /// The epochs whose activations are written to the run directory (`measure.dump_activations`),
     /// validated against the schedule: only measured epochs are captured.
     pub fn dump_epochs(&self) -> Result<BTreeSet<usize>> {
-        let measured: BTreeSet<usize> = self
-            .schedule()?
-            .epochs(self.train.epochs)?
-            .into_iter()
-            .collect();
+        let measured = self.measured()?;
         match &self.measure.dump_activations {
             None => Ok(BTreeSet::new()),
-            Some(DumpSpec::Keyword(k)) if k == "measured" => Ok(measured),
+            Some(DumpSpec::Keyword(k)) if k == "measured" => {
+                if measured.len() > limits::MAX_DUMPS {
+                    bail!(
+                        "invalid value for `measure.dump_activations`: \"measured\" would write {} activation files (one per measured epoch), at most {} are allowed; list the epochs to dump, e.g. [1, {}]",
+                        measured.len(),
+                        limits::MAX_DUMPS,
+                        self.train.epochs
+                    );
+                }
+                Ok(measured.iter().collect())
+            }
             Some(DumpSpec::Keyword(k)) => bail!(
                 "invalid value for `measure.dump_activations`: {k:?}; expected \"measured\" or a list of measured epochs, e.g. [1, 100]"
             ),
             Some(DumpSpec::Epochs(list)) => {
                 let mut out = BTreeSet::new();
                 for &e in list {
-                    if !measured.contains(&e) {
+                    if !measured.contains(e) {
                         let shown: Vec<String> = measured.iter().take(12).map(|e| e.to_string()).collect();
                         bail!(
                             "invalid value in `measure.dump_activations`: epoch {e} is not measured ({} measured epochs of {}: {}{}); only measured epochs are captured",
@@ -549,6 +591,8 @@ impl Config {
 
     /// Checks every value that does not depend on the data, so mistakes surface before loading it.
     pub fn validate(&self) -> Result<()> {
+        check_name(&self.name)?;
+        limits::check(self)?;
         if self.train.batch_size == 0 {
             bail!("invalid value for `train.batch_size`: 0; expected at least 1");
         }

@@ -1,16 +1,100 @@
 //! The figures of a run directory: `infoplane.{png,svg}` (first estimator) and
 //! `infoplane-{name}.{png,svg}` (the others) from the information-plane rows; for ensembles the
 //! mean trajectories and `infoplane{-name}-band.{png,svg}` with ± one standard deviation over the
-//! seeds; [`gradients`](super::gradients) draws `gradients.{png,svg}`.
+//! seeds; [`gradients`](super::gradients) draws `gradients.{png,svg}`. [`redraw`] draws them all
+//! again from a run directory's CSV files (`probe plot DIR`), e.g. after a full disk stopped a
+//! run before its figures were written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use probe_report::{
     plot_infoplane, plot_lines, CsvTable, InfoPoint, LineOptions, PlaneOptions, Series,
 };
 
-use super::INFOPLANE_HEADER;
-use crate::error::{Context, Result};
+use super::{
+    CONFIG_FILE, GRADIENTS_FILE, GRADIENTS_HEADER, INFOPLANE_FILE, INFOPLANE_HEADER, MEAN_FILE,
+    MEAN_HEADER,
+};
+use crate::config::Config;
+use crate::error::{bail, Context, Result};
+
+/// Draws every figure of run directory `dir` again from its `config.toml` and CSV files (the
+/// data set is loaded for the axes' bounds); returns the CSV files drawn from.
+pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>> {
+    let cfg = Config::load(&dir.join(CONFIG_FILE))
+        .with_context(|| format!("{} is not a run directory of probe train", dir.display()))?;
+    let plane = crate::setup::plane_of(&cfg)?;
+    let estimators: Vec<String> = cfg.estimators()?.into_iter().map(|e| e.name).collect();
+    let mut used = Vec::new();
+    if cfg.train.repeats > 1 {
+        let p = dir.join(MEAN_FILE);
+        let mean = read_table(&p, &MEAN_HEADER)?;
+        plot_means(&mean, &estimators, &plane, dir, cfg.train.repeats)?;
+        used.push(p);
+    } else {
+        let p = dir.join(INFOPLANE_FILE);
+        let t = read_table(&p, &INFOPLANE_HEADER)?;
+        plot_planes(&points_of(&t)?, &estimators, &plane, dir)?;
+        used.push(p);
+    }
+    let g = dir.join(GRADIENTS_FILE);
+    if g.is_file() {
+        super::gradients::plot(&read_table(&g, &GRADIENTS_HEADER)?, dir, &cfg.name)?;
+        used.push(g);
+    }
+    Ok(used)
+}
+
+/// Reads the CSV file `path` (as [`CsvTable`] writes it: RFC 4180 quoting, `\n` line ends),
+/// which must have the columns `header` (after an optional leading `seed` column).
+pub fn read_table(path: &Path, header: &[&str]) -> Result<CsvTable> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut records = parse_csv(&text).into_iter();
+    let found = records.next().unwrap_or_default();
+    let cols: Vec<&str> = found.iter().map(String::as_str).collect();
+    if cols != header && cols.get(1..) != Some(header) {
+        bail!(
+            "{} has columns {cols:?}, expected {header:?}; it was not written by this probe",
+            path.display()
+        );
+    }
+    let mut t = CsvTable::new(&cols);
+    for (i, r) in records.enumerate() {
+        t.push(r)
+            .with_context(|| format!("{}: line {} is not a whole row", path.display(), i + 2))?;
+    }
+    Ok(t)
+}
+
+/// The records of CSV `text`: fields split at commas outside double quotes, `""` inside quotes
+/// a quote, records ended by `\n` outside quotes.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut out, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                out.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        out.push(row);
+    }
+    out
+}
 
 /// Draws `pts` into `{stem}.png` and `{stem}.svg` in `dir`, with `plane`'s options but `title`.
 pub fn plot_plane(
@@ -155,4 +239,21 @@ pub fn plot_means(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_reader_reads_what_the_writer_writes() {
+        let mut t = CsvTable::new(&["a", "b"]);
+        t.push(["plain", "has \"quote\", comma"]).unwrap();
+        t.push(["line\nbreak", ""]).unwrap();
+        assert_eq!(parse_csv(&t.to_string()), {
+            let mut all = vec![t.header().to_vec()];
+            all.extend(t.rows().iter().cloned());
+            all
+        });
+    }
 }

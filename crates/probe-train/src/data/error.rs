@@ -176,6 +176,45 @@ pub enum DataError {
         test_shape: (usize, usize),
     },
 
+    /// A data set's `path` is a file where a directory of files is expected.
+    #[error(
+        "data set path {} is a file; expected the directory that holds the data set's files \
+         (e.g. train-images-idx3-ubyte.gz …): set `data.path` to its directory",
+        path.display()
+    )]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+
+    /// A file of a data set holds no samples.
+    #[error("{} holds 0 {what}; a data set needs at least one training and one test sample", path.display())]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold (`images`, `labels`).
+        what: &'static str,
+    },
+
+    /// A label outside the classes of the data set.
+    #[error(
+        "{} has label {value} at index {index}; expected a class in 0..{classes} ({why}); the file \
+         is damaged or is not this data set's labels",
+        path.display()
+    )]
+    LabelOutOfRange {
+        /// The label file.
+        path: PathBuf,
+        /// The label's index in the file.
+        index: usize,
+        /// The label.
+        value: u32,
+        /// The number of classes.
+        classes: usize,
+        /// Where the number of classes comes from.
+        why: String,
+    },
+
     /// One or more of the four MNIST-format files are missing from a directory.
     #[error(
         "data set directory {}{} lacks {}; each file may be raw or gzip-compressed (name + .gz). \

@@ -230,6 +230,12 @@ fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
 fn load_split(images: &Path, labels: &Path, name: String) -> Result<Dataset, DataError> {
     let img = read_idx_images(images)?;
     let lab = read_idx_labels(labels)?;
+    if img.n == 0 {
+        return Err(DataError::EmptyFile {
+            path: images.to_path_buf(),
+            what: "images",
+        });
+    }
     if img.n != lab.len() {
         return Err(DataError::CountMismatch {
             images: images.to_path_buf(),
@@ -249,13 +255,28 @@ fn load_split(images: &Path, labels: &Path, name: String) -> Result<Dataset, Dat
     })
 }
 
+/// The data sets whose files hold the 10 classes of MNIST or Fashion-MNIST.
+const TEN_CLASS_SETS: [&str; 4] = [
+    "mnist",
+    "mnist-subset",
+    "fashion-mnist",
+    "fashion-mnist-subset",
+];
+
 /// Loads an MNIST-format data set from `dir`: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 /// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each raw or with `.gz` (the raw file wins
-/// if both exist). The splits are named `{name}-train` and `{name}-test`; `classes` is one more than
-/// the largest label in either split (10 for MNIST and Fashion-MNIST).
+/// if both exist). The splits are named `{name}-train` and `{name}-test`. `classes` is 10 for
+/// MNIST and Fashion-MNIST (`name` one of theirs), else one more than the largest training label;
+/// a label outside the classes is an error naming its file, index and value, and so is a file
+/// with no images.
 ///
 /// If any file is missing, one [`DataError::MissingFiles`] lists all of them.
 pub fn load_mnist_dir(dir: &Path, name: &str) -> Result<MnistSplits, DataError> {
+    if dir.is_file() {
+        return Err(DataError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
     let mut paths = Vec::with_capacity(MNIST_FILES.len());
     let mut missing = Vec::new();
     for stem in MNIST_FILES {
@@ -282,12 +303,24 @@ pub fn load_mnist_dir(dir: &Path, name: &str) -> Result<MnistSplits, DataError> 
             test_shape: test.image_shape.unwrap_or_default(),
         });
     }
-    let classes = train
-        .y
-        .iter()
-        .chain(&test.y)
-        .max()
-        .map_or(0, |&m| m as usize + 1);
+    let (classes, why) = match TEN_CLASS_SETS.contains(&name) {
+        true => (10, format!("{name} has 10 classes")),
+        false => {
+            let max = train.y.iter().max().map_or(0, |&m| m as usize);
+            (max + 1, format!("the largest training label is {max}"))
+        }
+    };
+    for (labels, ds) in [(train_lab, &train), (test_lab, &test)] {
+        if let Some(index) = ds.y.iter().position(|&y| y as usize >= classes) {
+            return Err(DataError::LabelOutOfRange {
+                path: labels.clone(),
+                index,
+                value: ds.y[index],
+                classes,
+                why,
+            });
+        }
+    }
     train.classes = classes;
     test.classes = classes;
     Ok(MnistSplits { train, test })

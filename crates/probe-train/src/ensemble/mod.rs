@@ -153,9 +153,6 @@ impl EnsembleMlp {
     /// The safetensors bytes of replica `r`'s weights: the same file a single run of its seed
     /// writes as `model.safetensors`.
     pub fn replica_bytes(&self, r: usize) -> Result<Vec<u8>> {
-        safetensors::serialize(self.replica_tensors(r)?, None).map_err(|e| Error::Checkpoint {
-            path: "<memory>".into(),
-            message: e.to_string(),
-        })
+        crate::checkpoint::tensors_to_bytes(&self.replica_tensors(r)?)
     }
 }

@@ -25,7 +25,7 @@ use super::layers::norm::{BatchNorm, TrainFlag};
 use super::layers::param::ParamInit;
 use super::layers::pool::{pool2d, PoolType};
 use super::layers::Hooks;
-use super::{check_classes, check_hidden_widths, Activation, Init, Model};
+use super::{check_classes, Activation, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -131,14 +131,7 @@ impl Cnn {
     /// Builds the CNN on `device`: weights from the `Init` stream of `seed`, dropout masks from
     /// its `Dropout` stream.
     pub fn new(spec: &CnnSpec, seed: u64, device: &Device) -> Result<Self> {
-        if spec.convs.is_empty() {
-            return Err(Error::invalid(
-                "model.channels",
-                "a CNN needs at least one convolution block, e.g. channels = [16, 32]",
-            ));
-        }
         check_classes(spec.classes)?;
-        check_hidden_widths("model.fc", &spec.fc)?;
         let shapes = spec.shapes()?;
         let mut rng = rng::stream(seed, Stream::Init);
         let mut p = ParamInit::new(&mut rng, spec.init, device);

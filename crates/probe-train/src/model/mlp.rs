@@ -13,7 +13,7 @@ use super::layers::matmul_wt::matmul_wt;
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
-use super::{check_classes, check_hidden_widths, Activation, Init, Model};
+use super::{check_classes, Activation, Init, Model};
 use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
@@ -42,11 +42,7 @@ pub struct Mlp {
 impl Mlp {
     /// Builds the MLP on `device` with weights drawn from the `Init` stream of `seed`.
     pub fn new(spec: &MlpSpec, seed: u64, device: &Device) -> Result<Self> {
-        if spec.input_dim == 0 {
-            return Err(Error::invalid("model", "the input has no features"));
-        }
         check_classes(spec.classes)?;
-        check_hidden_widths("model.hidden", &spec.hidden)?;
         let mut rng = rng::stream(seed, Stream::Init);
         let mut widths = vec![spec.input_dim];
         widths.extend(&spec.hidden);

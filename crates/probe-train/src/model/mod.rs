@@ -11,6 +11,12 @@
 //!   dropout.
 //! - [`Transformer`]: a ViT-style encoder classifier (patch or row tokens, CLS or mean pooling).
 //! - [`Rnn`]: an LSTM or GRU reading an image row by row.
+//!
+//! Validation happens once. A spec's settings (widths, block sizes, heads, dropout) are checked
+//! where the user wrote them, by probe-run's config parser, with errors naming the TOML key;
+//! constructors do not check them again. They check only what the config cannot know: the
+//! number of classes and the image size that come from the data, and whether every kernel, pool
+//! and patch fits that image (a geometry that would otherwise divide by zero or go negative).
 
 mod activation;
 mod cnn;
@@ -39,17 +45,6 @@ pub(crate) fn check_classes(classes: usize) -> Result<()> {
         return Err(Error::invalid(
             "model",
             format!("a classifier needs at least 2 classes, the data has {classes}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that every hidden width (the config key `key`) is at least 1.
-pub(crate) fn check_hidden_widths(key: &str, widths: &[usize]) -> Result<()> {
-    if let Some(i) = widths.iter().position(|&w| w == 0) {
-        return Err(Error::invalid(
-            key,
-            format!("width {i} is 0; every hidden width must be at least 1"),
         ));
     }
     Ok(())

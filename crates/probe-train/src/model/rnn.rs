@@ -66,12 +66,6 @@ impl Rnn {
                 format!("the image {c}×{h}×{w} has no pixels"),
             ));
         }
-        if spec.hidden == 0 {
-            return Err(Error::invalid("model.hidden", "0; expected at least 1"));
-        }
-        if spec.layers == 0 {
-            return Err(Error::invalid("model.layers", "0; expected at least 1"));
-        }
         check_classes(spec.classes)?;
         let mut rng = rng::stream(seed, Stream::Init);
         // PyTorch draws every recurrent parameter uniform in ±1/√H.

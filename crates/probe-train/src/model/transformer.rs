@@ -121,15 +121,6 @@ impl Transformer {
     /// Builds the model on `device` with weights from the `Init` stream of `seed`.
     pub fn new(spec: &TransformerSpec, seed: u64, device: &Device) -> Result<Self> {
         let (t, tok_dim) = spec.token_shape()?;
-        for (key, v) in [
-            ("model.d_model", spec.d_model),
-            ("model.layers", spec.layers),
-            ("model.d_mlp", spec.d_mlp),
-        ] {
-            if v == 0 {
-                return Err(Error::invalid(key, "0; expected at least 1"));
-            }
-        }
         check_classes(spec.classes)?;
         let d = spec.d_model;
         let mut rng = rng::stream(seed, Stream::Init);

@@ -5,12 +5,14 @@
 //! an interrupted run never leaves a half-written checkpoint. A [`Checkpoint`] holds a whole
 //! training state (weights, optimiser buffers, random-stream positions, results) for `--resume`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
 
 use crate::model::Model;
+
+pub mod format;
 use crate::{Error, Result};
 
 /// A model's whole state: its parameters and its buffers (batch-norm running statistics).
@@ -20,31 +22,75 @@ pub fn named_state(model: &dyn Model) -> Vec<(String, Var)> {
     v
 }
 
-/// The safetensors bytes of `model`'s parameters and buffers ([`named_state`]).
+/// The safetensors bytes of `model`'s parameters and buffers ([`named_state`]), with checksums
+/// (see [`mod@format`]).
 pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
-    let tensors: Vec<(String, Tensor)> = named_state(model)
+    let state: Vec<(String, Tensor)> = named_state(model)
         .into_iter()
         .map(|(k, v)| (k, v.as_tensor().clone()))
         .collect();
-    safetensors::serialize(tensors, None).map_err(|e| Error::Checkpoint {
-        path: "<memory>".into(),
-        message: e.to_string(),
-    })
+    tensors_to_bytes(&state)
+}
+
+/// The safetensors bytes of named tensors (a model file), with checksums (see [`mod@format`]).
+pub fn tensors_to_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    let entries = tensors
+        .iter()
+        .map(|(k, t)| entry(k, t))
+        .collect::<Result<Vec<_>>>()?;
+    format::encode(&entries, &BTreeMap::new())
 }
 
 /// Loads parameters and buffers saved by `to_bytes` (or a PyTorch `state_dict` with the same
 /// names) into `model`; every one must be present with its shape, other tensors are ignored.
+/// Checksums, where the file has them, are verified.
 pub fn load(model: &dyn Model, path: &Path, device: &Device) -> Result<()> {
-    let tensors: HashMap<String, Tensor> =
-        candle_core::safetensors::load(path, device).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+    let decoded = read_file(path)?;
+    let tensors = decoded
+        .entries
+        .iter()
+        .map(|e| Ok((e.name.clone(), tensor(e, device, path)?)))
+        .collect::<Result<Vec<_>>>()?;
+    set_vars(&named_state(model), &tensors, path)
+}
+
+/// The decoded, verified contents of the safetensors file `path`.
+fn read_file(path: &Path) -> Result<format::Decoded> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    format::decode(&bytes, path)
+}
+
+/// `t` (any device) as a stored entry named `name`.
+fn entry(name: &str, t: &Tensor) -> Result<format::Entry> {
+    use safetensors::View;
+    let t = t.to_device(&Device::Cpu)?;
+    Ok(format::Entry {
+        name: name.to_string(),
+        dtype: format!("{:?}", View::dtype(&t)),
+        shape: t.dims().to_vec(),
+        data: View::data(&t).into_owned(),
+    })
+}
+
+/// The tensor stored as `e` in the file `path`, on `device`.
+fn tensor(e: &format::Entry, device: &Device, path: &Path) -> Result<Tensor> {
+    let err = |message: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let dtype: safetensors::Dtype =
+        serde_json::from_value(serde_json::Value::from(e.dtype.clone())).map_err(|_| {
+            err(format!(
+                "tensor `{}` has an unknown dtype {}",
+                e.name, e.dtype
+            ))
         })?;
-    for (name, var) in named_state(model) {
-        let t = checked(&name, tensors.get(&name), &var, path)?;
-        var.set(&t.to_dtype(var.dtype())?)?;
-    }
-    Ok(())
+    let view = safetensors::tensor::TensorView::new(dtype, e.shape.clone(), &e.data)
+        .map_err(|x| err(format!("tensor `{}`: {x}", e.name)))?;
+    Ok(candle_core::safetensors::Load::load(&view, device)?)
 }
 
 /// The tensor found for the parameter `name` in the checkpoint at `path`, which must be there
@@ -83,51 +129,52 @@ pub struct Checkpoint {
     pub blobs: BTreeMap<String, Vec<u8>>,
 }
 
-/// The metadata key marking a probe checkpoint, and its format version.
+/// The metadata key marking a probe checkpoint, and its format version (2: probe's own
+/// byte-stable writer with checksums, see [`mod@format`]).
 const FORMAT_KEY: &str = "probe.checkpoint";
-const FORMAT_VERSION: &str = "1";
+const FORMAT_VERSION: &str = "2";
 const BLOB_PREFIX: &str = "blob.";
 
 impl Checkpoint {
-    /// The safetensors bytes.
+    /// The safetensors bytes: the same checkpoint always gives the same bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let err = |message: String| Error::Checkpoint {
-            path: "<memory>".into(),
-            message,
-        };
-        let mut all: Vec<(String, Tensor)> = self.tensors.clone();
+        let mut all = self
+            .tensors
+            .iter()
+            .map(|(name, t)| entry(name, t))
+            .collect::<Result<Vec<_>>>()?;
         for (name, bytes) in &self.blobs {
-            let t = Tensor::from_slice(bytes.as_slice(), bytes.len(), &Device::Cpu)?;
-            all.push((format!("{BLOB_PREFIX}{name}"), t));
+            let name = format!("{BLOB_PREFIX}{name}");
+            all.push(format::Entry::new(
+                &name,
+                "U8",
+                vec![bytes.len()],
+                bytes.clone(),
+            ));
         }
-        let mut meta: HashMap<String, String> = self.meta.clone().into_iter().collect();
+        let mut meta = self.meta.clone();
         meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
-        safetensors::serialize(all, Some(meta)).map_err(|e| err(e.to_string()))
+        format::encode(&all, &meta)
     }
 
-    /// Reads a checkpoint written by [`Checkpoint::to_bytes`]; tensors are placed on `device`.
+    /// Reads a checkpoint written by [`Checkpoint::to_bytes`], verifying every checksum (an error
+    /// names the file and the tensor that changed); tensors are placed on `device`.
     pub fn read(path: &Path, device: &Device) -> Result<Self> {
         let err = |message: String| Error::Checkpoint {
             path: path.to_path_buf(),
             message,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| err(format!("not a safetensors file: {e}")))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| err(format!("not a safetensors file: {e}")))?;
-        let mut meta: BTreeMap<String, String> = header
-            .metadata()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let format::Decoded {
+            entries,
+            mut meta,
+            verified,
+        } = read_file(path)?;
         match meta.remove(FORMAT_KEY).as_deref() {
             Some(FORMAT_VERSION) => {}
             Some(v) => {
                 return Err(err(format!(
-                "checkpoint format {v} is not supported (this probe reads format {FORMAT_VERSION})"
-            )))
+                    "checkpoint format {v} is not supported (this probe reads format {FORMAT_VERSION}); resume with the probe version that wrote it"
+                )))
             }
             None => {
                 return Err(err(
@@ -135,20 +182,24 @@ impl Checkpoint {
                 ))
             }
         }
+        if !verified {
+            return Err(err(format!(
+                "its checksums (`{}`) are missing; the file changed after probe wrote it",
+                format::HEADER_CRC_KEY
+            )));
+        }
         let mut out = Checkpoint {
             meta,
             ..Checkpoint::default()
         };
-        let mut views = st.tensors();
-        views.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, view) in views {
-            match name.strip_prefix(BLOB_PREFIX) {
+        for e in entries {
+            match e.name.strip_prefix(BLOB_PREFIX) {
                 Some(blob) => {
-                    out.blobs.insert(blob.to_string(), view.data().to_vec());
+                    out.blobs.insert(blob.to_string(), e.data);
                 }
                 None => {
-                    let t = candle_core::safetensors::Load::load(&view, device)?;
-                    out.tensors.push((name, t));
+                    let t = tensor(&e, device, path)?;
+                    out.tensors.push((e.name, t));
                 }
             }
         }
