@@ -57,7 +57,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Like [`write_atomic`] but without `fsync`: readers and a killed process still see the old or
 /// the new content, never a torn file; only a power loss or kernel crash can lose the last write.
-/// Use it for files rewritten many times during a run (a CSV after every measured epoch), and
+/// Use it for files rewritten many times during a run, and
 /// [`write_atomic`] for their final version.
 pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_via_temp(path, bytes, false)

@@ -25,9 +25,8 @@ use std::path::Path;
 pub struct CsvTable {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
-    /// The rows rendered as CSV lines, appended as they are pushed: a run rewrites its growing
-    /// tables at every measured epoch, and rendering every field again each time was 6% of the
-    /// 12-bit protocol.
+    /// The rows rendered as CSV lines, appended as they are pushed, so rendering the whole table
+    /// (`probe analyze`'s files, a run's returned tables) does not format every field again.
     text: String,
 }
 
@@ -82,6 +81,38 @@ impl CsvTable {
         self.rows.is_empty()
     }
 
+    /// Reads back the text [`CsvTable`]'s `Display` writes (`path` names it in errors): a header
+    /// line, then rows of its width, every line `\n`-terminated, fields quoted as
+    /// [`CsvTable::push`] quotes them. Anything else (a torn last line, a foreign dialect) is an
+    /// error, so a table read back renders to exactly `text`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let bad = |line: usize, reason: &str| Error::CsvParse {
+            path: path.to_path_buf(),
+            line,
+            reason: reason.to_string(),
+        };
+        let mut records = split_records(text).map_err(|(line, reason)| bad(line, reason))?;
+        if records.is_empty() {
+            return Err(bad(1, "no header line"));
+        }
+        let rows = records.split_off(1);
+        let header: Vec<&str> = records[0].iter().map(String::as_str).collect();
+        let mut table = CsvTable::new(&header);
+        for (i, row) in rows.into_iter().enumerate() {
+            let width = row.len();
+            table.push(row).map_err(|_| {
+                bad(
+                    i + 2,
+                    &format!("{width} fields, the header has {}", header.len()),
+                )
+            })?;
+        }
+        if table.to_string() != text {
+            return Err(bad(1, "not quoted the way probe writes CSV tables"));
+        }
+        Ok(table)
+    }
+
     /// Writes the table to `path` with [`crate::atomic::write_atomic`].
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomic(path, self.to_string().as_bytes())
@@ -104,8 +135,52 @@ impl fmt::Display for CsvTable {
     }
 }
 
+/// Splits CSV text into records of fields (RFC 4180 quoting); errors give a 1-based line
+/// (of the file's text) and a reason.
+fn split_records(text: &str) -> std::result::Result<Vec<Vec<String>>, (usize, &'static str)> {
+    let mut records = Vec::new();
+    let (mut fields, mut field) = (Vec::new(), String::new());
+    let mut line = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if field.is_empty() => {
+                let opened = line;
+                loop {
+                    match chars.next() {
+                        None => return Err((opened, "a quoted field is not closed")),
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            field.push('"');
+                        }
+                        Some('"') => break,
+                        Some(ch) => {
+                            line += usize::from(ch == '\n');
+                            field.push(ch);
+                        }
+                    }
+                }
+                if !matches!(chars.peek(), Some(',' | '\n')) {
+                    return Err((line, "text after a closing quote"));
+                }
+            }
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut fields));
+                line += 1;
+            }
+            c => field.push(c),
+        }
+    }
+    if !field.is_empty() || !fields.is_empty() {
+        return Err((line, "the last line has no line break (a torn write?)"));
+    }
+    Ok(records)
+}
+
 /// Appends `fields` as one CSV line (quoted where needed, `\n`-terminated) to `out`.
-fn render_line(out: &mut String, fields: &[String]) {
+pub(crate) fn render_line(out: &mut String, fields: &[String]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -155,6 +230,35 @@ mod tests {
             "a,\"b,c\"\nplain,\"has \"\"quote\"\"\"\n\"line\nbreak\",\"cr\rhere\"\n, spaced \n"
         );
         assert_eq!(t.len(), 3);
+    }
+
+    /// `parse` is the inverse of `Display`: every quoting case of the test above reads back to
+    /// the same fields, and text probe would not write is refused with its line.
+    #[test]
+    fn parse_reads_back_what_display_writes() {
+        let mut t = CsvTable::new(&["a", "b,c"]);
+        t.push(["plain", "has \"quote\""]).unwrap();
+        t.push(["line\nbreak", "cr\rhere"]).unwrap();
+        t.push(["", " spaced "]).unwrap();
+        let text = t.to_string();
+        let p = Path::new("t.csv");
+        assert_eq!(CsvTable::parse(&text, p).unwrap(), t);
+        let header_only = CsvTable::new(&["x"]);
+        assert_eq!(CsvTable::parse("x\n", p).unwrap(), header_only);
+        for (bad, line, why) in [
+            ("", 1, "no header"),
+            ("a,b\n1,2\n3,4", 3, "no line break"),
+            ("a,b\n1\n", 2, "1 fields"),
+            ("a,b\n\"1,2\n", 2, "not closed"),
+            ("a,b\n\"1\"x,2\n", 2, "after a closing quote"),
+            ("a,b\n\"1\",2\n", 1, "not quoted the way"),
+        ] {
+            let e = CsvTable::parse(bad, p).unwrap_err().to_string();
+            assert!(
+                e.contains("t.csv") && e.contains(&format!("line {line}:")) && e.contains(why),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -65,6 +65,30 @@ pub enum Error {
         got: usize,
     },
 
+    /// A CSV file that is not in the form [`crate::CsvTable`] writes.
+    #[error("cannot read {} as a CSV table: line {line}: {reason}", path.display())]
+    CsvParse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where the problem is.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An appended table's file does not match what the checkpoint recorded of it, so the run
+    /// cannot continue it.
+    #[error(
+        "cannot resume {}: {reason}; restore the run directory as it was, or start the run again with --overwrite",
+        path.display()
+    )]
+    ResumeMismatch {
+        /// The table's file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
+
     /// Nothing to plot: no points, or none with finite coordinates.
     #[error("cannot plot {}: {reason}", path.display())]
     NoPoints {

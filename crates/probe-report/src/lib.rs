@@ -2,8 +2,9 @@
 //!
 //! A run directory holds a fixed set of files ([`atomic::PROBE_OUTPUT_FILES`]):
 //! `config.toml`, `metrics.csv`, `infoplane.csv`, `model.safetensors`, `infoplane.png` and
-//! `infoplane.svg`. Every file is written with [`atomic::write_atomic`], so a reader (or a crash)
-//! never sees a half-written file.
+//! `infoplane.svg`. Files are written with [`atomic::write_atomic`], so a reader (or a crash)
+//! never sees a half-written file; tables that grow during a run are appended whole rows at a time
+//! ([`append::AppendedCsv`]).
 //!
 //! ```no_run
 //! use probe_report::{create_run_dir, fmt_f64, plot_infoplane, CsvTable, InfoPoint, PlaneOptions};
@@ -29,6 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod append;
 pub mod atomic;
 mod colormap;
 pub mod csv;
@@ -36,6 +38,7 @@ pub mod error;
 pub mod lines;
 pub mod plot;
 
+pub use append::{AppendedCsv, TableMark};
 pub use atomic::{create_run_dir, replace_atomic, write_atomic, PROBE_OUTPUT_FILES};
 pub use csv::{fmt_f64, CsvTable};
 pub use error::{Error, Result};

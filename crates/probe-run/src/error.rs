@@ -65,7 +65,7 @@ pub enum Error {
     /// A safetensors file.
     #[error(transparent)]
     Safetensors(#[from] safetensors::SafeTensorError),
-    /// JSON (checkpoint tables, `analysis.json`).
+    /// JSON (`analysis.json`).
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     /// A config file's TOML syntax, keys or types.

@@ -191,11 +191,11 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 for o in observers.iter_mut() {
                     o.on_checkpoint(epoch)?;
                 }
-                let tables: Vec<(&str, &CsvTable)> = observers
+                let marks: Vec<(String, String)> = observers
                     .iter()
-                    .flat_map(|o| o.checkpoint_tables())
+                    .flat_map(|o| o.checkpoint_state())
                     .collect();
-                resume::write(&out, epoch, &cfg, &state, &opt, &step.streams()?, &tables)?;
+                resume::write(&out, epoch, &cfg, &state, &opt, &step.streams()?, &marks)?;
             }
             Ok(interrupted)
         })();

@@ -9,7 +9,6 @@
 
 use candle_core::Tensor;
 use probe_estimators::{Estimate, Flow, Stats};
-use probe_report::CsvTable;
 use probe_train::gradients::LayerGrad;
 
 use crate::error::Result;
@@ -94,7 +93,8 @@ pub trait Observer {
     fn on_start(&mut self, _run: &RunInfo) -> Result<()> {
         Ok(())
     }
-    /// Continues the state this observer saved in a checkpoint ([`Observer::checkpoint_tables`]).
+    /// Continues from the state this observer saved in a checkpoint ([`Observer::checkpoint_state`]),
+    /// taking its entries out of `restored.state`.
     fn on_resume(&mut self, _restored: &mut Restored) -> Result<()> {
         Ok(())
     }
@@ -115,9 +115,11 @@ pub trait Observer {
     fn on_checkpoint(&mut self, _epoch: usize) -> Result<()> {
         Ok(())
     }
-    /// The tables this observer keeps in a checkpoint, by file name (restored by
-    /// [`Observer::on_resume`]).
-    fn checkpoint_tables(&self) -> Vec<(&'static str, &CsvTable)> {
+    /// Short text values (key, value) this observer keeps in a checkpoint, given back to
+    /// [`Observer::on_resume`]; called right after [`Observer::on_checkpoint`]. Keys are shared
+    /// by all observers. The run directory's writer keeps each table's row and byte counts here,
+    /// never the tables.
+    fn checkpoint_state(&self) -> Vec<(String, String)> {
         Vec::new()
     }
     /// The run ends early; everything finished so far should be kept.

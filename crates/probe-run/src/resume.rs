@@ -14,10 +14,10 @@
 //! - in the header metadata: the epoch, the optimiser's step count and learning rate, and the
 //!   positions of the random streams (`stream.{i}`: one shuffle stream per seed, then a VIB's
 //!   noise stream or a CNN's dropout stream);
-//! - the result tables as they were after that epoch (`metrics.csv`, `infoplane.csv`, …), as JSON
-//!   blobs. A resumed run restarts its tables from these, not from the CSV files, which may already
-//!   hold rows of epochs after the checkpoint: those epochs are trained again and their rows are
-//!   written once.
+//! - the observers' state (`state.{key}`): for the run directory's writer, each table's rows,
+//!   bytes and hash at that epoch, not the tables. A resumed run cuts each CSV file back to its
+//!   mark (the files may already hold rows of epochs after the checkpoint: those epochs are
+//!   trained again and their rows are written once) and appends from there.
 //!
 //! On the CPU a run interrupted after a checkpoint and resumed ends byte-identical to the same run
 //! uninterrupted (`tests/cli_resume.rs`).
@@ -28,12 +28,15 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::error::{bail, invalid, Context, Result};
 use candle_core::{Device, Var};
-use probe_report::{write_atomic, CsvTable};
+use probe_report::write_atomic;
 use probe_train::checkpoint::{set_vars, Checkpoint};
 use probe_train::optim::{OptimState, Optimizer};
 
 /// The checkpoint's file name in the run directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+/// The prefix of the observers' state in the checkpoint's metadata.
+const STATE_PREFIX: &str = "state.";
 
 /// What a checkpoint restores besides parameters and optimiser state.
 pub struct Restored {
@@ -41,8 +44,9 @@ pub struct Restored {
     pub epoch: usize,
     /// The random streams' saved positions (see `probe_train::rng::save_state`), in order.
     pub streams: Vec<String>,
-    /// The result tables by file name.
-    pub tables: BTreeMap<String, CsvTable>,
+    /// The observers' state ([`crate::Observer::checkpoint_state`]) by key; each observer takes
+    /// its own entries.
+    pub state: BTreeMap<String, String>,
 }
 
 /// The path of the checkpoint of run directory `dir`.
@@ -62,7 +66,7 @@ pub fn write(
     vars: &[(String, Var)],
     opt: &Optimizer,
     streams: &[String],
-    tables: &[(&str, &CsvTable)],
+    state: &[(String, String)],
 ) -> Result<()> {
     let mut c = Checkpoint::default();
     for (name, v) in vars {
@@ -82,9 +86,8 @@ pub fn write(
     for (i, s) in streams.iter().enumerate() {
         c.meta.insert(format!("stream.{i}"), s.clone());
     }
-    for (name, table) in tables {
-        let json = serde_json::json!({ "header": table.header(), "rows": table.rows() });
-        c.blobs.insert(name.to_string(), serde_json::to_vec(&json)?);
+    for (key, value) in state {
+        c.meta.insert(format!("{STATE_PREFIX}{key}"), value.clone());
     }
     let p = path(dir);
     write_atomic(&p, &c.to_bytes()?).with_context(|| format!("cannot write {}", p.display()))
@@ -246,46 +249,14 @@ pub fn restore(
     let streams = (0..n)
         .map(|i| Ok(c.meta(&format!("stream.{i}"), &p)?.to_string()))
         .collect::<Result<Vec<_>>>()?;
-    let mut tables = BTreeMap::new();
-    for (name, bytes) in &c.blobs {
-        let v: serde_json::Value = serde_json::from_slice(bytes)
-            .with_context(|| format!("checkpoint {}: table {name} is not JSON", p.display()))?;
-        let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
-            v.as_array()?
-                .iter()
-                .map(|s| s.as_str().map(String::from))
-                .collect()
-        };
-        let header = strings(&v["header"])
-            .with_context(|| format!("checkpoint {}: table {name} has no header", p.display()))?;
-        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
-        let mut t = CsvTable::new(&refs);
-        for row in v["rows"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            let row = strings(row).with_context(|| {
-                format!("checkpoint {}: table {name} has a bad row", p.display())
-            })?;
-            t.push(row)?;
-        }
-        tables.insert(name.clone(), t);
-    }
+    let state = c
+        .meta
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(STATE_PREFIX)?.to_string(), v.clone())))
+        .collect();
     Ok(Restored {
         epoch,
         streams,
-        tables,
+        state,
     })
-}
-
-impl Restored {
-    /// Takes the table `name` (empty `header` table if the checkpoint has none), checking that its
-    /// columns are `header`'s.
-    pub fn take_table(&mut self, name: &str, header: &[&str]) -> Result<CsvTable> {
-        match self.tables.remove(name) {
-            None => Ok(CsvTable::new(header)),
-            Some(t) if t.header() == header => Ok(t),
-            Some(t) => bail!(
-                "the checkpoint's {name} has columns {:?}, this probe writes {header:?}; resume with the probe version that started the run",
-                t.header()
-            ),
-        }
-    }
 }

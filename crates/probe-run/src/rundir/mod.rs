@@ -33,10 +33,9 @@ pub mod writer;
 use std::path::PathBuf;
 
 use probe_estimators::{Estimate, Flow, Stats};
-use probe_report::{fmt_f64, CsvTable};
+use probe_report::fmt_f64;
 use probe_train::gradients::LayerGrad;
 
-use crate::error::Result;
 use crate::step::VibRow;
 
 pub use writer::RunDirWriter;
@@ -234,31 +233,27 @@ pub fn vib_row(epoch: usize, v: &VibRow) -> [String; 12] {
     ]
 }
 
-/// Adds the rows of one epoch; `seeds[r]` is the seed of replica `r`.
-pub fn push_gradient_rows(
-    table: &mut CsvTable,
-    epoch: usize,
-    seeds: &[u64],
-    rows: &[LayerGrad],
-) -> Result<()> {
-    for g in rows {
-        let seed = seeds.get(g.replica).copied().unwrap_or_default();
-        let snr = if g.std_norm > 0.0 {
-            fmt_f64(g.mean_norm / g.std_norm)
-        } else {
-            String::new()
-        };
-        table.push([
-            epoch.to_string(),
-            seed.to_string(),
-            g.layer.clone(),
-            g.batches.to_string(),
-            fmt_f64(g.mean_norm),
-            fmt_f64(g.std_norm),
-            snr,
-        ])?;
-    }
-    Ok(())
+/// The rows of one epoch under [`GRADIENTS_HEADER`]; `seeds[r]` is the seed of replica `r`.
+pub fn gradient_rows(epoch: usize, seeds: &[u64], rows: &[LayerGrad]) -> Vec<[String; 7]> {
+    rows.iter()
+        .map(|g| {
+            let seed = seeds.get(g.replica).copied().unwrap_or_default();
+            let snr = if g.std_norm > 0.0 {
+                fmt_f64(g.mean_norm / g.std_norm)
+            } else {
+                String::new()
+            };
+            [
+                epoch.to_string(),
+                seed.to_string(),
+                g.layer.clone(),
+                g.batches.to_string(),
+                fmt_f64(g.mean_norm),
+                fmt_f64(g.std_norm),
+                snr,
+            ]
+        })
+        .collect()
 }
 
 /// `runs/{name}-{YYYYMMDD-HHMMSS}` in UTC.

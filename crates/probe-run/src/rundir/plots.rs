@@ -166,12 +166,12 @@ pub fn points_of(t: &CsvTable) -> Result<Vec<(String, InfoPoint)>> {
             let num = |i: usize| -> Result<f64> {
                 r[off + i]
                     .parse()
-                    .with_context(|| format!("bad number {:?} in a checkpoint table", r[off + i]))
+                    .with_context(|| format!("bad number {:?} in infoplane.csv", r[off + i]))
             };
             Ok((
                 r[off + 2].clone(),
                 InfoPoint {
-                    epoch: r[off].parse().context("bad epoch in a checkpoint table")?,
+                    epoch: r[off].parse().context("bad epoch in infoplane.csv")?,
                     layer: r[off + 1].clone(),
                     i_xt: num(3)?,
                     i_ty: num(4)?,

@@ -1,28 +1,36 @@
 //! The run directory's writer: the [`Observer`] that turns a run's events into its files.
 //!
-//! Results are written atomically as they are produced — `vib.csv` and `gradients.csv` after
-//! every epoch that adds rows, `metrics.csv`, `infoplane.csv` (and `flow.csv`, `stats.csv`, or an
-//! ensemble's `infoplane_mean.csv`) at every measured epoch and checkpoint, the activations of
-//! `measure.dump_activations` epochs as soon as they are captured — so an interrupted or diverged
-//! run keeps everything it finished. Intermediate versions skip the fsyncs (they still survive the
-//! process being killed); the final ones, and those of a run that stops, are fsynced. The tables
-//! also travel in each checkpoint, so a resumed run continues them exactly.
+//! The tables (`metrics.csv`, `infoplane.csv`, and as the run has them `flow.csv`, `stats.csv`,
+//! an ensemble's `infoplane_mean.csv`, `gradients.csv`, `vib.csv`) grow by appending: each event's
+//! rows go to their file with one write as soon as they exist ([`AppendedCsv`]), so the bytes
+//! written are linear in the results and an interrupted or diverged run keeps every row it
+//! finished. `metrics.csv`, `infoplane.csv`, `infoplane_mean.csv`, `flow.csv` and `stats.csv` are
+//! created (header only) when the run starts, `gradients.csv` and `vib.csv` with their first row.
+//! The activations of `measure.dump_activations` epochs are written atomically as soon as they are
+//! captured; the figures and final weights atomically at the end.
+//!
+//! A checkpoint holds no table, only each file's [`TableMark`] (rows, bytes, hash; the files are
+//! fsynced first). A resumed run checks every file against its mark, cuts off what was written
+//! after the checkpoint (and a torn last line), and appends from there, so its files end
+//! byte-identical to an uninterrupted run's. The files are fsynced again when the run ends.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use probe_estimators::ExtrasSpec;
-use probe_report::{fmt_f64, write_atomic, CsvTable, InfoPoint, PlaneOptions};
+use probe_report::{
+    fmt_f64, write_atomic, AppendedCsv, CsvTable, InfoPoint, PlaneOptions, TableMark,
+};
 
 use super::plots::{plot_means, plot_planes, points_of};
 use super::{
-    dump_file, estimate_row, flow_row, gradients, model_seed_file, push_gradient_rows, stats_row,
+    dump_file, estimate_row, flow_row, gradient_rows, gradients, model_seed_file, stats_row,
     vib_row, with_seed, FLOW_FILE, FLOW_HEADER, GRADIENTS_FILE, GRADIENTS_HEADER, INFOPLANE_FILE,
     INFOPLANE_HEADER, MEAN_FILE, MEAN_HEADER, METRICS_FILE, METRICS_HEADER, MODEL_FILE, STATS_FILE,
     STATS_HEADER, VIB_FILE, VIB_HEADER,
 };
-use crate::error::Result;
-use crate::observer::{EpochEnd, Finished, Measured, Observer, Stop};
+use crate::error::{bail, Result};
+use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
 use crate::resume::Restored;
 use crate::tensors;
 
@@ -48,38 +56,61 @@ pub struct WriterSpec {
     pub dumped: BTreeSet<usize>,
 }
 
+/// The tables a writer can keep, in the order of [`RunDirWriter::slots`].
+const FILES: [&str; 7] = [
+    METRICS_FILE,
+    INFOPLANE_FILE,
+    MEAN_FILE,
+    FLOW_FILE,
+    STATS_FILE,
+    GRADIENTS_FILE,
+    VIB_FILE,
+];
+
+/// How a run uses one of the [`FILES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    /// Not written by this run.
+    Off,
+    /// Created, header only, when the run starts.
+    AtStart,
+    /// Created with its first row.
+    WithRows,
+}
+
 /// Writes a run directory from a run's events; see the module docs.
 pub struct RunDirWriter {
     spec: WriterSpec,
-    metrics: CsvTable,
-    infoplane: CsvTable,
-    mean: CsvTable,
-    flow: CsvTable,
-    stats: CsvTable,
-    gradients: CsvTable,
-    vib: CsvTable,
+    metrics: AppendedCsv,
+    infoplane: AppendedCsv,
+    mean: AppendedCsv,
+    flow: AppendedCsv,
+    stats: AppendedCsv,
+    gradients: AppendedCsv,
+    vib: AppendedCsv,
     /// The plot's points of a single run, `(estimator, point)`.
     points: Vec<(String, InfoPoint)>,
 }
 
 impl RunDirWriter {
-    /// Empty tables for the run `spec` describes.
+    /// Empty tables for the run `spec` describes; no file is touched before the run starts.
     pub fn new(spec: WriterSpec) -> Self {
-        let seeded = |h: &[&'static str]| {
-            if spec.replicas > 1 {
-                CsvTable::new(&with_seed(h))
+        let table = |name: &str, h: &[&'static str], seeded: bool| {
+            let path = spec.dir.join(name);
+            if seeded && spec.replicas > 1 {
+                AppendedCsv::new(&path, &with_seed(h))
             } else {
-                CsvTable::new(h)
+                AppendedCsv::new(&path, h)
             }
         };
         Self {
-            metrics: seeded(&METRICS_HEADER),
-            infoplane: seeded(&INFOPLANE_HEADER),
-            mean: CsvTable::new(&MEAN_HEADER),
-            flow: CsvTable::new(&FLOW_HEADER),
-            stats: CsvTable::new(&STATS_HEADER),
-            gradients: CsvTable::new(&GRADIENTS_HEADER),
-            vib: CsvTable::new(&VIB_HEADER),
+            metrics: table(METRICS_FILE, &METRICS_HEADER, true),
+            infoplane: table(INFOPLANE_FILE, &INFOPLANE_HEADER, true),
+            mean: table(MEAN_FILE, &MEAN_HEADER, false),
+            flow: table(FLOW_FILE, &FLOW_HEADER, false),
+            stats: table(STATS_FILE, &STATS_HEADER, false),
+            gradients: table(GRADIENTS_FILE, &GRADIENTS_HEADER, false),
+            vib: table(VIB_FILE, &VIB_HEADER, false),
             points: Vec::new(),
             spec,
         }
@@ -92,54 +123,73 @@ impl RunDirWriter {
 
     /// Every table the run wrote, by file name (what the CSV files hold).
     pub fn tables(&self) -> BTreeMap<&'static str, &CsvTable> {
-        let mut t = BTreeMap::from([
-            (METRICS_FILE, &self.metrics),
-            (INFOPLANE_FILE, &self.infoplane),
-            (GRADIENTS_FILE, &self.gradients),
-        ]);
-        if self.ensemble() {
-            t.insert(MEAN_FILE, &self.mean);
-        } else {
-            if self.spec.extras.flow {
-                t.insert(FLOW_FILE, &self.flow);
-            }
-            if self.spec.extras.stats {
-                t.insert(STATS_FILE, &self.stats);
-            }
-        }
-        if self.spec.vib {
-            t.insert(VIB_FILE, &self.vib);
-        }
-        t
+        self.written().map(|(name, t)| (name, t.table())).collect()
     }
 
-    /// Rewrites `metrics.csv` and `infoplane.csv` (and an ensemble's `infoplane_mean.csv`);
-    /// `durable` fsyncs them.
-    fn flush_tables(&self, durable: bool) -> Result<()> {
-        let mut tables = vec![
-            (&self.metrics, METRICS_FILE),
-            (&self.infoplane, INFOPLANE_FILE),
+    /// How this run uses each of [`FILES`].
+    fn uses(&self) -> [Use; 7] {
+        let on = |on: bool, u: Use| if on { u } else { Use::Off };
+        let single = !self.ensemble();
+        [
+            Use::AtStart,
+            Use::AtStart,
+            on(self.ensemble(), Use::AtStart),
+            on(single && self.spec.extras.flow, Use::AtStart),
+            on(single && self.spec.extras.stats, Use::AtStart),
+            Use::WithRows,
+            on(self.spec.vib, Use::WithRows),
+        ]
+    }
+
+    /// The tables in the order of [`FILES`].
+    fn slots(&self) -> [&AppendedCsv; 7] {
+        [
+            &self.metrics,
+            &self.infoplane,
+            &self.mean,
+            &self.flow,
+            &self.stats,
+            &self.gradients,
+            &self.vib,
+        ]
+    }
+
+    /// The tables this run writes, by file name.
+    fn written(&self) -> impl Iterator<Item = (&'static str, &AppendedCsv)> {
+        FILES
+            .into_iter()
+            .zip(self.slots())
+            .zip(self.uses())
+            .filter(|(_, u)| *u != Use::Off)
+            .map(|(named, _)| named)
+    }
+
+    /// The tables this run writes, by file name, with how it uses them.
+    fn written_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut AppendedCsv, Use)> {
+        let uses = self.uses();
+        let slots = [
+            &mut self.metrics,
+            &mut self.infoplane,
+            &mut self.mean,
+            &mut self.flow,
+            &mut self.stats,
+            &mut self.gradients,
+            &mut self.vib,
         ];
-        if self.ensemble() {
-            tables.push((&self.mean, MEAN_FILE));
-        }
-        for (table, name) in tables {
-            write_table(table, &self.spec.dir.join(name), durable)?;
-        }
-        Ok(())
+        FILES
+            .into_iter()
+            .zip(slots)
+            .zip(uses)
+            .filter(|(_, u)| *u != Use::Off)
+            .map(|((name, t), u)| (name, t, u))
     }
 
-    /// Rewrites `flow.csv` / `stats.csv` (those switched on; single runs).
-    fn flush_extras(&self, durable: bool) -> Result<()> {
-        if self.ensemble() {
-            return Ok(());
-        }
-        for (on, table, name) in [
-            (self.spec.extras.flow, &self.flow, FLOW_FILE),
-            (self.spec.extras.stats, &self.stats, STATS_FILE),
-        ] {
-            if on {
-                write_table(table, &self.spec.dir.join(name), durable)?;
+    /// Appends every table's new rows to its file; `durable` fsyncs the files too.
+    fn flush(&mut self, durable: bool) -> Result<()> {
+        for (_, t, _) in self.written_mut() {
+            t.flush()?;
+            if durable {
+                t.sync()?;
             }
         }
         Ok(())
@@ -149,7 +199,7 @@ impl RunDirWriter {
     fn plot(&self) -> Result<()> {
         if self.ensemble() {
             plot_means(
-                &self.mean,
+                self.mean.table(),
                 &self.spec.estimators,
                 &self.spec.plane,
                 &self.spec.dir,
@@ -171,16 +221,6 @@ impl RunDirWriter {
     }
 }
 
-/// Writes `table` to `path` atomically; `durable` fsyncs it.
-fn write_table(table: &CsvTable, path: &Path, durable: bool) -> Result<()> {
-    if durable {
-        table.write_atomic(path)?;
-    } else {
-        table.replace_atomic(path)?;
-    }
-    Ok(())
-}
-
 /// Mean and sample standard deviation (ddof = 1; 0 for one value).
 fn mean_std(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let n = v.clone().count();
@@ -194,20 +234,34 @@ fn mean_std(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 
 impl Observer for RunDirWriter {
     fn on_resume(&mut self, r: &mut Restored) -> Result<()> {
-        let metrics_h: Vec<&str> = self.metrics.header().iter().map(String::as_str).collect();
-        let plane_h: Vec<&str> = self.infoplane.header().iter().map(String::as_str).collect();
-        self.metrics = r.take_table(METRICS_FILE, &metrics_h)?;
-        self.infoplane = r.take_table(INFOPLANE_FILE, &plane_h)?;
-        self.gradients = r.take_table(GRADIENTS_FILE, &GRADIENTS_HEADER)?;
-        if self.ensemble() {
-            self.mean = r.take_table(MEAN_FILE, &MEAN_HEADER)?;
-        } else {
-            self.points = points_of(&self.infoplane)?;
-            self.flow = r.take_table(FLOW_FILE, &FLOW_HEADER)?;
-            self.stats = r.take_table(STATS_FILE, &STATS_HEADER)?;
+        let ckpt = crate::resume::path(&self.spec.dir);
+        for (name, t, _) in self.written_mut() {
+            let Some(text) = r.state.remove(name) else {
+                bail!(
+                    "checkpoint {}: no row count for {name}; it was written by a probe version that kept the tables inside the checkpoint: resume with that version, or start the run again with --overwrite",
+                    ckpt.display()
+                );
+            };
+            let Some(mark) = TableMark::parse(&text) else {
+                bail!(
+                    "checkpoint {}: bad mark {text:?} for {name} (expected `rows=R bytes=B fnv1a64=H`)",
+                    ckpt.display()
+                );
+            };
+            let header: Vec<&str> = t.table().header().iter().map(String::as_str).collect();
+            *t = AppendedCsv::resume(t.path(), &header, &mark)?;
         }
-        if self.spec.vib {
-            self.vib = r.take_table(VIB_FILE, &VIB_HEADER)?;
+        if !self.ensemble() {
+            self.points = points_of(self.infoplane.table())?;
+        }
+        Ok(())
+    }
+
+    fn on_start(&mut self, _run: &RunInfo) -> Result<()> {
+        for (_, t, u) in self.written_mut() {
+            if u == Use::AtStart {
+                t.create()?;
+            }
         }
         Ok(())
     }
@@ -215,7 +269,6 @@ impl Observer for RunDirWriter {
     fn on_epoch(&mut self, e: &EpochEnd) -> Result<()> {
         if let Some(v) = &e.out.vib {
             self.vib.push(vib_row(e.epoch, v))?;
-            self.vib.replace_atomic(&self.spec.dir.join(VIB_FILE))?;
         }
         for (r, (tr, te)) in e.out.train.iter().zip(&e.out.test).enumerate() {
             let row = [
@@ -234,11 +287,11 @@ impl Observer for RunDirWriter {
             }
         }
         if let Some(g) = e.gradients {
-            push_gradient_rows(&mut self.gradients, e.epoch, e.seeds, g)?;
-            self.gradients
-                .replace_atomic(&self.spec.dir.join(GRADIENTS_FILE))?;
+            for row in gradient_rows(e.epoch, e.seeds, g) {
+                self.gradients.push(row)?;
+            }
         }
-        Ok(())
+        self.flush(false)
     }
 
     fn on_capture(
@@ -306,35 +359,22 @@ impl Observer for RunDirWriter {
                 self.stats.push(stats_row(Some(m.epoch), s))?;
             }
         }
-        self.flush_tables(false)?;
-        self.flush_extras(false)
+        self.flush(false)
     }
 
     fn on_checkpoint(&mut self, _epoch: usize) -> Result<()> {
-        self.flush_tables(false)
+        // The checkpoint is fsynced: the rows it counts must be on disk before it is.
+        self.flush(true)
     }
 
-    fn checkpoint_tables(&self) -> Vec<(&'static str, &CsvTable)> {
-        let mut t = vec![
-            (METRICS_FILE, &self.metrics),
-            (INFOPLANE_FILE, &self.infoplane),
-        ];
-        if self.ensemble() {
-            t.push((MEAN_FILE, &self.mean));
-        } else {
-            t.push((FLOW_FILE, &self.flow));
-            t.push((STATS_FILE, &self.stats));
-        }
-        t.push((GRADIENTS_FILE, &self.gradients));
-        if self.spec.vib {
-            t.push((VIB_FILE, &self.vib));
-        }
-        t
+    fn checkpoint_state(&self) -> Vec<(String, String)> {
+        self.written()
+            .map(|(name, t)| (name.to_string(), t.mark().to_string()))
+            .collect()
     }
 
     fn on_stop(&mut self, stop: Stop) -> Result<()> {
-        self.flush_tables(true)?;
-        self.flush_extras(true)?;
+        self.flush(true)?;
         // Keep a plot of every measured epoch so far (best effort: the tables are what counts).
         if matches!(stop, Stop::Error { .. }) || !self.ensemble() {
             self.plot().ok();
@@ -343,8 +383,7 @@ impl Observer for RunDirWriter {
     }
 
     fn on_finish(&mut self, f: &Finished) -> Result<()> {
-        self.flush_tables(true)?;
-        self.flush_extras(true)?;
+        self.flush(true)?;
         for (seed, bytes) in f.seeds.iter().zip(f.weights) {
             let file = if self.ensemble() {
                 model_seed_file(*seed)
@@ -354,6 +393,6 @@ impl Observer for RunDirWriter {
             write_atomic(&self.spec.dir.join(file), bytes)?;
         }
         self.plot()?;
-        gradients::plot(&self.gradients, &self.spec.dir, &self.spec.name)
+        gradients::plot(self.gradients.table(), &self.spec.dir, &self.spec.name)
     }
 }
