@@ -45,55 +45,20 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(used)
 }
 
-/// Reads the CSV file `path` (as [`CsvTable`] writes it: RFC 4180 quoting, `\n` line ends),
-/// which must have the columns `header` (after an optional leading `seed` column).
+/// Reads the CSV file `path` (as [`CsvTable`] writes it; [`CsvTable::parse`] refuses anything
+/// else), which must have the columns `header` (after an optional leading `seed` column).
 pub fn read_table(path: &Path, header: &[&str]) -> Result<CsvTable> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut records = parse_csv(&text).into_iter();
-    let found = records.next().unwrap_or_default();
-    let cols: Vec<&str> = found.iter().map(String::as_str).collect();
+    let t = CsvTable::parse(&text, path)?;
+    let cols: Vec<&str> = t.header().iter().map(String::as_str).collect();
     if cols != header && cols.get(1..) != Some(header) {
         bail!(
             "{} has columns {cols:?}, expected {header:?}; it was not written by this probe",
             path.display()
         );
     }
-    let mut t = CsvTable::new(&cols);
-    for (i, r) in records.enumerate() {
-        t.push(r)
-            .with_context(|| format!("{}: line {} is not a whole row", path.display(), i + 2))?;
-    }
     Ok(t)
-}
-
-/// The records of CSV `text`: fields split at commas outside double quotes, `""` inside quotes
-/// a quote, records ended by `\n` outside quotes.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut out, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
-    let (mut quoted, mut chars) = (false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                out.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        out.push(row);
-    }
-    out
 }
 
 /// Draws `pts` into `{stem}.png` and `{stem}.svg` in `dir`, with `plane`'s options but `title`.
@@ -239,21 +204,4 @@ pub fn plot_means(
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_reader_reads_what_the_writer_writes() {
-        let mut t = CsvTable::new(&["a", "b"]);
-        t.push(["plain", "has \"quote\", comma"]).unwrap();
-        t.push(["line\nbreak", ""]).unwrap();
-        assert_eq!(parse_csv(&t.to_string()), {
-            let mut all = vec![t.header().to_vec()];
-            all.extend(t.rows().iter().cloned());
-            all
-        });
-    }
 }
