@@ -16,7 +16,7 @@
 //! `inputs`), which PyTorch's `safetensors.torch.load_file` reads as well.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::error::{bail, invalid, Context, Result};
@@ -374,15 +374,19 @@ fn float_keys(flat: &Tensor) -> Result<(Vec<u64>, Vec<f32>)> {
 /// The bytes of an activations file holding `layers` (in that order) captured after `epoch`.
 pub fn activations_bytes(layers: &[(String, Tensor)], epoch: usize) -> Result<Vec<u8>> {
     let order: Vec<&str> = layers.iter().map(|(n, _)| n.as_str()).collect();
-    let meta = HashMap::from([
+    // probe's own writer: metadata and tensors in sorted order (safetensors' `serialize` takes a
+    // HashMap, so its header order changed from run to run), with checksums.
+    let meta = BTreeMap::from([
         (META_LAYERS.to_string(), serde_json::to_string(&order)?),
         (META_EPOCH.to_string(), epoch.to_string()),
     ]);
-    let tensors: Vec<(&str, Tensor)> = layers
+    let tensors: Vec<(String, Tensor)> = layers
         .iter()
-        .map(|(n, t)| Ok((n.as_str(), t.to_dtype(DType::F32)?)))
+        .map(|(n, t)| Ok((n.clone(), t.to_dtype(DType::F32)?)))
         .collect::<Result<_>>()?;
-    Ok(safetensors::serialize(tensors, Some(meta))?)
+    Ok(probe_train::checkpoint::tensors_with_meta_to_bytes(
+        &tensors, &meta,
+    )?)
 }
 
 /// The bytes of `labels.safetensors`: one I64 tensor `labels` `[n]`.
@@ -437,6 +441,41 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An activations dump is byte-stable (sorted header, as checkpoints), and reads back with
+    /// its layer order and epoch. With safetensors' HashMap metadata the header order changed
+    /// between calls.
+    #[test]
+    fn activations_dumps_are_byte_stable_and_read_back() {
+        let dev = Device::Cpu;
+        let layers = vec![
+            (
+                "z.last".to_string(),
+                Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &dev).unwrap(),
+            ),
+            (
+                "a.first".to_string(),
+                Tensor::new(&[[0.5f32], [0.25]], &dev).unwrap(),
+            ),
+        ];
+        let first = activations_bytes(&layers, 7).unwrap();
+        for _ in 0..16 {
+            assert_eq!(activations_bytes(&layers, 7).unwrap(), first);
+        }
+        let dir = std::env::temp_dir().join(format!("probe-dump-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("acts.safetensors");
+        std::fs::write(&path, &first).unwrap();
+        let acts = load_activations(&path).unwrap();
+        let names: Vec<&str> = acts.layers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["z.last", "a.first"]);
+        assert_eq!(acts.epoch, Some(7));
+        assert_eq!(
+            acts.layers[0].1.to_vec2::<f32>().unwrap(),
+            [[1.0, 2.0], [3.0, 4.0]]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Inputs given in memory get the symbols a file gets: equal rows share one, `-0.0 == 0.0`,
     /// NaNs equal, integers by value; `load_inputs` of the same tensor agrees.

@@ -34,11 +34,20 @@ pub fn to_bytes(model: &dyn Model) -> Result<Vec<u8>> {
 
 /// The safetensors bytes of named tensors (a model file), with checksums (see [`mod@format`]).
 pub fn tensors_to_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    tensors_with_meta_to_bytes(tensors, &BTreeMap::new())
+}
+
+/// [`tensors_to_bytes`] with header metadata `meta` (an activations dump's layer order and
+/// epoch): byte-stable, as every file probe writes (tensors and metadata in sorted order).
+pub fn tensors_with_meta_to_bytes(
+    tensors: &[(String, Tensor)],
+    meta: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
     let entries = tensors
         .iter()
         .map(|(k, t)| entry(k, t))
         .collect::<Result<Vec<_>>>()?;
-    format::encode(&entries, &BTreeMap::new())
+    format::encode(&entries, meta)
 }
 
 /// Loads parameters and buffers saved by `to_bytes` (or a PyTorch `state_dict` with the same
