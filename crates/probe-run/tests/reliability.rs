@@ -14,25 +14,13 @@ use probe_run::Error;
 use probe_train::checkpoint::Checkpoint;
 
 mod common;
-use common::{resume_config, resume_opts, tmp_dir, toml_opts, train, train_err, RESUME_RESULTS};
+use common::{
+    dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err, RESUME_RESULTS,
+};
 
 /// An 8-epoch 12-bit run, measured every 3rd epoch, checkpoints every 4th.
 fn config(epochs: usize) -> String {
     resume_config(&format!("epochs = {epochs}\ncheckpoint_every = 4"), "")
-}
-
-/// The bytes of every file of run directory `dir`, by name.
-fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn checkpoint(dir: &Path) -> Checkpoint {
@@ -71,7 +59,7 @@ fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
         .replace("lr = 0.01", "lr = 0.02");
     assert_ne!(edited, original, "the edit must change the file");
     std::fs::write(&file, &edited).unwrap();
-    let before = snapshot(&cut);
+    let before = dir_files(&cut);
     let err = train_err(&resume_opts(&cut));
     let msg = err.chain();
     for part in [
@@ -84,7 +72,7 @@ fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
         assert!(msg.contains(part), "missing {part:?} in: {msg}");
     }
     assert!(err.is_invalid_input(), "{msg}");
-    assert_eq!(snapshot(&cut), before, "a refused resume changes nothing");
+    assert_eq!(dir_files(&cut), before, "a refused resume changes nothing");
 
     // Restored, it resumes and ends as the uninterrupted run.
     std::fs::write(&file, &original).unwrap();
@@ -99,13 +87,13 @@ fn more_epochs_extend_a_finished_run_as_if_it_had_been_that_long() {
     let short = tmp.join("short");
     train(&toml_opts(&config(4), &short));
     // Without --epochs a finished run has nothing to resume, and says how to extend it.
-    let before = snapshot(&short);
+    let before = dir_files(&short);
     let msg = train_err(&resume_opts(&short)).chain();
     assert!(
         msg.contains("already finished all 4 epochs") && msg.contains("--epochs N (N > 4)"),
         "{msg}"
     );
-    assert_eq!(snapshot(&short), before);
+    assert_eq!(dir_files(&short), before);
 
     let mut opts = resume_opts(&short);
     opts.epochs = Some(8);
@@ -201,12 +189,12 @@ fn a_corrupted_checkpoint_is_refused_naming_the_file_and_the_tensor() {
     let mut bad = good.clone();
     bad[r.start + 16..r.start + 80].fill(0x3f);
     std::fs::write(&p, &bad).unwrap();
-    let before = snapshot(&cut);
+    let before = dir_files(&cut);
     let msg = train_err(&resume_opts(&cut)).chain();
     for part in [p.to_str().unwrap(), name, "corrupted"] {
         assert!(msg.contains(part), "missing {part:?} in: {msg}");
     }
-    assert_eq!(snapshot(&cut), before);
+    assert_eq!(dir_files(&cut), before);
     // One flipped bit of the metadata (the epoch) is caught by the header's checksum.
     let text = String::from_utf8_lossy(&good).into_owned();
     let at = text.find("\"epoch\":\"4\"").unwrap() + 9;
@@ -264,7 +252,7 @@ fn a_stop_flag_ends_the_run_with_a_checkpoint_it_resumes_from_exactly() {
         "{msg}"
     );
     assert_eq!(checkpoint(&cut).meta("epoch", &cut).unwrap(), "1");
-    let leftovers: Vec<String> = snapshot(&cut)
+    let leftovers: Vec<String> = dir_files(&cut)
         .into_keys()
         .filter(|n| n.contains(".tmp."))
         .collect();

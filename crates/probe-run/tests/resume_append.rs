@@ -5,7 +5,6 @@
 //! of the directory compared; a single model and a seed ensemble (`infoplane_mean.csv`) alike. A
 //! table changed or lost after its checkpoint is refused with its name and the way out.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -13,24 +12,12 @@ use candle_core::Device;
 use probe_train::checkpoint::Checkpoint;
 
 mod common;
-use common::{deep_tishby, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err};
-
-/// Every file of `dir` (name → bytes).
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
+use common::{
+    deep_tishby, dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err,
+};
 
 fn assert_same_dirs(want: &Path, got: &Path) {
-    let (a, b) = (files(want), files(got));
+    let (a, b) = (dir_files(want), dir_files(got));
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
         b.keys().collect::<Vec<_>>(),
@@ -46,7 +33,7 @@ fn assert_same_dirs(want: &Path, got: &Path) {
 
 /// Appends a line cut in the middle (what a kill during a write can leave) to every CSV of `dir`.
 fn tear_csvs(dir: &Path) {
-    for name in files(dir).into_keys().filter(|n| n.ends_with(".csv")) {
+    for name in dir_files(dir).into_keys().filter(|n| n.ends_with(".csv")) {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join(&name))

@@ -86,3 +86,17 @@ pub fn assert_tables_match_files(outcome: &RunOutcome) {
         assert_eq!(table.to_string(), file, "{name}: in memory vs on disk");
     }
 }
+
+/// Every file of run directory `dir` (name → bytes), to compare directories byte for byte.
+pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
