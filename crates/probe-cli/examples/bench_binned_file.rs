@@ -61,11 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|b| u32::try_from(i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))))
         .collect::<Result<Vec<u32>, _>>()?;
     let x_ids: Vec<u32> = (0..n as u32).collect();
-    let binning = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let binning = Binning::DEFAULT_FIXED;
     let pass = || {
         layers
             .iter()

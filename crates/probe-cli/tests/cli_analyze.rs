@@ -138,7 +138,7 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
         "the inputs must repeat"
     );
     let (header, rows) = read_csv(&out.join("analysis.csv"));
-    assert_eq!(header, INFOPLANE_HEADER);
+    assert_eq!(header.join(","), INFOPLANE_HEADER);
     // Natural layer order (layers.10 last), estimators in flag order.
     let order: Vec<(&str, &str)> = rows
         .iter()
@@ -159,11 +159,7 @@ fn analyze_gives_the_library_values_for_every_dtype_and_estimator() {
         match r[2].as_str() {
             "binned" | "floor" => {
                 let b = if r[2] == "binned" {
-                    Binning::Fixed {
-                        lo: -1.1,
-                        hi: 1.0,
-                        edges: 20,
-                    }
+                    Binning::fixed(-1.1, 1.0, 20)
                 } else {
                     Binning::Floor { width: 0.5 }
                 };
@@ -268,11 +264,7 @@ fn without_inputs_every_sample_is_its_own_input() {
         succeeds(&args);
     }
     let tv = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let b = Binning::DEFAULT_FIXED;
     let y: Vec<u32> = (0..n as u32).map(|k| k % 2).collect();
     for (name, x_ids) in [
         ("none", (0..n as u32).collect::<Vec<_>>()),
@@ -679,7 +671,7 @@ k = 3
         ]
     );
     let (header, train_rows) = read_csv(&run.join("infoplane.csv"));
-    assert_eq!(header, INFOPLANE_HEADER);
+    assert_eq!(header.join(","), INFOPLANE_HEADER);
     assert!(train_rows
         .iter()
         .filter(|r| r[2] == "kde")
@@ -701,7 +693,7 @@ k = 3
             "-q",
         ]);
         let (header, rows) = read_csv(&out.join("analysis.csv"));
-        assert_eq!(header, INFOPLANE_HEADER);
+        assert_eq!(header.join(","), INFOPLANE_HEADER);
         let want: Vec<&Vec<String>> = train_rows.iter().filter(|r| r[0] == epoch).collect();
         assert_eq!(want.len(), 4 * 4, "4 hooks × 4 estimators");
         assert_eq!(rows.iter().collect::<Vec<_>>(), want, "epoch {epoch}");

@@ -47,14 +47,7 @@ fn main() {
             ("uniform", uniform(&mut rng, n, d)),
             ("pooled", pooled(&mut rng, n, d)),
         ] {
-            for binning in [
-                Binning::Fixed {
-                    lo: -1.0,
-                    hi: 1.0,
-                    edges: 30,
-                },
-                Binning::Floor { width: 0.5 },
-            ] {
+            for binning in [Binning::DEFAULT_FIXED, Binning::Floor { width: 0.5 }] {
                 let mut times = Vec::new();
                 let mut mi = None;
                 for _ in 0..6 {

@@ -90,14 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let x: Vec<u32> = (0..n as u32).collect();
         let y: Vec<u32> = (0..n as u32).map(|i| (i * 7919) % 10).collect();
         for (name, b) in [
-            (
-                "binned",
-                Binning::Fixed {
-                    lo: -1.0,
-                    hi: 1.0,
-                    edges: 30,
-                },
-            ),
+            ("binned", Binning::DEFAULT_FIXED),
             ("floor", Binning::Floor { width: 0.5 }),
         ] {
             let host: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1())?;

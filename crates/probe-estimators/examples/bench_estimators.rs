@@ -123,14 +123,7 @@ fn main() -> Res<()> {
 
     let mut results = serde_like::Object::default();
     for (name, binning) in [
-        (
-            "binned",
-            Binning::Fixed {
-                lo: -1.0,
-                hi: 1.0,
-                edges: 30,
-            },
-        ),
+        ("binned", Binning::DEFAULT_FIXED),
         ("floor", Binning::Floor { width: 0.5 }),
         ("adaptive", Binning::Adaptive { bins: 30 }),
     ] {
@@ -142,11 +135,7 @@ fn main() -> Res<()> {
         results.push(name, secs, &[("i_xt", mi.i_xt), ("i_ty", mi.i_ty)]);
     }
 
-    let fixed = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let fixed = Binning::DEFAULT_FIXED;
     let (secs, st) = timed(runs, || Ok(layer_stats(&acts, n, d, Some(&fixed), 0.99)?))?;
     let e = st.entropy.clone().ok_or("stats without entropy")?;
     eprintln!("    stats: {secs:.4} s  H mean {:.6}", e.mean);

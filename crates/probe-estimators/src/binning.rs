@@ -71,6 +71,16 @@ pub enum Binning {
 }
 
 impl Binning {
+    /// 30 edges on `[−1, 1]`: the IDNNs setting (Shwartz-Ziv & Tishby) and the default `binned`
+    /// estimator of the CLI and the Python API.
+    pub const DEFAULT_FIXED: Binning = Binning::fixed(-1.0, 1.0, 30);
+
+    /// [`Binning::Fixed`] with `edges` edges from `lo` to `hi` (not validated: see
+    /// [`Binning::validate`]).
+    pub const fn fixed(lo: f64, hi: f64, edges: usize) -> Binning {
+        Binning::Fixed { lo, hi, edges }
+    }
+
     /// Checks the parameters: `Fixed` needs finite `lo < hi` with finite `hi - lo` and
     /// `2 <= edges <= MAX_EDGES`; `Floor` needs a finite `width > 0`; `Adaptive` needs
     /// `1 <= bins <= MAX_ADAPTIVE_BINS`.

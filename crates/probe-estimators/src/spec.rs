@@ -148,11 +148,7 @@ impl RawEstimator {
             );
         }
         let spec = match self.kind.as_str() {
-            "binned" => EstimatorSpec::Binned(Binning::Fixed {
-                lo: self.lo.unwrap_or(-1.0),
-                hi: self.hi.unwrap_or(1.0),
-                edges: self.edges.unwrap_or(30),
-            }),
+            "binned" => EstimatorSpec::Binned(Binning::fixed(self.lo.unwrap_or(-1.0), self.hi.unwrap_or(1.0), self.edges.unwrap_or(30))),
             "floor" => EstimatorSpec::Binned(Binning::Floor {
                 width: self.width.ok_or_else(|| {
                     Error::Invalid(format!(

@@ -29,14 +29,7 @@ const BATCH: usize = 4096;
 const BATCHES: usize = 4;
 
 fn binnings() -> [Binning; 2] {
-    [
-        Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 30,
-        },
-        Binning::Floor { width: 0.5 },
-    ]
+    [Binning::DEFAULT_FIXED, Binning::Floor { width: 0.5 }]
 }
 
 /// The GPU's results for one layer: counts per binning, and the histograms of the first one.

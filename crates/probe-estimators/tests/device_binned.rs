@@ -281,16 +281,7 @@ fn half_and_double_inputs(dev: &Device) {
         let t = Tensor::from_slice(&c.acts, (c.n, c.d), dev).unwrap();
         for dtype in [DType::F16, DType::BF16, DType::F64] {
             let t = t.to_dtype(dtype).unwrap();
-            check(
-                dev,
-                &c,
-                &Binning::Fixed {
-                    lo: -1.0,
-                    hi: 1.0,
-                    edges: 30,
-                },
-                &t,
-            );
+            check(dev, &c, &Binning::DEFAULT_FIXED, &t);
             check(dev, &c, &Binning::Floor { width: 0.07 }, &t);
         }
     }
@@ -386,11 +377,7 @@ fn trained_network_activations(dev: &Device) {
             y: y.clone(),
         };
         for b in [
-            Binning::Fixed {
-                lo: -1.0,
-                hi: 1.0,
-                edges: 30,
-            },
+            Binning::DEFAULT_FIXED,
             Binning::Floor { width: 0.07 },
             Binning::Adaptive { bins: 30 },
         ] {
@@ -419,16 +406,8 @@ fn naive_histograms(acts: &[f32], d: usize, binning: &Binning) -> NeuronHistogra
 fn histograms_per_neuron(dev: &Device) {
     // Wide layers and many edges exercise several column tiles and the global-atomics path.
     let binnings = [
-        Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 30,
-        },
-        Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 20_000,
-        },
+        Binning::DEFAULT_FIXED,
+        Binning::fixed(-1.0, 1.0, 20_000),
         Binning::Adaptive { bins: 30 },
     ];
     for c in cases() {
@@ -449,11 +428,7 @@ fn histograms_per_neuron(dev: &Device) {
 
 fn bad_input_is_an_error(dev: &Device) {
     let t = Tensor::zeros((10, 3), DType::F32, dev).unwrap();
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let b = Binning::DEFAULT_FIXED;
     let ids: Vec<u32> = (0..10).collect();
     let err = binned_counts_tensor(&t, &b, &ids[..9], &ids).unwrap_err();
     assert!(
@@ -467,11 +442,7 @@ fn bad_input_is_an_error(dev: &Device) {
     );
     let ints = Tensor::zeros((10, 3), DType::U32, dev).unwrap();
     assert!(binned_counts_tensor(&ints, &b, &ids, &ids).is_err());
-    let bad = Binning::Fixed {
-        lo: 1.0,
-        hi: -1.0,
-        edges: 30,
-    };
+    let bad = Binning::fixed(1.0, -1.0, 30);
     assert!(binned_counts_tensor(&t, &bad, &ids, &ids)
         .unwrap_err()
         .to_string()

@@ -7,11 +7,7 @@ use probe_estimators::{
 
 mod common;
 
-const B: Binning = Binning::Fixed {
-    lo: -1.0,
-    hi: 1.0,
-    edges: 30,
-};
+const B: Binning = Binning::DEFAULT_FIXED;
 
 fn message(e: Error) -> String {
     e.to_string()
@@ -90,11 +86,7 @@ fn label_length_errors() {
 fn binning_errors() {
     let acts = [0.0f32; 4];
     for bad in [
-        Binning::Fixed {
-            lo: 1.0,
-            hi: -1.0,
-            edges: 30,
-        },
+        Binning::fixed(1.0, -1.0, 30),
         Binning::Floor { width: -1.0 },
     ] {
         let e = binned_mi(&acts, 4, 1, &bad, &[0; 4], &[0; 4]).unwrap_err();

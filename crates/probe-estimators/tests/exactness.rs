@@ -10,13 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// Edges of linspace(-1, 1, 30).
 fn idnns_edges() -> Vec<f64> {
-    Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .edges()
-    .unwrap()
+    Binning::DEFAULT_FIXED.edges().unwrap()
 }
 
 /// A value on, or one f32 ulp either side of, a random one of `edges` or of a multiple of `width`;
@@ -134,11 +128,7 @@ fn binned_mi_matches_the_definition() {
     let m = near_collisions(&mut rng, n, d, &idnns_edges(), 0.07);
     let x: Vec<u32> = (0..n as u32).map(|i| i % 700).collect();
     let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
-    let binning = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let binning = Binning::DEFAULT_FIXED;
     let mi = binned_mi(&m, n, d, &binning, &x, &y).unwrap();
     let t = naive_ids(&m, d, |v| naive_fixed_bin(-1.0, 1.0, 30, v));
     let h_t = naive_entropy(t.iter());

@@ -15,11 +15,7 @@ use probe_estimators::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const FIXED: Binning = Binning::Fixed {
-    lo: -1.0,
-    hi: 1.0,
-    edges: 30,
-};
+const FIXED: Binning = Binning::DEFAULT_FIXED;
 
 /// Columns `cols` of the `[4096, 12]` 12-bit inputs, row-major.
 fn bits(cols: std::ops::Range<usize>) -> Vec<f32> {

@@ -41,11 +41,11 @@ fn load() -> Golden {
             let w: Vec<&str> = line.split(' ').collect();
             let (binning, rest) = match w[0] {
                 "fixed" => (
-                    Binning::Fixed {
-                        lo: w[1].parse().unwrap(),
-                        hi: w[2].parse().unwrap(),
-                        edges: w[3].parse().unwrap(),
-                    },
+                    Binning::fixed(
+                        w[1].parse().unwrap(),
+                        w[2].parse().unwrap(),
+                        w[3].parse().unwrap(),
+                    ),
                     &w[4..],
                 ),
                 "adaptive" => (

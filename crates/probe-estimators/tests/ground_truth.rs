@@ -8,11 +8,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const IDNNS: Binning = Binning::Fixed {
-    lo: -1.0,
-    hi: 1.0,
-    edges: 30,
-};
+const IDNNS: Binning = Binning::DEFAULT_FIXED;
 
 fn x_ids() -> Vec<u32> {
     exact_symbols(&twelve_bit_inputs(), 4096, 12).unwrap().ids
@@ -186,19 +182,7 @@ fn hand_computed_example() {
     let x: Vec<u32> = (0..8).collect();
     let y = [0, 0, 0, 1, 1, 1, 0, 1];
     let l3 = 3f64.log2();
-    let mi = binned_mi(
-        &acts,
-        8,
-        2,
-        &Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 5,
-        },
-        &x,
-        &y,
-    )
-    .unwrap();
+    let mi = binned_mi(&acts, 8, 2, &Binning::fixed(-1.0, 1.0, 5), &x, &y).unwrap();
     assert_eq!(mi.distinct, 4);
     assert!((mi.h_t - (2.5 - 0.375 * l3)).abs() < 1e-14, "{mi:?}");
     assert_eq!(mi.i_xt, mi.h_t);
@@ -234,11 +218,7 @@ fn repeated_input_rows_use_h_t_minus_h_t_given_x() {
         &acts,
         4,
         1,
-        &Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 3,
-        },
+        &Binning::fixed(-1.0, 1.0, 3),
         &xs.ids,
         &[0, 1, 0, 1],
     )

@@ -13,11 +13,7 @@ fn ids(values: &[f32], binning: &Binning) -> Vec<u32> {
 #[test]
 fn values_on_fixed_edges_and_out_of_range_are_clamped() {
     // linspace(-1, 1, 3) = (-1, 0, 1): bins [-1, 0) = 0 and [0, 1] = 1.
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 3,
-    };
+    let b = Binning::fixed(-1.0, 1.0, 3);
     let binner = b.binner().unwrap();
     let xs = [0.0f32, -1.0, 1.0, 1.5, -7.0, -0.0, -1e-30];
     let bins: Vec<i64> = xs.iter().map(|&x| binner.bin(x)).collect();
@@ -29,13 +25,7 @@ fn values_on_fixed_edges_and_out_of_range_are_clamped() {
 #[test]
 fn values_below_lo_do_not_wrap_to_the_top_bin() {
     // Regression guard for the IDNNs bug (digitize 0 -> bins[-1] = top bin).
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .binner()
-    .unwrap();
+    let b = Binning::DEFAULT_FIXED.binner().unwrap();
     assert_eq!(b.bin(-1.5), 0);
     assert_ne!(b.bin(-1.5), b.bin(0.99));
     assert_eq!(
@@ -47,11 +37,7 @@ fn values_below_lo_do_not_wrap_to_the_top_bin() {
 
 #[test]
 fn nan_and_inf_under_fixed_bins() {
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
+    let b = Binning::DEFAULT_FIXED;
     let binner = b.binner().unwrap();
     assert_eq!(binner.bin(f32::NAN), NAN_BIN);
     assert_eq!(binner.bin(f32::INFINITY), 28);
@@ -103,13 +89,7 @@ fn floor_bins_of_negative_values() {
 
 #[test]
 fn fixed_edges_are_numpy_linspace() {
-    let e = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .edges()
-    .unwrap();
+    let e = Binning::DEFAULT_FIXED.edges().unwrap();
     let step = 2.0 / 29.0;
     for (i, &v) in e.iter().enumerate().take(29) {
         assert_eq!(v, -1.0 + i as f64 * step, "edge {i}");

@@ -58,7 +58,7 @@ fn short_tishby_run_writes_every_file_with_sane_values() {
     let (h, rows) = read_csv(&out.join("infoplane.csv"));
     // The KDE columns are always present (empty for binned rows): one schema for every run and
     // for `probe analyze`'s analysis.csv.
-    assert_eq!(h, INFOPLANE_HEADER);
+    assert_eq!(h.join(","), INFOPLANE_HEADER);
     // 30 log-spaced points of 30 epochs = every epoch; 6 layers (5 hidden + softmax output).
     assert_eq!(rows.len(), 30 * 6);
     let mut layers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();

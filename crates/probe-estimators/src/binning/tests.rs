@@ -15,13 +15,7 @@ fn fixed_slow(edges: &[f64], x: f32) -> i64 {
 #[test]
 fn linspace_matches_numpy_values() {
     // Golden values: numpy 2.4 `[repr(float(v)) for v in np.linspace(-1, 1, 30)[[1, 14, 15, 28]]]`.
-    let e = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .edges()
-    .unwrap();
+    let e = Binning::DEFAULT_FIXED.edges().unwrap();
     assert_eq!(e.len(), 30);
     assert_eq!((e[0], e[29]), (-1.0, 1.0));
     assert_eq!(e[1], -0.9310344827586207);
@@ -29,13 +23,7 @@ fn linspace_matches_numpy_values() {
     assert_eq!(e[15], 0.034482758620689724);
     assert_eq!(e[28], 0.9310344827586206);
     // np.clip(np.digitize(x.astype(float64), e) - 1, 0, 28) for these float32 x = [0 0 7 14 28 28 28].
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .binner()
-    .unwrap();
+    let b = Binning::DEFAULT_FIXED.binner().unwrap();
     let x = [-7.0f32, -1.0, -0.5, 0.0, 0.999, 1.0, 1.5];
     assert_eq!(x.map(|v| b.bin(v)), [0, 0, 7, 14, 28, 28, 28]);
 }
@@ -96,13 +84,7 @@ fn guess_can_undershoot_on_an_f32_exact_edge() {
     // Edge 51 of linspace(-1, 2, 69) is exactly 1.25, but (1.25 + 1) * (1 / step) rounds to
     // just below 51: the guess says 50 and only the upward correction gives the right bin.
     // numpy agrees: np.digitize(1.25, np.linspace(-1, 2, 69)) - 1 == 51 (50 one f32 ulp below).
-    let Binner::Fixed(b) = (Binning::Fixed {
-        lo: -1.0,
-        hi: 2.0,
-        edges: 69,
-    })
-    .binner()
-    .unwrap() else {
+    let Binner::Fixed(b) = (Binning::fixed(-1.0, 2.0, 69)).binner().unwrap() else {
         unreachable!()
     };
     assert_eq!(b.edge(51.0), 1.25);
@@ -115,11 +97,7 @@ fn guess_can_undershoot_on_an_f32_exact_edge() {
 fn absurd_edges_stay_exact_via_binary_search() {
     // step = 1e-309 is subnormal, so 1/step = inf and the guess at x = 0 is NaN -> `last`:
     // maximally wrong. All interior edges lie in (0, 1e-304], below the smallest f32 > 0.
-    let binning = Binning::Fixed {
-        lo: 0.0,
-        hi: 1e-304,
-        edges: 100_001,
-    };
+    let binning = Binning::fixed(0.0, 1e-304, 100_001);
     let Binner::Fixed(b) = binning.binner().unwrap() else {
         unreachable!()
     };
@@ -139,13 +117,7 @@ fn absurd_edges_stay_exact_via_binary_search() {
 
 #[test]
 fn guess_check_detects_a_bad_guess_and_bin_stays_exact() {
-    let edges = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .edges()
-    .unwrap();
+    let edges = Binning::DEFAULT_FIXED.edges().unwrap();
     let mut b = FixedBins::new(-1.0, 2.0 / 29.0, &edges);
     assert!(b.guess_within_one_bin(&edges));
     b.inv_step *= 1.2; // guess now drifts by up to ~6 bins
@@ -158,13 +130,7 @@ fn guess_check_detects_a_bad_guess_and_bin_stays_exact() {
 
 #[test]
 fn fixed_specials() {
-    let b = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .binner()
-    .unwrap();
+    let b = Binning::DEFAULT_FIXED.binner().unwrap();
     assert_eq!(b.bin(f32::NEG_INFINITY), 0);
     assert_eq!(b.bin(f32::INFINITY), 28);
     assert_eq!(b.bin(f32::NAN), NAN_BIN);
@@ -227,36 +193,12 @@ fn floor_specials_and_negatives() {
 #[test]
 fn validate_names_the_bad_value() {
     let bad = [
-        Binning::Fixed {
-            lo: 1.0,
-            hi: 1.0,
-            edges: 30,
-        },
-        Binning::Fixed {
-            lo: f64::NAN,
-            hi: 1.0,
-            edges: 30,
-        },
-        Binning::Fixed {
-            lo: -1.0,
-            hi: f64::INFINITY,
-            edges: 30,
-        },
-        Binning::Fixed {
-            lo: -f64::MAX,
-            hi: f64::MAX,
-            edges: 30,
-        },
-        Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: 1,
-        },
-        Binning::Fixed {
-            lo: -1.0,
-            hi: 1.0,
-            edges: MAX_EDGES + 1,
-        },
+        Binning::fixed(1.0, 1.0, 30),
+        Binning::fixed(f64::NAN, 1.0, 30),
+        Binning::fixed(-1.0, f64::INFINITY, 30),
+        Binning::fixed(-f64::MAX, f64::MAX, 30),
+        Binning::fixed(-1.0, 1.0, 1),
+        Binning::fixed(-1.0, 1.0, MAX_EDGES + 1),
         Binning::Floor { width: 0.0 },
         Binning::Floor { width: -0.5 },
         Binning::Floor { width: f64::NAN },
@@ -269,13 +211,9 @@ fn validate_names_the_bad_value() {
         assert!(msg.contains("expected"), "{msg}");
         assert!(b.binner().is_err());
     }
-    let msg = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 1,
-    }
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let msg = Binning::fixed(-1.0, 1.0, 1)
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("edges = 1"), "{msg}");
 }

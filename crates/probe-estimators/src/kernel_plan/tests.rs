@@ -101,13 +101,7 @@ fn threshold_codes_equal_the_cpu_bins() {
 #[test]
 fn fixed_guess_lands_on_the_bin_for_idnns_edges() {
     // Not needed for exactness (the kernels walk from any guess), but it is what makes them fast.
-    let binner = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    }
-    .binner()
-    .unwrap();
+    let binner = Binning::DEFAULT_FIXED.binner().unwrap();
     let plan = BinPlan::new(&binner);
     let BinPlan::Thresholds {
         t0, inv, ref thr, ..

@@ -153,16 +153,7 @@ pub const RESUME_RESULTS: [&str; 6] = [
 
 /// Columns of `infoplane.csv` and of `probe analyze`'s `analysis.csv`, spelled out here so that
 /// a change of the schema fails the tests.
-pub const INFOPLANE_HEADER: [&str; 8] = [
-    "epoch",
-    "layer",
-    "estimator",
-    "i_xt",
-    "i_ty",
-    "i_xt_lower",
-    "i_ty_lower",
-    "sigma2",
-];
+pub const INFOPLANE_HEADER: &str = "epoch,layer,estimator,i_xt,i_ty,i_xt_lower,i_ty_lower,sigma2";
 
 /// Header + rows of a CSV written by probe (no quoted fields in these files).
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
