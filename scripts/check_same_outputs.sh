@@ -289,27 +289,15 @@ set_key "$cfg" measure points ""
 set_key "$cfg" measure on '"test"'
 set_key "$cfg" measure dump_activations '[1, 10]'
 drop_estimators "$cfg"
+# (appended to the [measure] table, which ends the file once its estimators are dropped)
 cat >>"$cfg" <<'EOF'
-
-[[measure.estimators]]
-kind = "binned"
-
-[[measure.estimators]]
-kind = "floor"
-width = 0.07
-
-[[measure.estimators]]
-kind = "adaptive"
-bins = 20
-
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.001
-
-[[measure.estimators]]
-kind = "knn"
-name = "knn3"
-k = 3
+estimators = [
+  { kind = "binned" },
+  { kind = "floor", width = 0.07 },
+  { kind = "adaptive", bins = 20 },
+  { kind = "kde", sigma2 = 0.001 },
+  { kind = "knn", name = "knn3", k = 3 },
+]
 EOF
 # (also when PROBE_CHECK_ONLY selects only a case that reads it)
 if [[ -z $ONLY || "$DUMP_CASE analyze-config analyze-flags analyze-no-inputs bad-analyze-flag" =~ $ONLY ]]; then

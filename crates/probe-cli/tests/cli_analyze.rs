@@ -635,19 +635,12 @@ fn analyze_on_a_training_dump_reproduces_the_infoplane_rows() {
         4,
         r#"hooks = ["layers.*.hook_post", "layers.1.hook_pre"]
 dump_activations = [2, 4]
-[[measure.estimators]]
-kind = "binned"
-edges = 12
-[[measure.estimators]]
-kind = "floor"
-name = "saxe"
-width = 0.07
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.001
-[[measure.estimators]]
-kind = "knn"
-k = 3
+estimators = [
+    { kind = "binned", edges = 12 },
+    { kind = "floor", name = "saxe", width = 0.07 },
+    { kind = "kde", sigma2 = 0.001 },
+    { kind = "knn", k = 3 },
+]
 "#,
     );
     std::fs::write(&cfg, &config).unwrap();

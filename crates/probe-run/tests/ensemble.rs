@@ -21,11 +21,10 @@ on = "all"
 gradients = true
 flow = false
 stats = false
-[[measure.estimators]]
-kind = "binned"
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.01
+estimators = [
+    { kind = "binned" },
+    { kind = "kde", sigma2 = 0.01 },
+]
 "#,
     )
 }

@@ -59,17 +59,11 @@ fn training_infoplane_matches_the_reference_on_its_dumped_activations() {
         2,
         r#"dump_activations = [2]
 flow = false
-[[measure.estimators]]
-kind = "binned"
-lo = -1.0
-hi = 1.0
-edges = 30
-[[measure.estimators]]
-kind = "floor"
-width = 0.25
-[[measure.estimators]]
-kind = "adaptive"
-bins = 12
+estimators = [
+    { kind = "binned", lo = -1.0, hi = 1.0, edges = 30 },
+    { kind = "floor", width = 0.25 },
+    { kind = "adaptive", bins = 12 },
+]
 "#,
     );
     train(&toml_opts(&cfg, &out));

@@ -161,8 +161,7 @@ batch_size = 2
 epochs = 1
 [measure]
 schedule = "every"
-[[measure.estimators]]
-kind = "binned"
+estimators = [{{ kind = "binned" }}]
 "#,
         path.display()
     )

@@ -12,8 +12,8 @@ use probe_train::checkpoint::Checkpoint;
 #[macro_use]
 mod common;
 use common::{
-    assert_tables_match_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err,
-    RESUME_RESULTS,
+    assert_tables_match_files, crash_after, resume_config, resume_opts, tmp_dir, toml_opts, train,
+    train_err, RESUME_RESULTS,
 };
 
 /// A 12-bit run short enough for a debug build: 12 epochs, measured every 3rd, checkpoints every
@@ -88,16 +88,9 @@ fn resume_round_trip(tag: &str, extra_train: &str) {
     // A crash at epoch 7 whose last checkpoint is epoch 4: the CSVs already hold epochs 5-7,
     // which the resumed run trains again and must not duplicate.
     let crash = tmp.join("crash");
-    let mut opts = toml_opts(&cfg, &crash);
-    opts.stop_after = Some(4);
-    train(&opts);
-    let ckpt4 = std::fs::read(crash.join("checkpoint.safetensors")).unwrap();
-    let mut opts = resume_opts(&crash);
-    opts.stop_after = Some(7);
-    train(&opts);
+    crash_after(&cfg, &crash, 4, 7);
     let m = std::fs::read_to_string(crash.join("metrics.csv")).unwrap();
     assert_eq!(m.lines().count(), 8, "epochs 1-7 on disk before the crash");
-    std::fs::write(crash.join("checkpoint.safetensors"), ckpt4).unwrap();
     assert_eq!(checkpoint_epoch(&crash), "4");
     train(&resume_opts(&crash));
     assert_same_results(&full, &crash);

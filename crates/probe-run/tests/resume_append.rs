@@ -13,7 +13,8 @@ use probe_train::checkpoint::Checkpoint;
 
 mod common;
 use common::{
-    deep_tishby, dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err,
+    crash_after, deep_tishby, dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train,
+    train_err,
 };
 
 fn assert_same_dirs(want: &Path, got: &Path) {
@@ -71,14 +72,7 @@ fn killed_between_checkpoints_with_torn_lines_resumes_byte_identically() {
         // Checkpoint at epoch 4; the run goes on to epoch 7 (its rows on disk) and is killed
         // there: the checkpoint on disk is still epoch 4's and the last lines are torn.
         let crash = tmp.join(format!("{tag}-crash"));
-        let mut opts = toml_opts(&cfg, &crash);
-        opts.stop_after = Some(4);
-        train(&opts);
-        let ckpt4 = std::fs::read(crash.join("checkpoint.safetensors")).unwrap();
-        let mut opts = resume_opts(&crash);
-        opts.stop_after = Some(7);
-        train(&opts);
-        std::fs::write(crash.join("checkpoint.safetensors"), ckpt4).unwrap();
+        crash_after(&cfg, &crash, 4, 7);
         tear_csvs(&crash);
         let metrics = std::fs::read_to_string(crash.join("metrics.csv")).unwrap();
         assert!(

@@ -34,9 +34,7 @@ schedule = "every"
 on = "test"
 flow = false
 hooks = {hooks}
-[[measure.estimators]]
-kind = "adaptive"
-bins = 10
+estimators = [{{ kind = "adaptive", bins = 10 }}]
 "#
     )
 }

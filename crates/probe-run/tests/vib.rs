@@ -32,9 +32,7 @@ schedule = "every"
 on = "test"
 hooks = ["encoder.*.hook_post", "z.hook_mu", "z.hook_sigma"]
 dump_activations = [3]
-[[measure.estimators]]
-kind = "floor"
-width = 0.5
+estimators = [{ kind = "floor", width = 0.5 }]
 "#;
 
 #[test]

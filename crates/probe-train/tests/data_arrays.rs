@@ -4,6 +4,8 @@
 //! array file. Every value is checked against the formula the fixture script used; every bad
 //! input must give an error naming the file, the key and the value, never a panic.
 
+mod common;
+use common::scratch::Scratch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -15,23 +17,6 @@ use safetensors::{serialize, Dtype, View};
 
 fn fixture(name: &str) -> PathBuf {
     source_datasets_dir().join("fixtures/arrays").join(name)
-}
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("probe-arrays-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The fixture formula: sample i, flattened feature j → (7i + 3j) mod 11 (÷ 4 for floats).
@@ -252,7 +237,7 @@ fn le<const N: usize>(vals: impl IntoIterator<Item = [u8; N]>) -> Vec<u8> {
 
 #[test]
 fn safetensors_bf16_i32_and_u64() {
-    let dir = TempDir::new("bf16");
+    let dir = Scratch::new("bf16");
     let p = dir.path("d.safetensors");
     let xs = [1.5f32, -2.0, 0.25, 8.0, 3.0, -0.5];
     let bf16 = le(xs.iter().map(|x| {
@@ -286,7 +271,7 @@ fn safetensors_bf16_i32_and_u64() {
 
 #[test]
 fn inconsistent_arrays_name_both_keys() {
-    let dir = TempDir::new("mismatch");
+    let dir = Scratch::new("mismatch");
     let f32s = |n: usize| le((0..n).map(|i| (i as f32).to_le_bytes()));
     let i64s = |n: usize| le((0..n).map(|i| ((i % 2) as i64).to_le_bytes()));
 
@@ -367,7 +352,7 @@ fn inconsistent_arrays_name_both_keys() {
 
 #[test]
 fn unknown_and_empty_files() {
-    let dir = TempDir::new("unknown");
+    let dir = Scratch::new("unknown");
     let p = dir.path("x.npz");
     std::fs::write(&p, b"hello, world").unwrap();
     let err = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t").unwrap_err();
@@ -390,7 +375,7 @@ fn broken_archives_never_panic() {
         "nhwc_fortran_bigendian.npz",
     ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
-        let dir = TempDir::new(&format!("broken-{name}"));
+        let dir = Scratch::new(&format!("broken-{name}"));
         let p = dir.path(name);
         for cut in (0..bytes.len()).step_by(7) {
             std::fs::write(&p, &bytes[..cut]).unwrap();
@@ -499,7 +484,7 @@ fn fashion_subset_round_trips_through_safetensors() {
     };
     let labels =
         |ds: &probe_train::data::Dataset| le(ds.y.iter().map(|&y| i64::from(y).to_le_bytes()));
-    let dir = TempDir::new("fashion");
+    let dir = Scratch::new("fashion");
     let p = dir.path("fashion.safetensors");
     write_safetensors(
         &p,

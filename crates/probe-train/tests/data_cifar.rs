@@ -2,24 +2,11 @@
 //! nested `cifar-10-batches-bin/` directory, and every error (missing files, a partial record, a
 //! label above 9) naming the file.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::scratch::Scratch;
+use std::path::Path;
 
 use probe_train::data::{load_cifar10_dir, DataError, CIFAR10_FILES, CIFAR10_RECORD};
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("probe-cifar-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Record `r` of file `f`: label (f + r) mod 10, pixel p = (31 f + 7 r + p) mod 256.
 fn record(f: usize, r: usize) -> Vec<u8> {
@@ -39,7 +26,7 @@ fn write_batches(dir: &Path, counts: [usize; 6]) {
 
 #[test]
 fn batches_load_in_order_channel_major() {
-    let t = TempDir::new("load");
+    let t = Scratch::new("load");
     write_batches(&t.0, [2, 3, 1, 2, 2, 3]);
     let s = load_cifar10_dir(&t.0, "cifar10").unwrap();
     assert_eq!((s.train.n, s.test.n), (10, 3));
@@ -73,7 +60,7 @@ fn batches_load_in_order_channel_major() {
 
 #[test]
 fn archive_subdirectory_is_found() {
-    let t = TempDir::new("nested");
+    let t = Scratch::new("nested");
     write_batches(&t.0.join("cifar-10-batches-bin"), [1, 1, 1, 1, 1, 1]);
     let s = load_cifar10_dir(&t.0, "cifar10").unwrap();
     assert_eq!((s.train.n, s.test.n), (5, 1));
@@ -81,7 +68,7 @@ fn archive_subdirectory_is_found() {
 
 #[test]
 fn missing_files_are_listed_in_one_error() {
-    let t = TempDir::new("missing");
+    let t = Scratch::new("missing");
     write_batches(&t.0, [1, 1, 1, 1, 1, 1]);
     std::fs::remove_file(t.0.join("data_batch_3.bin")).unwrap();
     std::fs::remove_file(t.0.join("test_batch.bin")).unwrap();
@@ -107,7 +94,7 @@ fn missing_files_are_listed_in_one_error() {
 
 #[test]
 fn partial_record_and_bad_label_name_the_file() {
-    let t = TempDir::new("bad");
+    let t = Scratch::new("bad");
     write_batches(&t.0, [1, 1, 1, 1, 1, 1]);
     let p = t.0.join("data_batch_2.bin");
     let mut bytes = std::fs::read(&p).unwrap();

@@ -1,33 +1,14 @@
 //! IDX reading and MNIST-directory loading, on small files written byte by byte in the tests.
 
+mod common;
+use common::scratch::Scratch;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use probe_train::data::{
     load_mnist_dir, read_idx_images, read_idx_labels, DataError, MAX_IDX_DATA_BYTES,
 };
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// A fresh, empty scratch directory for one test, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("probe-data-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 /// Asserts that `err` matches the pattern, showing the error if not.
 macro_rules! assert_err {
@@ -182,14 +163,19 @@ fn wrong_rank_is_rejected() {
     );
 }
 
+/// Writes `bytes` as `img` and gzip-compressed as `img.gz` into `s`; returns the two names.
+fn write_raw_and_gz(s: &Scratch, bytes: &[u8]) -> [&'static str; 2] {
+    write(&s.path("img"), bytes);
+    write(&s.path("img.gz"), &gz(bytes));
+    ["img", "img.gz"]
+}
+
 #[test]
 fn truncated_data_is_rejected_raw_and_gz() {
     let s = Scratch::new("truncated");
     let mut bytes = image_file();
     bytes.truncate(bytes.len() - 2);
-    write(&s.path("img"), &bytes);
-    write(&s.path("img.gz"), &gz(&bytes));
-    for name in ["img", "img.gz"] {
+    for name in write_raw_and_gz(&s, &bytes) {
         let err = read_idx_images(&s.path(name)).unwrap_err();
         assert_err!(
             err,
@@ -245,9 +231,7 @@ fn trailing_bytes_are_rejected_raw_and_gz() {
     let s = Scratch::new("trailing");
     let mut bytes = image_file();
     bytes.extend_from_slice(&[1, 2, 3]);
-    write(&s.path("img"), &bytes);
-    write(&s.path("img.gz"), &gz(&bytes));
-    for name in ["img", "img.gz"] {
+    for name in write_raw_and_gz(&s, &bytes) {
         let err = read_idx_images(&s.path(name)).unwrap_err();
         assert_err!(
             err,
@@ -288,6 +272,14 @@ fn header_over_4_gib_is_rejected() {
     ));
 }
 
+/// The four files of an MNIST-style directory, in the order the loader reads them.
+const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
 /// Writes the four MNIST files into `dir`; `gz_mask[k]` compresses file k.
 fn write_mnist_dir(dir: &Path, n_train: u32, n_test: u32, gz_mask: [bool; 4]) {
     let img = |n: u32| idx_bytes(0x08, &[n, 2, 2], &vec![255u8; 4 * n as usize]);
@@ -298,13 +290,8 @@ fn write_mnist_dir(dir: &Path, n_train: u32, n_test: u32, gz_mask: [bool; 4]) {
             &(0..n).map(|i| (i % 4) as u8).collect::<Vec<_>>(),
         )
     };
-    let files = [
-        ("train-images-idx3-ubyte", img(n_train)),
-        ("train-labels-idx1-ubyte", lab(n_train)),
-        ("t10k-images-idx3-ubyte", img(n_test)),
-        ("t10k-labels-idx1-ubyte", lab(n_test)),
-    ];
-    for ((name, bytes), compress) in files.into_iter().zip(gz_mask) {
+    let files = [img(n_train), lab(n_train), img(n_test), lab(n_test)];
+    for ((name, bytes), compress) in MNIST_FILES.into_iter().zip(files).zip(gz_mask) {
         if compress {
             write(&dir.join(format!("{name}.gz")), &gz(&bytes));
         } else {
@@ -346,12 +333,7 @@ fn mnist_dir_count_mismatch_names_both_files() {
         }
     );
     let msg = err.to_string();
-    for part in [
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-        "3 images",
-        "4 labels",
-    ] {
+    for part in MNIST_FILES[2..].iter().chain(&["3 images", "4 labels"]) {
         assert!(msg.contains(part), "{part:?} not in {msg}");
     }
 }
@@ -368,14 +350,7 @@ fn mnist_dir_lists_every_missing_file() {
             ..
         } => {
             assert!(*dir_exists);
-            assert_eq!(
-                missing,
-                &[
-                    "train-labels-idx1-ubyte",
-                    "t10k-images-idx3-ubyte",
-                    "t10k-labels-idx1-ubyte"
-                ]
-            );
+            assert_eq!(missing, &MNIST_FILES[1..]);
         }
         other => panic!("expected MissingFiles, got {other:?}"),
     }
@@ -387,12 +362,7 @@ fn mnist_dir_lists_every_missing_file() {
     let err = load_mnist_dir(&gone, "toy").unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("does not exist"), "{msg}");
-    for name in [
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ] {
+    for name in MNIST_FILES {
         assert!(msg.contains(name), "{name} not in {msg}");
     }
 }

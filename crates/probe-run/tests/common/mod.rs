@@ -100,3 +100,17 @@ pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// Trains `cfg` into `dir` as a run killed after epoch `killed` whose last checkpoint is from
+/// epoch `ckpt`: the tables already hold the rows up to `killed` (which resume must not
+/// duplicate), and `checkpoint.safetensors` is put back to epoch `ckpt`'s bytes.
+pub fn crash_after(cfg: &str, dir: &Path, ckpt: usize, killed: usize) {
+    let mut opts = toml_opts(cfg, dir);
+    opts.stop_after = Some(ckpt);
+    train(&opts);
+    let saved = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let mut opts = resume_opts(dir);
+    opts.stop_after = Some(killed);
+    train(&opts);
+    std::fs::write(dir.join("checkpoint.safetensors"), saved).unwrap();
+}

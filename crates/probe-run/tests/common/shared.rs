@@ -83,14 +83,11 @@ pub fn flow_config() -> String {
         3,
         r#"dump_activations = [3]
 saturation = 0.9
-[[measure.estimators]]
-kind = "adaptive"
-bins = 12
-[[measure.estimators]]
-kind = "kde"
-sigma2 = 0.01
-[[measure.estimators]]
-kind = "knn"
+estimators = [
+    { kind = "adaptive", bins = 12 },
+    { kind = "kde", sigma2 = 0.01 },
+    { kind = "knn" },
+]
 "#,
     )
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod golden;
+pub mod scratch;
 
 use std::io::Write;
 
