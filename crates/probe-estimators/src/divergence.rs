@@ -107,22 +107,25 @@ pub fn entropy(p: &[f64], unit: Unit) -> Result<f64> {
 /// Cross-entropy `CE(p, q) = −Σ p ln q`, in `unit`; `+inf` when some `p_i > 0` has `q_i = 0`.
 pub fn cross_entropy(p: &[f64], q: &[f64], unit: Unit) -> Result<f64> {
     check_pair(p, q)?;
-    Ok(p.iter()
-        .zip(q)
-        .filter(|(&pi, _)| pi > 0.0)
-        .map(|(&pi, &qi)| -pi * unit.log(qi))
-        .sum())
+    Ok(sum_over_support(p, q, |pi, qi| -pi * unit.log(qi)))
 }
 
 /// `KL(p‖q) = Σ p (ln p − ln q)`, in `unit`; `+inf` when some `p_i > 0` has `q_i = 0`; exactly 0
 /// for `q == p`.
 pub fn kl_divergence(p: &[f64], q: &[f64], unit: Unit) -> Result<f64> {
     check_pair(p, q)?;
-    Ok(p.iter()
+    Ok(sum_over_support(p, q, |pi, qi| {
+        pi * (unit.log(pi) - unit.log(qi))
+    }))
+}
+
+/// `Σ term(p_i, q_i)` over the support of `p` (`p_i > 0`; `0 · log 0 = 0`).
+fn sum_over_support(p: &[f64], q: &[f64], term: impl Fn(f64, f64) -> f64) -> f64 {
+    p.iter()
         .zip(q)
         .filter(|(&pi, _)| pi > 0.0)
-        .map(|(&pi, &qi)| pi * (unit.log(pi) - unit.log(qi)))
-        .sum())
+        .map(|(&pi, &qi)| term(pi, qi))
+        .sum()
 }
 
 /// Checks the standard deviations of a diagonal Gaussian: non-empty, finite, `> 0`.
