@@ -165,31 +165,40 @@ pub fn with_seed(header: &[&'static str]) -> Vec<&'static str> {
     v
 }
 
+/// The `epoch` cell of a row: empty for activations that carry no epoch (`probe analyze`).
+fn epoch_cell(epoch: Option<usize>) -> String {
+    epoch.map(|e| e.to_string()).unwrap_or_default()
+}
+
+/// An optional number's cell: empty when absent, else [`fmt_f64`].
+fn opt_cell(x: Option<f64>) -> String {
+    x.map(fmt_f64).unwrap_or_default()
+}
+
 /// The row of `e` under [`INFOPLANE_HEADER`]; `epoch` empty when `None`. Floats are written with
 /// [`fmt_f64`] (shortest form that parses back to the same `f64`).
 pub fn estimate_row(epoch: Option<usize>, e: &Estimate) -> [String; 8] {
-    let opt = |x: Option<f64>| x.map(fmt_f64).unwrap_or_default();
     [
-        epoch.map(|x| x.to_string()).unwrap_or_default(),
+        epoch_cell(epoch),
         e.layer.clone(),
         e.estimator.clone(),
         fmt_f64(e.i_xt),
         fmt_f64(e.i_ty),
-        opt(e.i_xt_lower),
-        opt(e.i_ty_lower),
-        opt(e.sigma2),
+        opt_cell(e.i_xt_lower),
+        opt_cell(e.i_ty_lower),
+        opt_cell(e.sigma2),
     ]
 }
 
 /// The row of `f` under [`FLOW_HEADER`] (`epoch` empty when `None`).
 pub fn flow_row(epoch: Option<usize>, f: &Flow) -> [String; 9] {
     [
-        epoch.map(|e| e.to_string()).unwrap_or_default(),
+        epoch_cell(epoch),
         f.layer_from.clone(),
         f.layer_to.clone(),
         f.estimator.clone(),
         fmt_f64(f.i_bits),
-        f.i_bits_lower.map(fmt_f64).unwrap_or_default(),
+        opt_cell(f.i_bits_lower),
         fmt_f64(f.h_from_bits),
         fmt_f64(f.loss_bits),
         u8::from(f.bottleneck).to_string(),
@@ -198,17 +207,16 @@ pub fn flow_row(epoch: Option<usize>, f: &Flow) -> [String; 9] {
 
 /// The row of `s` under [`STATS_HEADER`] (`epoch` empty when `None`).
 pub fn stats_row(epoch: Option<usize>, s: &Stats) -> [String; 12] {
-    let opt = |x: Option<f64>| x.map(fmt_f64).unwrap_or_default();
     [
-        epoch.map(|e| e.to_string()).unwrap_or_default(),
+        epoch_cell(epoch),
         s.layer.clone(),
         s.estimator.clone().unwrap_or_default(),
         s.samples.to_string(),
         s.neurons.to_string(),
-        opt(s.entropy_mean),
-        opt(s.entropy_min),
-        opt(s.entropy_max),
-        opt(s.surprisal_mean),
+        opt_cell(s.entropy_mean),
+        opt_cell(s.entropy_min),
+        opt_cell(s.entropy_max),
+        opt_cell(s.surprisal_mean),
         fmt_f64(s.sparsity),
         fmt_f64(s.saturation),
         s.dead_units.to_string(),
