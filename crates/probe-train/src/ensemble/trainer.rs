@@ -271,8 +271,7 @@ impl EnsembleTrainer {
             }
             start += len;
             if ctl.stop_after(batch, total) {
-                let (l, c): (Vec<f64>, Vec<f64>) =
-                    sums.iter().map(|&(l, c)| (l, c as f64)).unzip();
+                let (l, c): (Vec<f64>, Vec<f64>) = sums.iter().map(|&(l, c)| (l, c as f64)).unzip();
                 return Ok(Epoch::Paused(Paused {
                     epoch,
                     batches: batch,
