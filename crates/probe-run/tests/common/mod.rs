@@ -100,3 +100,19 @@ pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// Asserts that run directory `got` holds the same files as `want`, byte for byte.
+pub fn assert_same_dirs(want: &Path, got: &Path) {
+    let (a, b) = (dir_files(want), dir_files(got));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "file names"
+    );
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs from the uninterrupted run's"
+        );
+    }
+}
