@@ -20,12 +20,13 @@ use pyo3::types::PyDict;
 use crate::errors::{detached, to_py, value_error};
 use crate::tables;
 
-/// How often the trainer looks for Ctrl-C between epochs.
+/// How often the trainer looks for Ctrl-C between batches and epochs.
 const SIGNAL_EVERY: Duration = Duration::from_millis(20);
 
 /// Follows a run for Python: Ctrl-C (and any other pending signal handler's exception) sets the
-/// run's stop flag, so the run ends after this epoch with a checkpoint, as `probe train` does on
-/// SIGINT (`probe train --resume DIR` continues it); `on_measure` gets each measured epoch's rows.
+/// run's stop flag, so the run ends after the batch it is in with a checkpoint, as `probe train`
+/// does on SIGINT (`probe train --resume DIR` continues it); `on_measure` gets each measured
+/// epoch's rows.
 /// A Python exception is kept and re-raised once the run has stopped cleanly (its run directory
 /// keeps everything finished).
 struct PyObserver {
@@ -84,10 +85,12 @@ fn measured_tables(m: &Measured) -> probe_run::Result<[CsvTable; 3]> {
     ])
 }
 
-impl Observer for PyObserver {
-    fn on_epoch(&mut self, _e: &EpochEnd) -> probe_run::Result<()> {
+impl PyObserver {
+    /// Runs Python's signal handlers (at most every [`SIGNAL_EVERY`]); an exception (Ctrl-C's
+    /// `KeyboardInterrupt`) sets the stop flag and is re-raised when the run has stopped.
+    fn check_signals(&mut self) {
         if self.checked.elapsed() < SIGNAL_EVERY {
-            return Ok(());
+            return;
         }
         self.checked = Instant::now();
         if let Err(e) = Python::attach(|py| py.check_signals()) {
@@ -95,6 +98,16 @@ impl Observer for PyObserver {
             self.error.get_or_insert(e);
             self.stop.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+impl Observer for PyObserver {
+    fn on_batch(&mut self, _epoch: usize, _batches: usize) {
+        self.check_signals();
+    }
+
+    fn on_epoch(&mut self, _e: &EpochEnd) -> probe_run::Result<()> {
+        self.check_signals();
         Ok(())
     }
 

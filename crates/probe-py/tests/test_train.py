@@ -86,7 +86,7 @@ def test_ctrl_c_stops_train(tmp_path):
         probe.train(CONFIG, out=tmp_path / "c", epochs=1_000_000)
     assert time.monotonic() - started < 30
     assert (tmp_path / "c" / "metrics.csv").exists()
-    # as `probe train` on SIGINT: the epoch in progress ends with a checkpoint to resume from
+    # as `probe train` on SIGINT: the batch in progress ends with a checkpoint to resume from
     assert (tmp_path / "c" / "checkpoint.safetensors").exists()
 
 

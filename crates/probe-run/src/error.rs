@@ -34,11 +34,14 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A signal (SIGINT, SIGTERM: the stop flag of [`crate::TrainOptions::stop`]) stopped the
-    /// run after `epoch`, with a checkpoint written.
-    #[error("interrupted by a signal after epoch {epoch} of {epochs}; the checkpoint and the results so far are in {}; continue with: probe train --resume {}", dir.display(), dir.display())]
+    /// run after `epoch` (and `batches` batches of the next one), with a checkpoint written.
+    #[error("interrupted by a signal {}; the checkpoint and the results so far are in {}; continue with: probe train --resume {}", match batches { Some(b) => format!("in epoch {} of {epochs} after {b} of its batches", epoch + 1), None => format!("after epoch {epoch} of {epochs}") }, dir.display(), dir.display())]
     Interrupted {
-        /// The last epoch trained.
+        /// The last epoch finished.
         epoch: usize,
+        /// Batches finished of epoch `epoch + 1` when the signal stopped it between two
+        /// batches; `None`: the run stopped at the end of `epoch`.
+        batches: Option<usize>,
         /// The run's epochs.
         epochs: usize,
         /// The run directory.

@@ -9,6 +9,11 @@
 //! `checkpoint.safetensors`. The observers see everything in order; the run directory's writer is
 //! the first of them.
 //!
+//! A signal (the stop flag) is looked at between batches: the epoch stops after the batch it is
+//! in and the checkpoint records where (`resume`'s `paused.*`), so that a resumed run continues
+//! that epoch at its next batch and ends byte-identical to the run uninterrupted. Epochs that
+//! collect gradient statistics (`measure.gradients` on a measured epoch) end whole first.
+//!
 //! ```no_run
 //! use probe_run::{train, ConfigSource, TrainOptions};
 //! let opts = TrainOptions::new(ConfigSource::File("configs/tishby_tanh.toml".into()));
@@ -24,6 +29,7 @@ use probe_estimators::extras_all;
 use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
 use probe_train::optim::Optimizer;
+use probe_train::trainer::{Batches, Epoch};
 
 use std::sync::atomic::Ordering::SeqCst;
 
@@ -110,6 +116,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     let seeds = step.seeds().to_vec();
     let epochs = cfg.train.epochs;
     let mut first = 1;
+    let mut paused = None;
     if let Some(c) = &resume {
         let done = resume::epoch(c, &out)?;
         if done >= epochs {
@@ -128,6 +135,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
         // The checkpoint is verified (checksums, same config) and restored: what else a resumed
         // run must bring back to the checkpoint's epoch goes here, before the observers see it.
         step.restore_streams(&r.streams)?;
+        paused = r.paused.take();
         for o in observers.iter_mut() {
             o.on_resume(&mut r)?;
         }
@@ -150,10 +158,55 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     for epoch in first..=epochs {
         let stop_here = stop_after == Some(epoch);
         let checkpoint = (every > 0 && epoch.is_multiple_of(every)) || epoch == epochs || stop_here;
-        let result = (|| -> Result<bool> {
+        let result = (|| -> Result<Ended> {
             let mut gstats = (cfg.measure.gradients && measured.contains(epoch))
                 .then(|| GradStats::new(&named, step.grad_replicas()));
-            let e = step.epoch(epoch, &mut opt, gstats.as_mut())?;
+            let resumed = paused.take();
+            if let (Some(p), Some(_)) = (&resumed, &gstats) {
+                bail!(
+                    "the checkpoint stopped epoch {epoch} after {} of its batches, and with the epochs given this epoch is measured with `measure.gradients`, whose statistics need every batch of it; resume with the run's epochs (or another --epochs)",
+                    p.batches
+                );
+            }
+            // Between batches: the observers, then the stop flag (a signal), unless the epoch
+            // collects gradient statistics and must end whole.
+            let whole = gstats.is_some();
+            let mut between = |batches: usize| {
+                for o in observers.iter_mut() {
+                    o.on_batch(epoch, batches);
+                }
+                !whole && stop.as_ref().is_some_and(|s| s.load(SeqCst))
+            };
+            let ctl = Batches {
+                resume: resumed,
+                stop: Some(&mut between),
+            };
+            let e = match step.epoch(epoch, &mut opt, gstats.as_mut(), ctl)? {
+                Epoch::Done(e) => e,
+                Epoch::Paused(p) => {
+                    // Tables and marks are those of the last finished epoch; the checkpoint
+                    // adds where this one stopped.
+                    for o in observers.iter_mut() {
+                        o.on_checkpoint(epoch - 1)?;
+                    }
+                    let marks: Vec<(String, String)> = observers
+                        .iter()
+                        .flat_map(|o| o.checkpoint_state())
+                        .collect();
+                    let streams = step.streams()?;
+                    resume::write(
+                        &out,
+                        epoch - 1,
+                        &cfg,
+                        &state,
+                        &opt,
+                        &streams,
+                        &marks,
+                        Some(&p),
+                    )?;
+                    return Ok(Ended::Paused(p.batches));
+                }
+            };
             let grads = gstats.as_mut().map(|g| g.finish()).transpose()?;
             let end = EpochEnd {
                 epoch,
@@ -185,7 +238,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     o.on_measure(&m)?;
                 }
             }
-            // A signal (the `stop` flag) ends the run after this epoch, with a checkpoint.
+            // A signal during the epoch's last batch or its measurement ends the run after this
+            // epoch, with a checkpoint.
             let interrupted = epoch < epochs && stop.as_ref().is_some_and(|s| s.load(SeqCst));
             if checkpoint || interrupted {
                 for o in observers.iter_mut() {
@@ -195,12 +249,32 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                     .iter()
                     .flat_map(|o| o.checkpoint_state())
                     .collect();
-                resume::write(&out, epoch, &cfg, &state, &opt, &step.streams()?, &marks)?;
+                resume::write(
+                    &out,
+                    epoch,
+                    &cfg,
+                    &state,
+                    &opt,
+                    &step.streams()?,
+                    &marks,
+                    None,
+                )?;
             }
-            Ok(interrupted)
+            Ok(Ended::Epoch { interrupted })
         })();
         let interrupted = match result {
-            Ok(i) => i,
+            Ok(Ended::Epoch { interrupted }) => interrupted,
+            Ok(Ended::Paused(batches)) => {
+                for o in observers.iter_mut() {
+                    o.on_stop(Stop::Asked { epoch: epoch - 1 })?;
+                }
+                return Err(Error::Interrupted {
+                    epoch: epoch - 1,
+                    batches: Some(batches),
+                    epochs,
+                    dir: out,
+                });
+            }
             Err(err) => {
                 // Keep what was finished: every observer saves what it has.
                 for o in observers.iter_mut() {
@@ -219,6 +293,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
             if interrupted {
                 return Err(Error::Interrupted {
                     epoch,
+                    batches: None,
                     epochs,
                     dir: out,
                 });
@@ -237,6 +312,15 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     }
     // The last checkpoint stays: `--resume DIR --epochs N` extends a finished run from it.
     Ok((epochs, None))
+}
+
+/// How an epoch of the loop ended.
+enum Ended {
+    /// It finished (and was measured and checkpointed as scheduled); `interrupted`: a signal
+    /// arrived, so the run stops after it with a checkpoint.
+    Epoch { interrupted: bool },
+    /// A signal stopped it after this many batches; the checkpoint records where.
+    Paused(usize),
 }
 
 /// The context of an error that stopped a run at `epoch`: where the results and the last good

@@ -98,6 +98,11 @@ pub trait Observer {
     fn on_resume(&mut self, _restored: &mut Restored) -> Result<()> {
         Ok(())
     }
+    /// `batches` batches of `epoch` are trained (called between batches, not after an epoch's
+    /// last one, so it must be cheap): the place to look for a stop request (Python's Ctrl-C) or
+    /// to set [`crate::TrainOptions::stop`] from a test. Not called on epochs that collect
+    /// gradient statistics, which end whole.
+    fn on_batch(&mut self, _epoch: usize, _batches: usize) {}
     /// An epoch finished training and evaluation.
     fn on_epoch(&mut self, _e: &EpochEnd) -> Result<()> {
         Ok(())

@@ -17,7 +17,12 @@
 //! - the observers' state (`state.{key}`): for the run directory's writer, each table's rows,
 //!   bytes and hash at that epoch, not the tables. A resumed run cuts each CSV file back to its
 //!   mark (the files may already hold rows of epochs after the checkpoint: those epochs are
-//!   trained again and their rows are written once) and appends from there.
+//!   trained again and their rows are written once) and appends from there;
+//! - for a signal that stopped an epoch between two batches (`paused.*`, checkpoint format 3):
+//!   that epoch, the batches it finished, its shuffle streams' states from before its order was
+//!   drawn and its running loss/accuracy sums (`probe_train::trainer::Paused`). `epoch` is then
+//!   the last *finished* epoch, the tables' marks are at its end, and a resumed run continues the
+//!   stopped epoch at its next batch.
 //!
 //! On the CPU a run interrupted after a checkpoint and resumed ends byte-identical to the same run
 //! uninterrupted (`tests/cli_resume.rs`).
@@ -31,6 +36,7 @@ use candle_core::{Device, Var};
 use probe_report::write_atomic;
 use probe_train::checkpoint::{set_vars, Checkpoint};
 use probe_train::optim::{OptimState, Optimizer};
+use probe_train::trainer::Paused;
 
 /// The checkpoint's file name in the run directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -47,6 +53,8 @@ pub struct Restored {
     /// The observers' state ([`crate::Observer::checkpoint_state`]) by key; each observer takes
     /// its own entries.
     pub state: BTreeMap<String, String>,
+    /// The epoch a signal stopped between two batches (epoch `epoch + 1`), to continue.
+    pub paused: Option<Paused>,
 }
 
 /// The path of the checkpoint of run directory `dir`.
@@ -67,6 +75,7 @@ pub fn write(
     opt: &Optimizer,
     streams: &[String],
     state: &[(String, String)],
+    paused: Option<&Paused>,
 ) -> Result<()> {
     let mut c = Checkpoint::default();
     for (name, v) in vars {
@@ -88,6 +97,9 @@ pub fn write(
     }
     for (key, value) in state {
         c.meta.insert(format!("{STATE_PREFIX}{key}"), value.clone());
+    }
+    if let Some(pz) = paused {
+        write_paused(&mut c, pz);
     }
     let p = path(dir);
     write_atomic(&p, &c.to_bytes()?).with_context(|| format!("cannot write {}", p.display()))
@@ -254,9 +266,82 @@ pub fn restore(
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix(STATE_PREFIX)?.to_string(), v.clone())))
         .collect();
+    let paused = read_paused(c, &p)?;
+    if let Some(pz) = &paused {
+        if pz.epoch != epoch + 1 {
+            bail!(
+                "checkpoint {}: its stopped epoch ({}) does not follow its last finished epoch ({epoch})",
+                p.display(),
+                pz.epoch
+            );
+        }
+    }
     Ok(Restored {
         epoch,
         streams,
         state,
+        paused,
     })
+}
+
+/// Metadata keys of a stopped epoch (under `probe_train::checkpoint::PAUSED_PREFIX`).
+const PAUSED_EPOCH: &str = "paused.epoch";
+const PAUSED_BATCHES: &str = "paused.batches";
+const PAUSED_SHUFFLES: &str = "paused.shuffles";
+const PAUSED_SUMS: &str = "paused.sums";
+
+/// Adds stopped epoch `pz` to checkpoint `c` (making it format 3).
+fn write_paused(c: &mut Checkpoint, pz: &Paused) {
+    let m = &mut c.meta;
+    m.insert(PAUSED_EPOCH.into(), pz.epoch.to_string());
+    m.insert(PAUSED_BATCHES.into(), pz.batches.to_string());
+    m.insert(PAUSED_SHUFFLES.into(), pz.shuffles.len().to_string());
+    for (i, s) in pz.shuffles.iter().enumerate() {
+        m.insert(format!("paused.shuffle.{i}"), s.clone());
+    }
+    m.insert(PAUSED_SUMS.into(), pz.sums.len().to_string());
+    for (i, v) in pz.sums.iter().enumerate() {
+        // `{:?}` of an f64 prints the shortest text that parses back to the same value.
+        m.insert(format!("paused.sum.{i}"), format!("{v:?}"));
+    }
+}
+
+/// The stopped epoch of checkpoint `c` (at `p`), if it holds one.
+fn read_paused(c: &Checkpoint, p: &Path) -> Result<Option<Paused>> {
+    if !c.meta.contains_key(PAUSED_EPOCH) {
+        return Ok(None);
+    }
+    let bad =
+        |what: &str, v: &str| invalid!("checkpoint {}: bad `{what}` value {v:?}", p.display());
+    let num = |key: &str| -> Result<usize> {
+        let v = c.meta(key, p)?;
+        v.parse().map_err(|_| bad(key, v))
+    };
+    // Counts from the file bound the loops below by the metadata actually present.
+    let count = |key: &str| -> Result<usize> {
+        let n = num(key)?;
+        if n > c.meta.len() {
+            return Err(bad(key, c.meta(key, p)?));
+        }
+        Ok(n)
+    };
+    let shuffles = (0..count(PAUSED_SHUFFLES)?)
+        .map(|i| Ok(c.meta(&format!("paused.shuffle.{i}"), p)?.to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    let sums = (0..count(PAUSED_SUMS)?)
+        .map(|i| {
+            let key = format!("paused.sum.{i}");
+            let v = c.meta(&key, p)?;
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad(&key, v))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Paused {
+        epoch: num(PAUSED_EPOCH)?,
+        batches: num(PAUSED_BATCHES)?,
+        shuffles,
+        sums,
+    }))
 }

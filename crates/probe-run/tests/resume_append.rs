@@ -13,24 +13,9 @@ use probe_train::checkpoint::Checkpoint;
 
 mod common;
 use common::{
-    crash_after, deep_tishby, dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train,
-    train_err,
+    assert_same_dirs, crash_after, deep_tishby, dir_files, resume_config, resume_opts, tmp_dir,
+    toml_opts, train, train_err,
 };
-
-fn assert_same_dirs(want: &Path, got: &Path) {
-    let (a, b) = (dir_files(want), dir_files(got));
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "file names"
-    );
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name} differs from the uninterrupted run's"
-        );
-    }
-}
 
 /// Appends a line cut in the middle (what a kill during a write can leave) to every CSV of `dir`.
 fn tear_csvs(dir: &Path) {

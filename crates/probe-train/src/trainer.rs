@@ -6,6 +6,12 @@
 //! position can be saved and restored ([`Trainer::shuffle_state`]), so a resumed run draws the same
 //! orders as an uninterrupted one; [`Trainer::epoch_with`] can also feed every mini-batch's
 //! gradients to a [`GradStats`].
+//!
+//! An epoch can stop between two batches (a signal: [`Batches::stop`]) and later continue
+//! exactly ([`Batches::resume`]): [`Paused`] holds the shuffle streams' states from before the
+//! epoch's order was drawn (so the same order is drawn again), the number of batches finished
+//! and the epoch's running sums; every trainer of the crate (candle, fused, VIB, ensembles)
+//! takes a [`Batches`] in its `*_ctl` epoch.
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand_chacha::ChaCha8Rng;
@@ -62,6 +68,131 @@ pub struct LossAcc {
     pub loss: f64,
     /// Fraction of samples whose arg-max logit is the label.
     pub acc: f64,
+}
+
+/// Where an epoch stopped between two batches, with what continues it exactly: given back
+/// through [`Batches::resume`], the rest of the epoch draws the same batches, makes the same
+/// updates and reports the same loss and accuracy, bit for bit, as the epoch uninterrupted (the
+/// model's parameters, optimiser state and other random streams are saved beside it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paused {
+    /// The epoch (1-based).
+    pub epoch: usize,
+    /// Batches finished (at least 1, fewer than the epoch has).
+    pub batches: usize,
+    /// Per shuffle stream (one per replica): its state when the epoch began, before the epoch's
+    /// order was drawn ([`rng::save_state`]).
+    pub shuffles: Vec<String>,
+    /// The epoch's running sums so far, in the trainer's order (candle: loss, correct; VIB: CE,
+    /// KL, correct; ensembles: every replica's loss, then every replica's correct count). f32
+    /// sums are held exactly.
+    pub sums: Vec<f64>,
+}
+
+/// How an epoch's batch loop is driven: from its start or from where it stopped, and whether to
+/// stop between batches.
+#[derive(Default)]
+pub struct Batches<'a> {
+    /// The stopped epoch to continue; `None`: a fresh epoch.
+    pub resume: Option<Paused>,
+    /// Called after every batch but the epoch's last with the number of batches finished;
+    /// `true` stops the epoch there ([`Epoch::Paused`]).
+    pub stop: Option<&'a mut dyn FnMut(usize) -> bool>,
+}
+
+impl Batches<'_> {
+    /// Whether to stop after `done` of `total` batches.
+    pub(crate) fn stop_after(&mut self, done: usize, total: usize) -> bool {
+        done < total && self.stop.as_mut().is_some_and(|f| f(done))
+    }
+}
+
+/// How an epoch ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Epoch<T> {
+    /// It trained all its batches.
+    Done(T),
+    /// It stopped between two batches ([`Batches::stop`]).
+    Paused(Paused),
+}
+
+impl<T> Epoch<T> {
+    /// The finished epoch's result; an epoch that stopped is an error (for callers that never
+    /// stop one).
+    pub fn done(self) -> Result<T> {
+        match self {
+            Epoch::Done(t) => Ok(t),
+            Epoch::Paused(p) => Err(Error::invalid(
+                "epoch",
+                format!("epoch {} stopped after batch {}", p.epoch, p.batches),
+            )),
+        }
+    }
+}
+
+/// The start of an epoch: its orders (one per shuffle stream), the first batch to train (0, or
+/// where a paused epoch stopped), the streams' states before the orders were drawn, and the
+/// running sums to start from.
+pub(crate) struct Begun {
+    pub orders: Vec<Vec<u32>>,
+    pub first: usize,
+    pub shuffles: Vec<String>,
+    pub sums: Vec<f64>,
+}
+
+/// Begins epoch `epoch` of `n` samples in batches of `batch_size` with `n_sums` running sums:
+/// draws each stream's order, or, continuing `resume`, restores the streams to the epoch's
+/// start and draws the same orders again.
+pub(crate) fn begin(
+    shuffles: &mut [ChaCha8Rng],
+    n: usize,
+    batch_size: usize,
+    epoch: usize,
+    resume: Option<Paused>,
+    n_sums: usize,
+) -> Result<Begun> {
+    let total = n.div_ceil(batch_size.max(1));
+    let (first, sums) = match resume {
+        None => (0, vec![0.0; n_sums]),
+        Some(p) => {
+            let bad = |why: String| Error::invalid("checkpoint paused epoch", why);
+            if p.epoch != epoch {
+                return Err(bad(format!(
+                    "it stopped in epoch {}, the run continues at epoch {epoch}",
+                    p.epoch
+                )));
+            }
+            if p.shuffles.len() != shuffles.len() || p.sums.len() != n_sums {
+                return Err(bad(format!(
+                    "{} shuffle streams and {} sums saved, this trainer has {} and {n_sums}",
+                    p.shuffles.len(),
+                    p.sums.len(),
+                    shuffles.len()
+                )));
+            }
+            if p.batches == 0 || p.batches >= total {
+                return Err(bad(format!(
+                    "{} batches finished of an epoch of {total}",
+                    p.batches
+                )));
+            }
+            for (s, text) in shuffles.iter_mut().zip(&p.shuffles) {
+                *s = rng::restore_state(text, "checkpoint paused epoch's shuffle stream")?;
+            }
+            (p.batches, p.sums)
+        }
+    };
+    let states = shuffles.iter().map(rng::save_state).collect();
+    let orders = shuffles
+        .iter_mut()
+        .map(|s| rng::permutation(s, n))
+        .collect();
+    Ok(Begun {
+        orders,
+        first,
+        shuffles: states,
+        sums,
+    })
 }
 
 /// Checks `train.batch_size` (at least 1).
@@ -123,18 +254,47 @@ impl Trainer {
         model: &dyn Model,
         opt: &mut Optimizer,
         data: &DeviceData,
-        mut grads: Option<&mut GradStats>,
+        grads: Option<&mut GradStats>,
     ) -> Result<LossAcc> {
+        self.epoch_ctl(epoch, model, opt, data, grads, Batches::default())?
+            .done()
+    }
+
+    /// [`Trainer::epoch_with`], continuing a paused epoch or stopping between batches as
+    /// `ctl` says (sums: loss, correct).
+    pub fn epoch_ctl(
+        &mut self,
+        epoch: usize,
+        model: &dyn Model,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+        mut ctl: Batches,
+    ) -> Result<Epoch<LossAcc>> {
         let device = data.x.device();
+        let Begun {
+            orders,
+            first,
+            shuffles,
+            sums,
+        } = begin(
+            std::slice::from_mut(&mut self.shuffle),
+            data.n,
+            self.batch_size,
+            epoch,
+            ctl.resume.take(),
+            2,
+        )?;
+        let total = data.n.div_ceil(self.batch_size);
         // Dropout and batch norm train during the epoch; the model is left in evaluation mode.
         model.set_training(true);
-        let order = rng::permutation(&mut self.shuffle, data.n);
-        let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
-        let mut correct = Tensor::zeros((), DType::F32, device)?;
+        let mut loss_sum = Tensor::new(sums[0] as f32, device)?;
+        let mut correct = Tensor::new(sums[1] as f32, device)?;
         // Kept on the device and read back only if the epoch's mean is not finite, to name the
         // first bad batch without a device sync per step.
-        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
-        for idx in order.chunks(self.batch_size) {
+        let mut batch_losses = Vec::with_capacity(total - first);
+        let mut paused = None;
+        for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {
             let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
             let x = data.x.index_select(&idx_t, 0)?;
             let y = data.y.index_select(&idx_t, 0)?;
@@ -148,18 +308,32 @@ impl Trainer {
             loss_sum = (loss_sum + (loss.detach() * idx.len() as f64)?)?;
             correct = (correct + count_correct(&logits.detach(), &y)?)?;
             batch_losses.push(loss.detach());
+            if ctl.stop_after(b + 1, total) {
+                paused = Some(b + 1);
+                break;
+            }
         }
         model.set_training(false);
-        let n = data.n as f64;
-        let loss = loss_sum.to_scalar::<f32>()? as f64 / n;
-        if !loss.is_finite() {
-            let (batch, loss) = first_non_finite(&batch_losses)?.unwrap_or((0, loss));
+        let (loss_sum, correct) = (loss_sum.to_scalar::<f32>()?, correct.to_scalar::<f32>()?);
+        if !loss_sum.is_finite() {
+            let n = data.n as f64;
+            let (batch, loss) = first_non_finite(&batch_losses)?
+                .map_or((0, loss_sum as f64 / n), |(b, l)| (first + b, l));
             return Err(Error::Diverged { epoch, batch, loss });
         }
-        Ok(LossAcc {
-            loss,
-            acc: correct.to_scalar::<f32>()? as f64 / n,
-        })
+        if let Some(batches) = paused {
+            return Ok(Epoch::Paused(Paused {
+                epoch,
+                batches,
+                shuffles,
+                sums: vec![loss_sum as f64, correct as f64],
+            }));
+        }
+        let n = data.n as f64;
+        Ok(Epoch::Done(LossAcc {
+            loss: loss_sum as f64 / n,
+            acc: correct as f64 / n,
+        }))
     }
 }
 
@@ -173,8 +347,22 @@ impl Trainer {
         epoch: usize,
         fused: &mut FusedMlp,
         data: &Dataset,
-        mut grads: Option<(&mut GradStats, &[Var])>,
+        grads: Option<(&mut GradStats, &[Var])>,
     ) -> Result<LossAcc> {
+        self.epoch_fused_ctl(epoch, fused, data, grads, Batches::default())?
+            .done()
+    }
+
+    /// [`Trainer::epoch_fused`], continuing a paused epoch or stopping between batches as `ctl`
+    /// says (sums: loss, correct).
+    pub fn epoch_fused_ctl(
+        &mut self,
+        epoch: usize,
+        fused: &mut FusedMlp,
+        data: &Dataset,
+        mut grads: Option<(&mut GradStats, &[Var])>,
+        mut ctl: Batches,
+    ) -> Result<Epoch<LossAcc>> {
         if self.batch_size > fused.batch_capacity() {
             return Err(Error::invalid(
                 "train.batch_size",
@@ -185,9 +373,22 @@ impl Trainer {
                 ),
             ));
         }
-        let order = rng::permutation(&mut self.shuffle, data.n);
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for (b, idx) in order.chunks(self.batch_size).enumerate() {
+        let Begun {
+            orders,
+            first,
+            shuffles,
+            sums,
+        } = begin(
+            std::slice::from_mut(&mut self.shuffle),
+            data.n,
+            self.batch_size,
+            epoch,
+            ctl.resume.take(),
+            2,
+        )?;
+        let total = data.n.div_ceil(self.batch_size);
+        let (mut loss_sum, mut correct) = (sums[0], sums[1] as usize);
+        for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {
             let r = fused.step(&data.x, &data.y, idx)?;
             if !r.loss.is_finite() {
                 return Err(Error::Diverged {
@@ -201,12 +402,20 @@ impl Trainer {
             }
             loss_sum += r.loss * idx.len() as f64;
             correct += r.correct;
+            if ctl.stop_after(b + 1, total) {
+                return Ok(Epoch::Paused(Paused {
+                    epoch,
+                    batches: b + 1,
+                    shuffles,
+                    sums: vec![loss_sum, correct as f64],
+                }));
+            }
         }
         let n = data.n.max(1) as f64;
-        Ok(LossAcc {
+        Ok(Epoch::Done(LossAcc {
             loss: loss_sum / n,
             acc: correct as f64 / n,
-        })
+        }))
     }
 }
 

@@ -305,7 +305,7 @@ def train(
         on_measure: called after each measured epoch with ``{"epoch": int, "infoplane": rows,
             "flow": rows, "stats": rows}`` (the rows that epoch adds to the CSVs, as DataFrames).
             An exception it raises stops the run (everything finished so far is kept) and
-            propagates. Ctrl-C ends the epoch in progress, writes a checkpoint and raises
+            propagates. Ctrl-C ends the batch in progress, writes a checkpoint and raises
             ``KeyboardInterrupt``; ``probe train --resume DIR`` continues the run.
 
     Returns the run's tables (:class:`Run`).

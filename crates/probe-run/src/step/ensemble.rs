@@ -10,7 +10,7 @@ use probe_train::ensemble::{evaluate_ensemble, evaluate_fused, EnsembleMlp, Ense
 use probe_train::fused::FusedMlp;
 use probe_train::gradients::GradStats;
 use probe_train::optim::Optimizer;
-use probe_train::trainer::DeviceData;
+use probe_train::trainer::{Batches, DeviceData, Epoch};
 
 use super::{EpochOut, Layers, Step, EVAL_CHUNK};
 use crate::capture::{ProbeSet, CHUNK};
@@ -53,11 +53,17 @@ impl Step for Ensemble {
         epoch: usize,
         opt: &mut Optimizer,
         grads: Option<&mut GradStats>,
-    ) -> Result<EpochOut> {
+        ctl: Batches,
+    ) -> Result<Epoch<EpochOut>> {
         let (train, test) = if self.reps.is_empty() {
-            let tr = self
-                .trainer
-                .epoch_with(epoch, &self.model, opt, &self.train_d, grads)?;
+            let tr =
+                match self
+                    .trainer
+                    .epoch_ctl(epoch, &self.model, opt, &self.train_d, grads, ctl)?
+                {
+                    Epoch::Done(tr) => tr,
+                    Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
+                };
             (
                 tr,
                 evaluate_ensemble(&self.model, &self.test_d, EVAL_CHUNK)?,
@@ -69,18 +75,29 @@ impl Step for Ensemble {
                 self.loaded = true;
             }
             let g = grads.map(|g| (g, &vars[..]));
-            let tr =
-                self.trainer
-                    .epoch_fused(epoch, &mut self.reps, &self.seeds, &self.train, g)?;
+            let tr = match self.trainer.epoch_fused_ctl(
+                epoch,
+                &mut self.reps,
+                &self.seeds,
+                &self.train,
+                g,
+                ctl,
+            )? {
+                Epoch::Done(tr) => tr,
+                Epoch::Paused(p) => {
+                    FusedMlp::store_replicas(&self.reps, &vars, opt)?;
+                    return Ok(Epoch::Paused(p));
+                }
+            };
             let te = evaluate_fused(&mut self.reps, &self.test)?;
             FusedMlp::store_replicas(&self.reps, &vars, opt)?;
             (tr, te)
         };
-        Ok(EpochOut {
+        Ok(Epoch::Done(EpochOut {
             train,
             test,
             vib: None,
-        })
+        }))
     }
 
     /// Every replica's activations: one forward pass of the batched model per chunk of

@@ -16,7 +16,7 @@ use probe_train::fused::FusedMlp;
 use probe_train::gradients::GradStats;
 use probe_train::model::Model;
 use probe_train::optim::Optimizer;
-use probe_train::trainer::{evaluate, DeviceData, LossAcc, Trainer};
+use probe_train::trainer::{evaluate, Batches, DeviceData, Epoch, LossAcc, Trainer};
 use probe_train::vib::trainer::{evaluate_vib, VibEpoch, VibEval, VibTrainer};
 use probe_train::vib::Vib;
 
@@ -69,13 +69,16 @@ pub trait Step {
         None
     }
     /// Trains one epoch with `opt` and evaluates on the test set; with `grads`, every
-    /// mini-batch's gradients are added to it.
+    /// mini-batch's gradients are added to it. `ctl` continues a paused epoch or stops this one
+    /// between batches ([`Epoch::Paused`]: nothing evaluated; the parameters and optimiser state
+    /// are those after the last batch, as after a whole epoch).
     fn epoch(
         &mut self,
         epoch: usize,
         opt: &mut Optimizer,
         grads: Option<&mut GradStats>,
-    ) -> Result<EpochOut>;
+        ctl: Batches,
+    ) -> Result<Epoch<EpochOut>>;
     /// The activations of `hooks` on the probe set, per replica.
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>>;
     /// The random streams' positions, for a checkpoint.
@@ -161,16 +164,21 @@ impl Step for Plain {
         epoch: usize,
         opt: &mut Optimizer,
         grads: Option<&mut GradStats>,
-    ) -> Result<EpochOut> {
-        let tr = self
+        ctl: Batches,
+    ) -> Result<Epoch<EpochOut>> {
+        let tr = match self
             .trainer
-            .epoch_with(epoch, &*self.model, opt, &self.train, grads)?;
+            .epoch_ctl(epoch, &*self.model, opt, &self.train, grads, ctl)?
+        {
+            Epoch::Done(tr) => tr,
+            Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
+        };
         let te = evaluate(&*self.model, &self.test, EVAL_CHUNK)?;
-        Ok(EpochOut {
+        Ok(Epoch::Done(EpochOut {
             train: vec![tr],
             test: vec![te],
             vib: None,
-        })
+        }))
     }
 }
 
@@ -201,16 +209,24 @@ impl Step for Fused {
         epoch: usize,
         opt: &mut Optimizer,
         grads: Option<&mut GradStats>,
-    ) -> Result<EpochOut> {
+        ctl: Batches,
+    ) -> Result<Epoch<EpochOut>> {
         let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();
         if !self.loaded {
             self.fused.load(&vars, opt)?;
             self.loaded = true;
         }
         let g = grads.map(|g| (g, &vars[..]));
-        let tr = self
+        let tr = match self
             .trainer
-            .epoch_fused(epoch, &mut self.fused, &self.train, g)?;
+            .epoch_fused_ctl(epoch, &mut self.fused, &self.train, g, ctl)?
+        {
+            Epoch::Done(tr) => tr,
+            Epoch::Paused(p) => {
+                self.fused.store(&vars, opt)?;
+                return Ok(Epoch::Paused(p));
+            }
+        };
         let (loss, correct) = self.fused.evaluate(&self.test.x, &self.test.y)?;
         self.fused.store(&vars, opt)?;
         let n = self.test.n.max(1) as f64;
@@ -218,11 +234,11 @@ impl Step for Fused {
             loss: loss / n,
             acc: correct as f64 / n,
         };
-        Ok(EpochOut {
+        Ok(Epoch::Done(EpochOut {
             train: vec![tr],
             test: vec![te],
             vib: None,
-        })
+        }))
     }
 }
 
@@ -255,11 +271,16 @@ impl Step for VibStep {
         epoch: usize,
         opt: &mut Optimizer,
         grads: Option<&mut GradStats>,
-    ) -> Result<EpochOut> {
+        ctl: Batches,
+    ) -> Result<Epoch<EpochOut>> {
         let lr = opt.lr();
-        let e = self
+        let e = match self
             .trainer
-            .epoch_with(epoch, &self.model, opt, &self.train, grads)?;
+            .epoch_ctl(epoch, &self.model, opt, &self.train, grads, ctl)?
+        {
+            Epoch::Done(e) => e,
+            Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
+        };
         let ev = evaluate_vib(
             &self.model,
             &self.test,
@@ -270,7 +291,7 @@ impl Step for VibStep {
         if epoch.is_multiple_of(self.cfg.lr_decay_every) && self.cfg.lr_decay < 1.0 {
             opt.set_lr(lr * self.cfg.lr_decay)?;
         }
-        Ok(EpochOut {
+        Ok(Epoch::Done(EpochOut {
             train: vec![LossAcc {
                 loss: e.loss,
                 acc: e.acc,
@@ -285,7 +306,7 @@ impl Step for VibStep {
                 train: e,
                 test: ev,
             }),
-        })
+        }))
     }
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
         Ok(vec![capture(&self.model, probe, hooks)?])

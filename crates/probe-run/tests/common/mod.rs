@@ -114,3 +114,19 @@ pub fn crash_after(cfg: &str, dir: &Path, ckpt: usize, killed: usize) {
     train(&opts);
     std::fs::write(dir.join("checkpoint.safetensors"), saved).unwrap();
 }
+
+/// Asserts that run directory `got` holds the same files as `want`, byte for byte.
+pub fn assert_same_dirs(want: &Path, got: &Path) {
+    let (a, b) = (dir_files(want), dir_files(got));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "file names"
+    );
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs from the uninterrupted run's"
+        );
+    }
+}

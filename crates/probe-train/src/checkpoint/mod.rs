@@ -139,9 +139,15 @@ pub struct Checkpoint {
 }
 
 /// The metadata key marking a probe checkpoint, and its format version (2: probe's own
-/// byte-stable writer with checksums, see [`mod@format`]).
+/// byte-stable writer with checksums, see [`mod@format`]; 3: the same with metadata under
+/// [`PAUSED_PREFIX`], a checkpoint taken inside an epoch, which a reader of format 2 only must
+/// refuse rather than resume at the epoch's start). A checkpoint without such metadata is
+/// written as format 2, byte for byte what earlier versions wrote.
 const FORMAT_KEY: &str = "probe.checkpoint";
 const FORMAT_VERSION: &str = "2";
+const FORMAT_VERSION_PAUSED: &str = "3";
+/// The prefix of the metadata of a checkpoint taken inside an epoch (format 3).
+pub const PAUSED_PREFIX: &str = "paused.";
 const BLOB_PREFIX: &str = "blob.";
 
 impl Checkpoint {
@@ -162,7 +168,12 @@ impl Checkpoint {
             ));
         }
         let mut meta = self.meta.clone();
-        meta.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
+        let paused = meta.keys().any(|k| k.starts_with(PAUSED_PREFIX));
+        let version = match paused {
+            true => FORMAT_VERSION_PAUSED,
+            false => FORMAT_VERSION,
+        };
+        meta.insert(FORMAT_KEY.into(), version.into());
         format::encode(&all, &meta)
     }
 
@@ -178,11 +189,19 @@ impl Checkpoint {
             mut meta,
             verified,
         } = read_file(path)?;
+        let paused = meta.keys().any(|k| k.starts_with(PAUSED_PREFIX));
         match meta.remove(FORMAT_KEY).as_deref() {
-            Some(FORMAT_VERSION) => {}
+            Some(FORMAT_VERSION) if !paused => {}
+            Some(FORMAT_VERSION_PAUSED) if paused => {}
+            Some(v @ (FORMAT_VERSION | FORMAT_VERSION_PAUSED)) => {
+                return Err(err(format!(
+                    "the header is corrupted: format {v} {} a stopped epoch (`{PAUSED_PREFIX}*` metadata)",
+                    if paused { "with" } else { "without" }
+                )))
+            }
             Some(v) => {
                 return Err(err(format!(
-                    "checkpoint format {v} is not supported (this probe reads format {FORMAT_VERSION}); resume with the probe version that wrote it"
+                    "checkpoint format {v} is not supported (this probe reads formats {FORMAT_VERSION} and {FORMAT_VERSION_PAUSED}); resume with the probe version that wrote it"
                 )))
             }
             None => {

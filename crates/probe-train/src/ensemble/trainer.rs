@@ -13,7 +13,7 @@ use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{check_batch_size, DeviceData, LossAcc};
+use crate::trainer::{begin, check_batch_size, Batches, Begun, DeviceData, Epoch, LossAcc, Paused};
 use crate::{Error, Result};
 
 /// Runs training epochs of an ensemble with one shuffle stream per replica.
@@ -61,15 +61,30 @@ impl EnsembleTrainer {
 
     /// One epoch; per replica the sample-weighted mean batch loss and the accuracy of the batches'
     /// predictions (as [`Trainer::epoch`](crate::trainer::Trainer::epoch) reports them). A NaN or
-    /// infinite loss of any replica is [`Error::Diverged`], naming the seed.
+    /// infinite loss of any replica is [`Error::DivergedReplica`], naming the seed.
     pub fn epoch_with(
         &mut self,
         epoch: usize,
         model: &EnsembleMlp,
         opt: &mut Optimizer,
         data: &DeviceData,
-        mut grads: Option<&mut GradStats>,
+        grads: Option<&mut GradStats>,
     ) -> Result<Vec<LossAcc>> {
+        self.epoch_ctl(epoch, model, opt, data, grads, Batches::default())?
+            .done()
+    }
+
+    /// [`EnsembleTrainer::epoch_with`], continuing a paused epoch or stopping between batches as
+    /// `ctl` says (sums: every replica's loss, then every replica's correct count).
+    pub fn epoch_ctl(
+        &mut self,
+        epoch: usize,
+        model: &EnsembleMlp,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+        mut ctl: Batches,
+    ) -> Result<Epoch<Vec<LossAcc>>> {
         let n_rep = model.replicas();
         if self.shuffles.len() != n_rep {
             return Err(Error::invalid(
@@ -82,16 +97,28 @@ impl EnsembleTrainer {
         }
         let device = data.x.device();
         let d = data.x.dim(1)?;
-        let orders: Vec<Vec<u32>> = self
-            .shuffles
-            .iter_mut()
-            .map(|s| rng::permutation(s, data.n))
-            .collect();
-        let mut loss_sum = Tensor::zeros(n_rep, DType::F32, device)?;
-        let mut correct = Tensor::zeros(n_rep, DType::F32, device)?;
-        let mut start = 0;
+        let Begun {
+            orders,
+            first,
+            shuffles,
+            sums,
+        } = begin(
+            &mut self.shuffles,
+            data.n,
+            self.batch_size,
+            epoch,
+            ctl.resume.take(),
+            2 * n_rep,
+        )?;
+        let total = data.n.div_ceil(self.batch_size);
+        let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let mut loss_sum = Tensor::from_vec(as_f32(&sums[..n_rep]), n_rep, device)?;
+        let mut correct = Tensor::from_vec(as_f32(&sums[n_rep..]), n_rep, device)?;
+        let mut start = first * self.batch_size;
         let mut idx = Vec::with_capacity(n_rep * self.batch_size);
-        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
+        let mut batch_losses = Vec::with_capacity(total - first);
+        let mut done = first;
+        let mut paused = false;
         while start < data.n {
             let len = self.batch_size.min(data.n - start);
             idx.clear();
@@ -112,6 +139,11 @@ impl EnsembleTrainer {
             correct = (correct + count_correct(&logits.detach(), &y)?)?;
             batch_losses.push(losses.detach());
             start += len;
+            done += 1;
+            if ctl.stop_after(done, total) {
+                paused = true;
+                break;
+            }
         }
         let n = data.n as f64;
         let losses = loss_sum.to_vec1::<f32>()?;
@@ -125,7 +157,7 @@ impl EnsembleTrainer {
                 for (b, l) in batch_losses.iter().enumerate() {
                     let v = l.get(r)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                     if !v.is_finite() {
-                        (batch, bad) = (b + 1, v);
+                        (batch, bad) = (first + b + 1, v);
                         break;
                     }
                 }
@@ -141,7 +173,16 @@ impl EnsembleTrainer {
                 acc: *c as f64 / n,
             });
         }
-        Ok(out)
+        if paused {
+            let sums = losses.iter().chain(&correct).map(|&v| v as f64).collect();
+            return Ok(Epoch::Paused(Paused {
+                epoch,
+                batches: done,
+                shuffles,
+                sums,
+            }));
+        }
+        Ok(Epoch::Done(out))
     }
 }
 
@@ -157,8 +198,23 @@ impl EnsembleTrainer {
         reps: &mut [FusedMlp],
         seeds: &[u64],
         data: &Dataset,
-        mut grads: Option<(&mut GradStats, &[Var])>,
+        grads: Option<(&mut GradStats, &[Var])>,
     ) -> Result<Vec<LossAcc>> {
+        self.epoch_fused_ctl(epoch, reps, seeds, data, grads, Batches::default())?
+            .done()
+    }
+
+    /// [`EnsembleTrainer::epoch_fused`], continuing a paused epoch or stopping between batches
+    /// as `ctl` says (sums as [`EnsembleTrainer::epoch_ctl`]'s).
+    pub fn epoch_fused_ctl(
+        &mut self,
+        epoch: usize,
+        reps: &mut [FusedMlp],
+        seeds: &[u64],
+        data: &Dataset,
+        mut grads: Option<(&mut GradStats, &[Var])>,
+        mut ctl: Batches,
+    ) -> Result<Epoch<Vec<LossAcc>>> {
         let n_rep = reps.len();
         if self.shuffles.len() != n_rep || seeds.len() != n_rep {
             return Err(Error::invalid(
@@ -170,14 +226,25 @@ impl EnsembleTrainer {
                 ),
             ));
         }
-        let orders: Vec<Vec<u32>> = self
-            .shuffles
-            .iter_mut()
-            .map(|s| rng::permutation(s, data.n))
+        let Begun {
+            orders,
+            first,
+            shuffles,
+            sums,
+        } = begin(
+            &mut self.shuffles,
+            data.n,
+            self.batch_size,
+            epoch,
+            ctl.resume.take(),
+            2 * n_rep,
+        )?;
+        let total = data.n.div_ceil(self.batch_size);
+        let mut sums: Vec<(f64, usize)> = (0..n_rep)
+            .map(|r| (sums[r], sums[n_rep + r] as usize))
             .collect();
-        let mut sums = vec![(0.0f64, 0usize); n_rep];
-        let mut start = 0;
-        let mut batch = 0;
+        let mut start = first * self.batch_size;
+        let mut batch = first;
         while start < data.n {
             let len = self.batch_size.min(data.n - start);
             batch += 1;
@@ -203,15 +270,25 @@ impl EnsembleTrainer {
                 add_replica_grads(stats, vars, reps)?;
             }
             start += len;
+            if ctl.stop_after(batch, total) {
+                let (l, c): (Vec<f64>, Vec<f64>) = sums.iter().map(|&(l, c)| (l, c as f64)).unzip();
+                return Ok(Epoch::Paused(Paused {
+                    epoch,
+                    batches: batch,
+                    shuffles,
+                    sums: l.into_iter().chain(c).collect(),
+                }));
+            }
         }
         let n = data.n.max(1) as f64;
-        Ok(sums
-            .iter()
-            .map(|&(l, c)| LossAcc {
-                loss: l / n,
-                acc: c as f64 / n,
-            })
-            .collect())
+        Ok(Epoch::Done(
+            sums.iter()
+                .map(|&(l, c)| LossAcc {
+                    loss: l / n,
+                    acc: c as f64 / n,
+                })
+                .collect(),
+        ))
     }
 }
 

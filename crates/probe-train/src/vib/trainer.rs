@@ -12,7 +12,7 @@ use super::Vib;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::DeviceData;
+use crate::trainer::{begin, Batches, Begun, DeviceData, Epoch, Paused};
 use crate::{Error, Result};
 
 /// What one VIB training epoch measured (sample-weighted means over its batches).
@@ -105,14 +105,43 @@ impl VibTrainer {
         model: &Vib,
         opt: &mut Optimizer,
         data: &DeviceData,
-        mut grads: Option<&mut GradStats>,
+        grads: Option<&mut GradStats>,
     ) -> Result<VibEpoch> {
+        self.epoch_ctl(epoch, model, opt, data, grads, Batches::default())?
+            .done()
+    }
+
+    /// [`VibTrainer::epoch_with`], continuing a paused epoch or stopping between batches as
+    /// `ctl` says (sums: CE, KL, correct; the noise stream is saved with the others).
+    pub fn epoch_ctl(
+        &mut self,
+        epoch: usize,
+        model: &Vib,
+        opt: &mut Optimizer,
+        data: &DeviceData,
+        mut grads: Option<&mut GradStats>,
+        mut ctl: Batches,
+    ) -> Result<Epoch<VibEpoch>> {
         let device = data.x.device();
-        let order = rng::permutation(&mut self.shuffle, data.n);
-        let zero = || Tensor::zeros((), DType::F32, device);
-        let (mut ce_sum, mut kl_sum, mut correct) = (zero()?, zero()?, zero()?);
-        let mut batch_losses = Vec::with_capacity(data.n.div_ceil(self.batch_size));
-        for idx in order.chunks(self.batch_size) {
+        let Begun {
+            orders,
+            first,
+            shuffles,
+            sums,
+        } = begin(
+            std::slice::from_mut(&mut self.shuffle),
+            data.n,
+            self.batch_size,
+            epoch,
+            ctl.resume.take(),
+            3,
+        )?;
+        let total = data.n.div_ceil(self.batch_size);
+        let sum = |i: usize| Tensor::new(sums[i] as f32, device);
+        let (mut ce_sum, mut kl_sum, mut correct) = (sum(0)?, sum(1)?, sum(2)?);
+        let mut batch_losses = Vec::with_capacity(total - first);
+        let mut paused = None;
+        for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {
             let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
             let x = data.x.index_select(&idx_t, 0)?;
             let y = data.y.index_select(&idx_t, 0)?;
@@ -134,22 +163,38 @@ impl VibTrainer {
             kl_sum = (kl_sum + (kl.detach() * w)?)?;
             let pred = logits.detach().argmax(D::Minus1)?;
             correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
+            if ctl.stop_after(b + 1, total) {
+                paused = Some(b + 1);
+                break;
+            }
         }
         let n = data.n as f64;
-        let ce = ce_sum.to_scalar::<f32>()? as f64 / n;
-        let kl = kl_sum.to_scalar::<f32>()? as f64 / n;
+        let (ce_s, kl_s, correct) = (
+            ce_sum.to_scalar::<f32>()?,
+            kl_sum.to_scalar::<f32>()?,
+            correct.to_scalar::<f32>()?,
+        );
+        let (ce, kl) = (ce_s as f64 / n, kl_s as f64 / n);
         let loss = ce + self.beta * kl;
         if !loss.is_finite() {
-            let (batch, loss) =
-                crate::trainer::first_non_finite(&batch_losses)?.unwrap_or((0, loss));
+            let (batch, loss) = crate::trainer::first_non_finite(&batch_losses)?
+                .map_or((0, loss), |(b, l)| (first + b, l));
             return Err(Error::Diverged { epoch, batch, loss });
         }
-        Ok(VibEpoch {
+        if let Some(batches) = paused {
+            return Ok(Epoch::Paused(Paused {
+                epoch,
+                batches,
+                shuffles,
+                sums: vec![ce_s as f64, kl_s as f64, correct as f64],
+            }));
+        }
+        Ok(Epoch::Done(VibEpoch {
             ce,
             kl,
             loss,
-            acc: correct.to_scalar::<f32>()? as f64 / n,
-        })
+            acc: correct as f64 / n,
+        }))
     }
 }
 
