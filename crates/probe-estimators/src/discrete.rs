@@ -48,8 +48,7 @@ pub(crate) fn neumaier_add(sum: &mut f64, comp: &mut f64, term: f64) {
 /// equal pairs merged, so the result depends only on the multiset of pairs.
 fn sum_terms(terms: &mut [(u64, u64)], n: u64) -> f64 {
     terms.sort_unstable();
-    let n = n as f64;
-    let (mut sum, mut comp) = (0.0f64, 0.0f64); // Neumaier compensated summation
+    let mut acc = Sum::new(n);
     let mut i = 0;
     while i < terms.len() {
         let (c, g) = terms[i];
@@ -57,17 +56,111 @@ fn sum_terms(terms: &mut [(u64, u64)], n: u64) -> f64 {
         while j < terms.len() && terms[j] == (c, g) {
             j += 1;
         }
-        let term = ((j - i) as f64 * c as f64 / n) * (g as f64 / c as f64).log2();
-        neumaier_add(&mut sum, &mut comp, term);
+        acc.add((j - i) as u64, c, g);
         i = j;
     }
-    sum + comp
+    acc.total()
+}
+
+/// Neumaier sum of the runs of `(c, g)` terms, fed in sorted order.
+struct Sum {
+    n: f64,
+    sum: f64,
+    comp: f64,
+}
+
+impl Sum {
+    fn new(n: u64) -> Self {
+        Self {
+            n: n as f64,
+            sum: 0.0,
+            comp: 0.0,
+        }
+    }
+
+    /// Adds a run of `mult` equal terms `(c, g)`.
+    #[inline]
+    fn add(&mut self, mult: u64, c: u64, g: u64) {
+        let term = (mult as f64 * c as f64 / self.n) * (g as f64 / c as f64).log2();
+        neumaier_add(&mut self.sum, &mut self.comp, term);
+    }
+
+    fn total(&self) -> f64 {
+        self.sum + self.comp
+    }
+}
+
+/// [`sum_terms`] without sorting every term, for `n <= u32::MAX` (so `c, g < 2^32`): terms with
+/// `c = 1` (most of them when most rows are distinct) are counted per `g` in a dense array, the
+/// others packed as `c << 32 | g` and sorted. Feeding the `c = 1` runs by ascending `g` and then
+/// the sorted rest is exactly the sorted order of all pairs with equal pairs merged, so the sum
+/// is bit-identical to [`sum_terms`].
+struct Terms {
+    n: u64,
+    /// `ones[g]`: how many `(1, g)` terms.
+    ones: Vec<u32>,
+    /// The `g`s with `ones[g] > 0`.
+    ones_at: Vec<u32>,
+    /// `c << 32 | g` of the terms with `c >= 2`.
+    rest: Vec<u64>,
+}
+
+impl Terms {
+    fn new(n: usize) -> Self {
+        Self {
+            n: n as u64,
+            ones: vec![0; n + 1],
+            ones_at: Vec::new(),
+            rest: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, c: u32, g: u32) {
+        if c == 1 {
+            let m = &mut self.ones[g as usize];
+            if *m == 0 {
+                self.ones_at.push(g);
+            }
+            *m += 1;
+        } else {
+            self.rest.push((c as u64) << 32 | g as u64);
+        }
+    }
+
+    fn sum(mut self) -> f64 {
+        let mut acc = Sum::new(self.n);
+        self.ones_at.sort_unstable();
+        for &g in &self.ones_at {
+            acc.add(self.ones[g as usize] as u64, 1, g as u64);
+        }
+        self.rest.sort_unstable();
+        for run in self.rest.chunk_by(|a, b| a == b) {
+            acc.add(run.len() as u64, run[0] >> 32, run[0] & 0xFFFF_FFFF);
+        }
+        acc.total()
+    }
 }
 
 /// Entropy in bits of the distribution given by `counts` (zero counts are ignored; all-zero or
 /// empty counts give 0).
 pub fn entropy_from_counts(counts: &[u64]) -> f64 {
     let n: u64 = counts.iter().sum();
+    if n <= u32::MAX as u64 {
+        // Every term is `(c, n)`: in sorted order, the run of `c = 1`, then the larger counts
+        // (sorted without the ones, which are most of them when most rows are distinct).
+        let ones = counts.iter().filter(|&&c| c == 1).count() as u64;
+        let mut rest: Vec<u64> = counts.iter().copied().filter(|&c| c > 1).collect();
+        rest.sort_unstable();
+        let mut acc = Sum::new(n);
+        if ones > 0 {
+            acc.add(ones, 1, n);
+        }
+        for run in rest.chunk_by(|a, b| a == b) {
+            acc.add(run.len() as u64, run[0], n);
+        }
+        return acc.total();
+    }
     let mut terms: Vec<(u64, u64)> = counts.iter().filter(|&&c| c > 0).map(|&c| (c, n)).collect();
     sum_terms(&mut terms, n)
 }
@@ -129,6 +222,14 @@ pub fn joint_entropy_bits(a: &[u32], b: &[u32]) -> Result<f64> {
 /// `Σ_(a,b) p(a,b) log2(p(b) / p(a,b))` (exactly 0 when `A` is a function of `B`); errors if the
 /// lengths differ.
 pub fn conditional_entropy_bits(a: &[u32], given: &[u32]) -> Result<f64> {
+    match conditional_entropy_dense(a, given) {
+        Some(h) => Ok(h),
+        None => conditional_entropy_sorted(a, given),
+    }
+}
+
+/// [`conditional_entropy_bits`] for any ids: the `(given, a)` pairs sorted.
+fn conditional_entropy_sorted(a: &[u32], given: &[u32]) -> Result<f64> {
     let keys = sorted_pairs(a, given, "given")?;
     let mut terms = Vec::new();
     for group in keys.chunk_by(|x, y| x >> 32 == y >> 32) {
@@ -136,6 +237,58 @@ pub fn conditional_entropy_bits(a: &[u32], given: &[u32]) -> Result<f64> {
         terms.extend(group.chunk_by(|x, y| x == y).map(|r| (r.len() as u64, g)));
     }
     Ok(sum_terms(&mut terms, keys.len() as u64))
+}
+
+/// [`conditional_entropy_bits`] by counting instead of sorting, for equal lengths `n <= u32::MAX`
+/// and ids small enough to index dense arrays (as [`counts_of`] requires; e.g. dense symbols and
+/// labels): the samples are bucketed by `given` (counting sort), each bucket's `a`s counted in a
+/// dense array, and the `(c, g)` terms summed by [`Terms`] — the same multiset of terms as the
+/// sorting path, hence the same bits. `None` when it does not apply.
+fn conditional_entropy_dense(a: &[u32], given: &[u32]) -> Option<f64> {
+    let n = a.len();
+    let dense = |ids: &[u32]| {
+        let max = ids.iter().copied().max().unwrap_or(0) as usize;
+        (max <= 4 * n + 1024).then_some(max + 1)
+    };
+    if n != given.len() || n > u32::MAX as usize {
+        return None;
+    }
+    let (ka, kb) = (dense(a)?, dense(given)?);
+    // start[b]..start[b + 1]: bucket b of `order` (the a's of the samples with given = b).
+    let mut start = vec![0u32; kb + 1];
+    for &b in given {
+        start[b as usize + 1] += 1;
+    }
+    for b in 0..kb {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut order = vec![0u32; n];
+    for (&x, &b) in a.iter().zip(given) {
+        let f = &mut fill[b as usize];
+        order[*f as usize] = x;
+        *f += 1;
+    }
+    let mut count = vec![0u32; ka];
+    let mut seen = Vec::new();
+    let mut terms = Terms::new(n);
+    for b in 0..kb {
+        let bucket = &order[start[b] as usize..start[b + 1] as usize];
+        let g = bucket.len() as u32;
+        for &x in bucket {
+            let c = &mut count[x as usize];
+            if *c == 0 {
+                seen.push(x);
+            }
+            *c += 1;
+        }
+        for &x in &seen {
+            terms.push(count[x as usize], g);
+            count[x as usize] = 0;
+        }
+        seen.clear();
+    }
+    Some(terms.sum())
 }
 
 /// Mutual information `I(A; B) = H(A) + H(B) - H(A, B)` in bits; negatives of magnitude below
@@ -205,6 +358,66 @@ mod tests {
         ));
         assert!(conditional_entropy_bits(&a, &b[1..]).is_err());
         assert!(mutual_information_bits(&a[1..], &b).is_err());
+    }
+
+    /// Symbols `0..k` drawn with a skewed distribution (many rare, few frequent), so that terms
+    /// with `c = 1` and larger counts mix.
+    fn skewed(n: usize, k: u32, seed: u64) -> Vec<u32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (s >> 33) as u32;
+                (u % k).min(u % (k / 3 + 1) * 3)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counting_paths_equal_the_sorting_paths_to_the_bit() {
+        // The dense (counting) conditional entropy and the sort-free entropy of counts must give
+        // the very bits of the sorting paths: the tables are compared byte for byte across runs.
+        for (n, ka, kb) in [
+            (1, 1, 1),
+            (7, 3, 2),
+            (4096, 4096, 2),
+            (4096, 900, 4096),
+            (5000, 40, 17),
+        ] {
+            let a = skewed(n, ka, n as u64 + ka as u64);
+            for seed in 0..40 {
+                let b = skewed(n, kb, seed * 99 + kb as u64);
+                for (x, y) in [(&a, &b), (&b, &a), (&a, &a)] {
+                    let fast = conditional_entropy_dense(x, y).unwrap();
+                    let slow = conditional_entropy_sorted(x, y).unwrap();
+                    assert_eq!(
+                        fast.to_bits(),
+                        slow.to_bits(),
+                        "n={n} ka={ka} kb={kb} {seed}"
+                    );
+                }
+            }
+            let distinct: Vec<u32> = (0..n as u32).collect();
+            let h0 = conditional_entropy_dense(&a, &distinct).unwrap();
+            assert_eq!(h0.to_bits(), 0f64.to_bits());
+            let counts = counts_of(&a);
+            let mut terms: Vec<(u64, u64)> = counts.iter().map(|&c| (c, n as u64)).collect();
+            let slow = sum_terms(&mut terms, n as u64);
+            assert_eq!(
+                entropy_from_counts(&counts).to_bits(),
+                slow.to_bits(),
+                "H, n={n}"
+            );
+        }
+        // Sparse ids do not take the dense path (and the public function still answers).
+        let sparse = [u32::MAX, 0, 5, u32::MAX];
+        assert_eq!(conditional_entropy_dense(&sparse, &[0, 0, 1, 1]), None);
+        assert_eq!(
+            conditional_entropy_bits(&sparse, &[0, 0, 1, 1]).unwrap(),
+            1.0
+        );
     }
 
     #[test]

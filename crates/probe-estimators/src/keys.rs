@@ -5,6 +5,11 @@
 //! computed [`BLOCK`] values at a time by branch-free loops that the compiler can vectorise (see
 //! the AVX2 / AVX-512 dispatch in the private `rows` module); the results are identical at every instruction
 //! set, since Rust's `f64` arithmetic is IEEE-exact (no fused or reassociated operations).
+//!
+//! Bounded schemes (fixed edges, an explicit edge array) also give each value a small **code**
+//! (`0 ..= bins`, NaN the last): [`RowKeys::code_bits`] bits, so a short row's codes pack into one
+//! `u64`/`u128` word that is equal for two rows iff their bins are (see the private `rows::packed`
+//! module), and a neuron's histogram is counted by code (see [`crate::stats`]).
 
 use crate::adaptive::EdgeBins;
 use crate::binning::{FixedBins, FloorBins};
@@ -22,7 +27,28 @@ const TWO63: f64 = 9_223_372_036_854_775_808.0;
 pub(crate) trait RowKeys: Sync {
     /// Writes the key of `xs[i]` to `out[i]` for every `i < xs.len() <= BLOCK`.
     fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]);
+
+    /// Bits of a value's code when the scheme has few bins (every code `< 2^bits`), else `None`
+    /// (then [`RowKeys::codes`] is never called).
+    fn code_bits(&self) -> Option<u32> {
+        None
+    }
+
+    /// Writes the code of `xs[i]` to `out[i]` for every `i < xs.len() <= BLOCK`: the bin number
+    /// (`0 .. bins`), NaN as `bins`; equal for two values iff their keys are. Only for schemes with
+    /// [`RowKeys::code_bits`].
+    fn codes(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        self.keys(xs, out);
+    }
 }
+
+/// Bits of the codes `0 ..= max`.
+fn bits_for(max: u64) -> u32 {
+    (u64::BITS - max.leading_zeros()).max(1)
+}
+
+/// Low 52 bits: `(b + 2^52).to_bits() & LOW52 == b` for every integer-valued `0 <= b < 2^52`.
+const LOW52: u64 = (1 << 52) - 1;
 
 impl RowKeys for FixedBins {
     /// Key = bits of the bin index as an `f64` (NaN: [`NAN_KEY`]).
@@ -52,6 +78,38 @@ impl RowKeys for FixedBins {
             let down = if g >= 1.0 { down } else { 0.0 };
             let b = g + up - down;
             *o = if x.is_nan() { NAN_KEY } else { b.to_bits() };
+        }
+    }
+
+    /// Codes `0 ..= edges − 2` (the bin), NaN `edges − 1`.
+    fn code_bits(&self) -> Option<u32> {
+        Some(bits_for(self.last() as u64 + 1))
+    }
+
+    #[inline(always)]
+    fn codes(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        let nan = self.last() + 1.0;
+        if !self.one_step {
+            for (o, &x) in out.iter_mut().zip(xs) {
+                let b = self.bin(x);
+                *o = if x.is_nan() { nan as u64 } else { b as u64 };
+            }
+            return;
+        }
+        let last = self.last();
+        for (o, &x) in out.iter_mut().zip(xs) {
+            // As in `keys`: one exact correction step of the guess.
+            let xd = x as f64;
+            let g = self.guess(xd);
+            let g1 = g + 1.0;
+            let up = if self.edge(g1) <= xd { 1.0 } else { 0.0 };
+            let up = if g1 <= last { up } else { 0.0 };
+            let down = if self.edge(g) > xd { 1.0 } else { 0.0 };
+            let down = if g >= 1.0 { down } else { 0.0 };
+            let b = g + up - down;
+            let b = if x.is_nan() { nan } else { b };
+            // An integer below 2^24: exact in the low mantissa bits of b + 2^52.
+            *o = (b + TWO52).to_bits() & LOW52;
         }
     }
 }
@@ -88,6 +146,16 @@ impl RowKeys for EdgeBins {
     #[inline(always)]
     fn keys(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
         self.count_block(xs, &mut out[..xs.len()], NAN_KEY);
+    }
+
+    /// Codes `0 ..= edges` (the count), NaN `edges + 1`.
+    fn code_bits(&self) -> Option<u32> {
+        Some(bits_for(self.bins() as u64))
+    }
+
+    #[inline(always)]
+    fn codes(&self, xs: &[f32], out: &mut [u64; BLOCK]) {
+        self.count_block(xs, &mut out[..xs.len()], self.bins() as u64);
     }
 }
 
@@ -159,6 +227,62 @@ mod tests {
                 assert_eq!(k[i] == k[j], same_bin, "{what}: {:e} vs {:e}", v[i], v[j]);
             }
         }
+    }
+
+    /// Codes must be the bin numbers themselves (`slow`, NaN `nan`), below `2^code_bits`.
+    fn check_codes(keys: &impl RowKeys, slow: impl Fn(f32) -> i64, nan: u64, bounds: &[f64]) {
+        let bits = keys.code_bits().unwrap();
+        let v = tricky(bounds);
+        let mut buf = [0u64; BLOCK];
+        for c in v.chunks(BLOCK) {
+            keys.codes(c, &mut buf);
+            for (&x, &code) in c.iter().zip(&buf) {
+                let want = if x.is_nan() { nan } else { slow(x) as u64 };
+                assert_eq!(code, want, "code of {x:e}");
+                assert!(code >> bits == 0, "code {code} of {x:e} in {bits} bits");
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_the_bin_numbers() {
+        for (lo, hi, n) in [
+            (-1.0, 1.0, 30),
+            (-0.5, 2.0, 7),
+            (-1.0, 2.0, 69),
+            (0.0, 1.0, 2),
+        ] {
+            let binning = Binning::Fixed { lo, hi, edges: n };
+            let edges = binning.edges().unwrap();
+            let slow = |x: f32| {
+                let c = edges.iter().filter(|&&e| e <= x as f64).count() as i64;
+                (c - 1).clamp(0, n as i64 - 2)
+            };
+            let Binner::Fixed(mut b) = binning.binner().unwrap() else {
+                unreachable!()
+            };
+            assert_eq!(b.code_bits(), Some(bits_for(n as u64 - 1)));
+            check_codes(&b, slow, n as u64 - 1, &edges);
+            b.one_step = false;
+            check_codes(&b, slow, n as u64 - 1, &edges);
+        }
+        let short = vec![-1.0f32, -0.25, -0.25, 0.0, 0.5, 0.5, 0.5, 1.0];
+        let long: Vec<f32> = (0..200).map(|i| (i as f32 - 100.0) * 0.013).collect();
+        for edges in [short, long, vec![], vec![0.0]] {
+            let b = crate::adaptive::EdgeBins::new(edges.clone()).unwrap();
+            let slow = |x: f32| edges.iter().filter(|&&e| e <= x).count() as i64;
+            let bounds: Vec<f64> = edges.iter().map(|&e| e as f64).collect();
+            check_codes(&b, slow, edges.len() as u64 + 1, &bounds);
+        }
+        assert_eq!(
+            (bits_for(0), bits_for(1), bits_for(29), bits_for(32)),
+            (1, 1, 5, 6)
+        );
+        let floor = (Binning::Floor { width: 0.5 }).binner().unwrap();
+        let Binner::Floor(f) = floor else {
+            unreachable!()
+        };
+        assert_eq!((f.code_bits(), ExactKeys.code_bits()), (None, None));
     }
 
     #[test]

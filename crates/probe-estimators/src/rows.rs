@@ -13,6 +13,9 @@
 //! 2. map each row to the first row with its hash (sequential, `O(n)`);
 //! 3. verify each row against that candidate (parallel);
 //! 4. assign dense ids in first-appearance order (sequential; exact fallback for collisions).
+//!
+//! Short rows of a bounded scheme skip all that: their bins pack into one integer word that is
+//! the row's exact key (the private `packed` module; same ids).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -288,10 +291,27 @@ where
     }
 }
 
-/// [`group_rows_with`] using the production row hash.
+/// Groups rows as [`group_rows_with`] does (the same ids): rows whose codes pack into a `u64` or
+/// `u128` ([`RowKeys::code_bits`] · `d` bits) by the packed word (the `packed` module), others by
+/// the production row hash.
 pub(crate) fn group_rows<K: RowKeys>(data: &[f32], n: usize, d: usize, keys: &K) -> Symbols {
+    match keys.code_bits().map(|b| (b, d as u64 * b as u64)) {
+        Some((bits, total)) if total <= 64 => {
+            packed::group_packed::<u64, K>(data, n, d, bits, keys)
+        }
+        Some((bits, total)) if total <= 128 => {
+            packed::group_packed::<u128, K>(data, n, d, bits, keys)
+        }
+        _ => group_rows_hashed(data, n, d, keys),
+    }
+}
+
+/// [`group_rows_with`] using the production row hash (every scheme, every width).
+pub(crate) fn group_rows_hashed<K: RowKeys>(data: &[f32], n: usize, d: usize, keys: &K) -> Symbols {
     group_rows_with(data, n, d, keys, &|r: &[f32]| hash_row(r, keys))
 }
+
+mod packed;
 
 #[cfg(test)]
 mod tests;

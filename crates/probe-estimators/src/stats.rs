@@ -37,9 +37,10 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Tensor};
 
-use crate::binning::{Binner, Binning, NAN_BIN};
+use crate::binning::{Binner, Binning};
 use crate::discrete::entropy_from_counts;
 use crate::error::{Error, Result};
+use crate::keys::{RowKeys, BLOCK};
 use crate::shape::{check_samples, samples_shape};
 
 /// Statistics of one layer (see the [module docs](self)).
@@ -159,13 +160,17 @@ pub fn layer_stats_tensor(
 fn neuron_entropy(acts: &[f32], n: usize, d: usize, binner: &Binner) -> NeuronEntropy {
     let per_neuron: Vec<Vec<u64>>;
     let pooled: Vec<u64>;
-    match binner.dense_bins() {
-        Some(bins) => {
-            let counts = match binner {
-                Binner::Fixed(b) => dense_counts(acts, d, bins, |x| b.bin(x)),
-                Binner::Edges(b) => dense_counts(acts, d, bins, |x| b.bin(x)),
-                Binner::Floor(b) => dense_counts(acts, d, bins, |x| b.bin(x)),
-            };
+    // Bounded schemes count by code (the bin, NaN `bins`): `bins + 1` slots per neuron.
+    let dense = match binner {
+        Binner::Fixed(b) => {
+            let bins = b.last() as usize + 1;
+            Some((bins, dense_counts(acts, d, bins, b)))
+        }
+        Binner::Edges(b) => Some((b.bins(), dense_counts(acts, d, b.bins(), b))),
+        Binner::Floor(_) => None,
+    };
+    match dense {
+        Some((bins, counts)) => {
             let width = bins + 1;
             per_neuron = counts
                 .chunks_exact(width)
@@ -186,15 +191,21 @@ fn neuron_entropy(acts: &[f32], n: usize, d: usize, binner: &Binner) -> NeuronEn
     }
 }
 
-/// Counts `[d][bins + 1]` (last slot: NaN) for a binner whose numbers fall in `0..bins`.
-fn dense_counts(acts: &[f32], d: usize, bins: usize, bin: impl Fn(f32) -> i64) -> Vec<u32> {
+/// Counts `[d][bins + 1]` (last slot: NaN) for a scheme whose codes ([`RowKeys::codes`]: the bin,
+/// NaN `bins`) fall in `0 ..= bins`; the codes are computed a block at a time (vectorised).
+fn dense_counts<K: RowKeys>(acts: &[f32], d: usize, bins: usize, keys: &K) -> Vec<u32> {
     let width = bins + 1;
     let mut counts = vec![0u32; d * width];
-    for row in acts.chunks_exact(d) {
-        for (j, &x) in row.iter().enumerate() {
-            let b = bin(x);
-            let slot = if b == NAN_BIN { bins } else { b as usize };
-            counts[j * width + slot] += 1;
+    let mut buf = [0u64; BLOCK];
+    let mut j = 0;
+    for chunk in acts.chunks(BLOCK) {
+        keys.codes(chunk, &mut buf);
+        for &code in &buf[..chunk.len()] {
+            counts[j * width + code as usize] += 1;
+            j += 1;
+            if j == d {
+                j = 0;
+            }
         }
     }
     counts

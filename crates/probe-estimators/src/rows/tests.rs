@@ -186,3 +186,125 @@ fn every_instruction_set_gives_the_same_hashes_and_comparisons() {
     }
     check_isas(&vals, n, d, &ExactKeys, "exact");
 }
+
+/// Values from a small set (rows repeat and differ in single columns) with the specials: NaN,
+/// ±inf, ±0, values outside `[-1, 1]`, exact bin edges and their neighbours.
+fn special_rows(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    let mut pool = vec![
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        -3.0,
+        2.5,
+        1.0,
+    ];
+    for k in [0, 7, 14, 28] {
+        let f = (-1.0 + 2.0 * k as f64 / 29.0) as f32;
+        pool.extend([f, f.next_up(), f.next_down()]);
+    }
+    let mut s = seed;
+    (0..n * d)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Mostly one value, so that many rows repeat even at d = 30.
+            let i = (s >> 59) as usize;
+            if i < 24 {
+                0.5
+            } else {
+                pool[(s >> 32) as usize % pool.len()]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn packed_words_group_like_the_hash_path() {
+    // Fixed, 30 edges: 5-bit codes, so d <= 12 packs into a u64, d <= 25 into a u128, wider rows
+    // take the hash; 3 edges: 2-bit codes (u64 up to d = 32, exactly 64 bits). Edge arrays: 2 edges
+    // (2 bits) and 40 (6 bits). Rows counts cross the threading threshold at d = 25.
+    let fixed = |edges| match (Binning::Fixed {
+        lo: -1.0,
+        hi: 1.0,
+        edges,
+    })
+    .binner()
+    .unwrap()
+    {
+        Binner::Fixed(b) => b,
+        _ => unreachable!(),
+    };
+    let edges = |k: usize| {
+        let e: Vec<f32> = (0..k).map(|i| -1.0 + 2.0 * i as f32 / k as f32).collect();
+        crate::adaptive::EdgeBins::new(e).unwrap()
+    };
+    let mut packed_cases = 0;
+    for d in [1, 2, 10, 12, 13, 25, 26, 32, 33, 64, 65] {
+        for n in [1, 3, 500, 6000] {
+            let m = special_rows(n, d, (n * 131 + d) as u64);
+            for (what, keys) in [("fixed 30", fixed(30)), ("fixed 3", fixed(3))] {
+                let bits = keys.code_bits().unwrap();
+                packed_cases += (d as u32 * bits <= 128) as usize;
+                let want = naive(&m, d, &|x| keys.bin(x));
+                let got = group_rows(&m, n, d, &keys);
+                assert_eq!(
+                    got,
+                    group_rows_hashed(&m, n, d, &keys),
+                    "{what} n={n} d={d}"
+                );
+                assert_eq!(got.ids, want, "{what} n={n} d={d}");
+                assert_eq!(got.distinct, *want.iter().max().unwrap() as usize + 1);
+            }
+            for k in [2, 40] {
+                let keys = edges(k);
+                let want = naive(&m, d, &|x| keys.bin(x));
+                assert_eq!(
+                    group_rows(&m, n, d, &keys).ids,
+                    want,
+                    "edges {k} n={n} d={d}"
+                );
+            }
+        }
+    }
+    assert!(
+        packed_cases >= 20,
+        "the packed path ran {packed_cases} times"
+    );
+}
+
+#[test]
+fn packed_words_are_the_same_at_every_instruction_set() {
+    let (n, d) = (300, 20);
+    let m = special_rows(n, d, 7);
+    let Binner::Fixed(keys) = (Binning::Fixed {
+        lo: -1.0,
+        hi: 1.0,
+        edges: 30,
+    })
+    .binner()
+    .unwrap() else {
+        unreachable!()
+    };
+    let mut base = vec![0u128; n];
+    packed::pack_with(Isa::Baseline, &m, d, 5, &keys, &mut base);
+    // Column j's code sits at bits 5j: decode and compare with the scalar bins.
+    for (r, &w) in base.iter().enumerate() {
+        for j in 0..d {
+            let code = (w >> (5 * j) & 31) as i64;
+            let b = keys.bin(m[r * d + j]);
+            assert_eq!(
+                code,
+                if b == crate::binning::NAN_BIN { 29 } else { b },
+                "row {r} col {j}"
+            );
+        }
+    }
+    for isa in supported_isas() {
+        let mut words = vec![0u128; n];
+        packed::pack_with(isa, &m, d, 5, &keys, &mut words);
+        assert_eq!(words, base, "{isa:?}");
+    }
+}
