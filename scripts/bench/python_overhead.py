@@ -3,7 +3,9 @@
 numpy / scikit-learn equivalents, on one layer of 10 000 samples x 1024 neurons (float32, tanh of
 Gaussians; 10 balanced classes; no inputs: every sample its own x).
 
-* Rust: `probe_run::analyze::analyze_layers` (the `analyze_bench` example; arrays loaded untimed);
+* Rust: `probe_run::analyze::analyze_layers` (the `analyze_bench` example; arrays loaded untimed),
+  on host rows lent to the estimators (`host`: the call `probe.analyze` makes on a C-order float32
+  array) and on candle tensors (`tensor`: how the CLI's `probe analyze` holds a file's layers);
 * Python: `probe.analyze` on the same arrays (C-contiguous and Fortran order), the same estimator
   (binned, 30 edges on [-1, 1]) and extras (flow, stats; flow is empty for one layer);
 * numpy: the binned I(X;T), I(T;Y) alone — np.digitize, np.unique(axis=0) on the rows, plug-in
@@ -94,11 +96,12 @@ def main():
         probe.analyze({"t": t}, y)  # warm-up (thread pool, page faults)
         # Rust and Python alternate, round by round, so both see the same machine load; the
         # minimum over all runs is the least disturbed one.
-        times = {"rust": [], "c": [], "f": [], "plain": []}
+        times = {"rust": [], "rust_t": [], "c": [], "f": [], "plain": []}
         for _ in range(args.rounds):
-            out = subprocess.run([exe, acts, labels, str(args.reps)], check=True,
-                                 capture_output=True, text=True).stdout
-            times["rust"] += [tuple(float(v) for v in line.split()) for line in out.splitlines()]
+            for key, mode in (("rust", "host"), ("rust_t", "tensor")):
+                out = subprocess.run([exe, acts, labels, str(args.reps), mode], check=True,
+                                     capture_output=True, text=True).stdout
+                times[key] += [tuple(float(v) for v in line.split()) for line in out.splitlines()]
             times["c"] += all_times(lambda: probe.analyze({"t": t}, y), args.reps)
             times["f"] += all_times(lambda: probe.analyze({"t": tf}, y), args.reps)
             times["plain"] += all_times(lambda: probe.analyze({"t": t}, y, flow=False, stats=False), args.reps)
@@ -113,14 +116,18 @@ def main():
     assert np.allclose(numpy_binned_mi(t, y), (mi.i_xt, mi.i_ty), atol=1e-9), "numpy disagrees"
 
     print(f"{args.n} x {args.d} float32, binned (30 edges); min (median) of {args.rounds} x {args.reps} runs")
-    print(f"rust analyze_layers (flow + stats)     {rust * 1e3:7.1f} ms ({med['rust'] * 1e3:.1f})")
+    print(f"rust analyze_layers, host rows         {rust * 1e3:7.1f} ms ({med['rust'] * 1e3:.1f})")
+    print(f"rust analyze_layers, tensors (CLI)     {min(times['rust_t']) * 1e3:7.1f} ms ({med['rust_t'] * 1e3:.1f})")
     print(f"probe.analyze, C order (flow + stats)  {py_c * 1e3:7.1f} ms ({med['c'] * 1e3:.1f})  overhead {100 * (py_c / rust - 1):+.1f} % ({100 * (med['c'] / med['rust'] - 1):+.1f} %)")
     print(f"probe.analyze, Fortran order           {py_f * 1e3:7.1f} ms ({med['f'] * 1e3:.1f})  overhead {100 * (py_f / rust - 1):+.1f} % ({100 * (med['f'] / med['rust'] - 1):+.1f} %)")
     print(f"probe.analyze, no flow/stats           {py_plain * 1e3:7.1f} ms ({med['plain'] * 1e3:.1f})")
     print("CPU time (all threads; less sensitive to other load than wall time), min (median):")
-    for k, label in (("rust", "rust analyze_layers"), ("c", "probe.analyze, C order"), ("f", "probe.analyze, Fortran")):
-        extra = "" if k == "rust" else (f"  overhead {100 * (cmin[k] / cmin['rust'] - 1):+.1f} %"
-                                        f" ({100 * (cmed[k] / cmed['rust'] - 1):+.1f} %)")
+    print("  (overhead: against the Rust call on host rows, the call probe.analyze makes; then against tensors)")
+    for k, label in (("rust", "rust analyze_layers, host rows"), ("rust_t", "rust analyze_layers, tensors"),
+                     ("c", "probe.analyze, C order"), ("f", "probe.analyze, Fortran")):
+        extra = "" if k in ("rust", "rust_t") else (
+            f"  overhead {100 * (cmin[k] / cmin['rust'] - 1):+.1f} % ({100 * (cmed[k] / cmed['rust'] - 1):+.1f} %)"
+            f"; vs tensors {100 * (cmin[k] / cmin['rust_t'] - 1):+.1f} % ({100 * (cmed[k] / cmed['rust_t'] - 1):+.1f} %)")
         print(f"  {label:36s} {cmin[k] * 1e3:7.1f} ms ({cmed[k] * 1e3:.1f}){extra}")
     print(f"numpy digitize + unique rows (MI only) {npy * 1e3:7.1f} ms  = {npy / py_plain:.1f}x probe.analyze without flow/stats")
     try:

@@ -26,8 +26,8 @@ use crate::error::{bail, Context, Result};
 use crate::kde::kde_mi;
 use crate::knn::ksg_mi;
 use crate::knn_labels::ksg_mi_labels;
+use crate::layer::Activations;
 use crate::spec::{EstimatorSpec, NamedEstimator};
-use crate::tensor::binned_mi_tensor;
 
 /// What the estimators know about the samples besides a layer's activations.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,11 +60,12 @@ pub struct Estimate {
     pub sigma2: Option<f64>,
 }
 
-/// Runs `est` on the activations `t` (`[n, …]`, any float dtype, any device) of `layer`.
+/// Runs `est` on the activations `t` of `layer`: a tensor (`[n, …]`, any float dtype, any
+/// device) or host rows ([`crate::HostRows`], read in place; see [`crate::layer`]).
 /// Errors are wrapped with `estimator {name} on {layer}`.
-pub fn estimate_layer(
+pub fn estimate_layer<A: Activations + ?Sized>(
     layer: &str,
-    t: &Tensor,
+    t: &A,
     est: &NamedEstimator,
     samples: &Samples,
 ) -> Result<Estimate> {
@@ -80,13 +81,15 @@ pub fn estimate_layer(
     };
     match &est.spec {
         EstimatorSpec::Binned(binning) => {
-            let mi =
-                binned_mi_tensor(t, binning, &samples.x_ids, &samples.y).with_context(context)?;
+            let mi = t
+                .binned_mi(binning, &samples.x_ids, &samples.y)
+                .with_context(context)?;
             e.i_xt = mi.i_xt;
             e.i_ty = mi.i_ty;
         }
         EstimatorSpec::Kde { sigma2 } => {
-            let mi = kde_mi(t, &samples.y, *sigma2).with_context(context)?;
+            let t = t.tensor().with_context(context)?;
+            let mi = kde_mi(&t, &samples.y, *sigma2).with_context(context)?;
             e.i_xt = mi.i_xt_upper;
             e.i_ty = mi.i_ty_upper;
             e.i_xt_lower = Some(mi.i_xt_lower);
@@ -94,7 +97,7 @@ pub fn estimate_layer(
             e.sigma2 = Some(mi.sigma2);
         }
         EstimatorSpec::Knn { k } => {
-            let (n, dt, tv) = host_rows(t).with_context(context)?;
+            let (n, dt, tv) = t.host_rows().with_context(context)?;
             let Some((x, dx)) = &samples.x else {
                 bail!(
                     "{}: knn estimates I(X;T) from the inputs themselves; give them with --inputs",

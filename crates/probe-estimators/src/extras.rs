@@ -25,14 +25,15 @@
 //! assert_eq!(stats.len(), 2);
 //! ```
 
-use candle_core::Tensor;
+use std::borrow::Cow;
 
 use crate::binned::binned_symbols;
 use crate::binning::Binning;
 use crate::error::{bail, Context, Result};
-use crate::estimate::{host_rows, Estimate};
+use crate::estimate::Estimate;
 use crate::flow::{binned_flow_from_symbols, bottleneck, kde_joint_entropy, KdeFlow};
 use crate::kde::{kde_entropy, KdeEntropy};
+use crate::layer::Activations;
 use crate::spec::{EstimatorSpec, NamedEstimator};
 use crate::stats::layer_stats;
 
@@ -117,10 +118,11 @@ pub struct Stats {
 
 /// Flows and statistics of one measurement (empty where `spec` turns them off). `estimates` are
 /// this measurement's rows ([`crate::estimate_layer`] of every layer and estimator): kde flows
-/// reuse each layer's entropy terms from them (and compute those missing).
-pub fn extras_all(
+/// reuse each layer's entropy terms from them (and compute those missing). Layers are tensors or
+/// host rows read in place ([`crate::layer`]).
+pub fn extras_all<A: Activations>(
     spec: &ExtrasSpec,
-    layers: &[(String, Tensor)],
+    layers: &[(String, A)],
     estimators: &[NamedEstimator],
     estimates: &[Estimate],
 ) -> Result<(Vec<Flow>, Vec<Stats>)> {
@@ -132,7 +134,7 @@ pub fn extras_all(
     let host = if need_host {
         layers
             .iter()
-            .map(|(name, t)| host_rows(t).with_context(|| format!("layer {name}")))
+            .map(|(name, t)| t.host_rows().with_context(|| format!("layer {name}")))
             .collect::<Result<Vec<_>>>()?
     } else {
         Vec::new()
@@ -192,9 +194,9 @@ pub fn extras_all(
 }
 
 /// Binned flows of consecutive layers (host rows `host`), each layer's symbols computed once.
-fn binned_flows(
-    layers: &[(String, Tensor)],
-    host: &[(usize, usize, Vec<f32>)],
+fn binned_flows<A>(
+    layers: &[(String, A)],
+    host: &[(usize, usize, Cow<'_, [f32]>)],
     estimator: &str,
     binning: &Binning,
 ) -> Result<Vec<Flow>> {
@@ -221,24 +223,24 @@ fn binned_flows(
 
 /// KDE flows of consecutive layers: each layer's terms from its `estimates` row (its `I(X;T)`
 /// bounds are exactly those terms), plus one joint pass per transition.
-fn kde_flows(
-    layers: &[(String, Tensor)],
+fn kde_flows<A: Activations>(
+    layers: &[(String, A)],
     estimates: &[Estimate],
     estimator: &str,
     sigma2: f64,
 ) -> Result<Vec<Flow>> {
-    let terms = |(name, t): &(String, Tensor)| -> Result<KdeEntropy> {
+    let terms = |(name, t): &(String, A)| -> Result<KdeEntropy> {
         let row = estimates
             .iter()
             .find(|e| e.estimator == estimator && &e.layer == name);
         Ok(match row.and_then(|e| Some((e.i_xt, e.i_xt_lower?))) {
             Some((upper, lower)) => KdeEntropy { upper, lower },
-            None => kde_entropy(t, sigma2)?,
+            None => kde_entropy(&*t.tensor()?, sigma2)?,
         })
     };
     let mut out = Vec::with_capacity(layers.len() - 1);
     for pair in layers.windows(2) {
-        let joint = kde_joint_entropy(&pair[0].1, &pair[1].1, sigma2)?;
+        let joint = kde_joint_entropy(&*pair[0].1.tensor()?, &*pair[1].1.tensor()?, sigma2)?;
         let f = KdeFlow::from_entropies(terms(&pair[0])?, terms(&pair[1])?, joint, sigma2);
         out.push(Flow {
             layer_from: pair[0].0.clone(),

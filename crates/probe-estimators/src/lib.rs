@@ -30,6 +30,8 @@
 //!
 //! * [`spec`] — which estimator, with which parameters: [`RawEstimator`] (a config table or flags)
 //!   validated into an [`EstimatorSpec`], errors naming the caller's key;
+//! * [`layer`] — what a layer's activations are held in ([`Activations`]: a tensor, or host `f32`
+//!   rows [`HostRows`] read in place);
 //! * [`estimate`] — one layer under one [`NamedEstimator`] ([`estimate_layer`] → [`Estimate`]);
 //! * [`extras`] — the flow between consecutive layers with its bottleneck ([`Flow`]) and the
 //!   per-layer statistics ([`Stats`]) of a measurement ([`extras_all`]).
@@ -67,6 +69,7 @@ mod kernel_plan;
 mod keys;
 pub mod knn;
 pub mod knn_labels;
+pub mod layer;
 mod rows;
 mod shape;
 pub mod spec;
@@ -97,6 +100,7 @@ pub use flow::{
 pub use kde::reference::kde_mi_reference;
 pub use kde::{default_chunk_rows, kde_entropy, kde_mi, kde_mi_chunked, KdeEntropy, KdeMi};
 pub use knn::{digamma, ksg_mi};
+pub use layer::{Activations, HostRows, Layer};
 pub use knn_labels::ksg_mi_labels;
 pub use spec::{quoted, EstimatorSpec, NamedEstimator, RawEstimator, KINDS};
 pub use stats::{layer_stats, layer_stats_tensor, LayerStats, NeuronEntropy};

@@ -1,12 +1,12 @@
 //! `probe.analyze`, `probe.entropy`, `probe.mutual_information` and the information-plane plot:
 //! arrays in, [`probe_run::analyze::analyze_layers`] (or the estimators themselves) on them with
-//! the GIL released, tables out. No measurement logic lives here.
+//! the GIL released, tables out. No measurement logic lives here. float32 activations are read
+//! in place ([`crate::layers`]).
 
 use std::path::PathBuf;
 
-use candle_core::Tensor;
 use probe_estimators::{
-    binned_symbols, entropy_bits, host_rows, kde_entropy, EstimatorSpec, ExtrasSpec,
+    binned_symbols, entropy_bits, kde_entropy, Activations, EstimatorSpec, ExtrasSpec,
     DEFAULT_SATURATION,
 };
 use probe_report::{plot_infoplane, CsvTable, InfoPoint, PlaneOptions};
@@ -19,9 +19,10 @@ use probe_run::rundir::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::arrays::{float_tensor, input_tensor};
+use crate::arrays::input_tensor;
 use crate::errors::{detached, est_to_py, to_py, value_error};
 use crate::estimators::{extract, extract_all};
+use crate::layers::{hold_all, lend, Held};
 use crate::tables;
 
 /// The result of one analysis, held in Rust: its tables and what writes its files.
@@ -112,19 +113,6 @@ impl AnalysisResult {
     }
 }
 
-/// One layer `(name, array, holds_bf16_bits)` as a tensor.
-fn layer_tensors(layers: &[(String, Bound<'_, PyAny>, bool)]) -> PyResult<Vec<(String, Tensor)>> {
-    layers
-        .iter()
-        .map(|(name, a, bf16)| {
-            Ok((
-                name.clone(),
-                float_tensor(a, &format!("activations[{name:?}]"), *bf16)?,
-            ))
-        })
-        .collect()
-}
-
 /// The native half of `probe.analyze` (the Python wrapper turns mappings, torch tensors and
 /// DLPack arrays into numpy arrays and the result into DataFrames).
 #[pyfunction]
@@ -144,7 +132,10 @@ pub fn analyze(
     let estimators = extract_all(estimators.as_ref())?;
     let extras = ExtrasSpec::new(flow, stats, saturation.unwrap_or(DEFAULT_SATURATION))
         .map_err(|e| value_error(format!("invalid value for saturation: {e}")))?;
-    let tensors = layer_tensors(&layers)?;
+    // float32 arrays are lent in place (their borrows live here, with the GIL, until the
+    // analysis has returned: see crate::layers), other dtypes converted once.
+    let held = hold_all(&layers)?;
+    let lent = lend(layers.iter().map(|(name, _, _)| name), &held)?;
     let y = crate::arrays::labels(&labels, "labels")?;
     let x = inputs
         .map(|(a, bf16)| input_tensor(&a, "inputs", bf16))
@@ -154,7 +145,7 @@ pub fn analyze(
             .map(|x| InputIds::from_tensor(&x))
             .transpose()
             .map_err(to_py)?;
-        analyze_layers(&tensors, &y, ids.as_ref(), &estimators, &extras).map_err(to_py)
+        analyze_layers(&lent, &y, ids.as_ref(), &estimators, &extras).map_err(to_py)
     })?;
     Ok(AnalysisResult { analysis, epoch })
 }
@@ -170,19 +161,21 @@ pub fn entropy(
     bf16: bool,
 ) -> PyResult<f64> {
     let est = extract_all(estimator.as_ref())?.remove(0);
-    let t = float_tensor(&t, "t", bf16)?;
-    detached(py, move || {
-        match &est.spec {
+    let held = Held::new(&t, "t", bf16)?;
+    let t = held.layer()?;
+    detached(py, move || match &est.spec {
         EstimatorSpec::Binned(b) => {
-            let (n, d, v) = host_rows(&t).map_err(est_to_py)?;
+            let (n, d, v) = t.host_rows().map_err(est_to_py)?;
             let s = binned_symbols(&v, n, d, b).map_err(est_to_py)?;
             Ok(entropy_bits(&s.ids))
         }
-        EstimatorSpec::Kde { sigma2 } => Ok(kde_entropy(&t, *sigma2).map_err(est_to_py)?.upper),
+        EstimatorSpec::Kde { sigma2 } => {
+            let t = t.tensor().map_err(est_to_py)?;
+            Ok(kde_entropy(&t, *sigma2).map_err(est_to_py)?.upper)
+        }
         EstimatorSpec::Knn { .. } => Err(value_error(
             "entropy: knn estimates mutual information, not entropy; use Binned, Floor, Adaptive or Kde",
         )),
-    }
     })
 }
 
@@ -201,7 +194,8 @@ pub fn mutual_information(
         Some(e) => extract(e)?,
         None => extract_all(None)?.remove(0),
     };
-    let layers = vec![("t".to_string(), float_tensor(&t, "t", bf16)?)];
+    let held = Held::new(&t, "t", bf16)?;
+    let layers = vec![("t".to_string(), held.layer()?)];
     let y = crate::arrays::labels(&labels, "labels")?;
     let x = inputs
         .map(|(a, b)| input_tensor(&a, "inputs", b))

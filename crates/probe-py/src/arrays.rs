@@ -89,8 +89,17 @@ fn elem(a: &Bound<'_, PyUntypedArray>, what: &str) -> PyResult<Elem> {
     })
 }
 
-/// The values of `a` in logical (C) order, and its shape.
-fn values<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<(Vec<T>, Vec<usize>)> {
+/// Whether `obj` is a numpy array of native-order float32 (what [`crate::layers`] may lend in
+/// place).
+pub(crate) fn is_float32(obj: &Bound<'_, PyAny>) -> bool {
+    obj.cast::<PyUntypedArray>().is_ok_and(|a| {
+        let dt = a.dtype();
+        dt.kind() == b'f' && dt.itemsize() == 4 && dt.is_native_byteorder() != Some(false)
+    })
+}
+
+/// The values of `a` in logical (C) order, and its shape: one buffer, written once.
+pub(crate) fn values<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<(Vec<T>, Vec<usize>)> {
     let ro: PyReadonlyArrayDyn<'_, T> = a.extract()?;
     let v = ro.as_array();
     let shape = v.shape().to_vec();

@@ -18,6 +18,7 @@ pub mod arrays;
 pub mod dlpack;
 pub mod errors;
 pub mod estimators;
+pub mod layers;
 pub mod tables;
 pub mod train;
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import probe
-from conftest import assert_same_table, read_csv, save_safetensors, tanh_layers, twelve_bit
+from conftest import as_columns, assert_same_table, read_csv, save_safetensors, tanh_layers, twelve_bit
 
 FLAGS = {
     "binned": ["--estimator", "binned"],
@@ -176,6 +176,52 @@ def test_strided_views_read_as_they_look(view):
     # strided labels and inputs too
     got2 = probe.analyze({"t": a}, np.stack([yy, yy], 1)[:, 0], inputs=np.asfortranarray(xx))
     assert_same_table(got2.infoplane, want.infoplane)
+
+
+def test_borrowed_fortran_and_strided_layers_agree_and_stay_unchanged():
+    """C-order float32 layers are read in place (GIL released), others converted once: every
+    estimator, the flow and the stats must not see the difference, and the caller's arrays must
+    be left exactly as they were (same bits, still writeable)."""
+    x, y = twelve_bit()
+    idx = np.random.default_rng(4).choice(len(x), 600, replace=False)  # kde/knn are O(n^2)
+    x, y = x[idx], y[idx]
+    layers = tanh_layers(x)
+    assert all(a.dtype == np.float32 and a.flags.c_contiguous for a in layers.values())
+    before = {k: a.copy() for k, a in layers.items()}
+    est = [probe.Binned(), probe.Adaptive(8), probe.Kde(0.01), probe.Knn(3)]
+    want = probe.analyze(layers, y, inputs=x, estimators=est)
+
+    def readonly(a):
+        b = a.copy()
+        b.flags.writeable = False
+        return b
+
+    variants = {
+        "fortran": {k: np.asfortranarray(a) for k, a in layers.items()},
+        # every other column of a wider array: a strided view holding the same values
+        "strided": {k: np.repeat(a, 2, axis=1)[:, ::2] for k, a in layers.items()},
+        "readonly": {k: readonly(a) for k, a in layers.items()},
+        # one array lent twice at once (two read borrows of the same buffer)
+        "shared": {**layers, "again": layers["layers.3.hook_post"]},
+    }
+    for name, v in variants.items():
+        got = probe.analyze(v, y, inputs=x, estimators=est)
+        if name == "shared":  # the same rows, then those of the extra layer
+            g, w = as_columns(got.infoplane), as_columns(want.infoplane)
+            assert_same_table({c: g[c][: len(w[c])] for c in w}, w)
+            continue
+        assert_same_table(got.infoplane, want.infoplane)
+        assert_same_table(got.flow, want.flow)
+        assert_same_table(got.stats, want.stats)
+    for k, a in layers.items():
+        assert a.flags.writeable and a.flags.c_contiguous
+        assert np.array_equal(a.view(np.uint32), before[k].view(np.uint32)), k
+    t = layers["layers.1.hook_post"]
+    tf = np.asfortranarray(t)
+    assert probe.entropy(t) == probe.entropy(tf) == probe.entropy(t.astype(np.float64))
+    assert probe.entropy(t, probe.Kde(0.01)) == probe.entropy(tf, probe.Kde(0.01))
+    assert probe.mutual_information(t, y, x) == probe.mutual_information(tf[:, ::1], y, x)
+    assert np.array_equal(t.view(np.uint32), before["layers.1.hook_post"].view(np.uint32))
 
 
 # ---- dtypes ----------------------------------------------------------------------------------

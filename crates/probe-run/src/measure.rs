@@ -17,16 +17,25 @@ use crate::error::Result;
 pub use probe_estimators::{
     bottleneck_lines, extras_all, ExtrasSpec, Flow, Stats, DEFAULT_SATURATION,
 };
-use probe_estimators::{estimate_layer, Estimate, NamedEstimator, Samples};
+use probe_estimators::{estimate_layer, Activations, Estimate, NamedEstimator, Samples};
 
 /// Every estimator on every layer: one [`Estimate`] per (layer, estimator), layers outermost.
-pub fn estimate_all(
-    layers: &[(String, Tensor)],
+/// Layers are tensors or host rows read in place ([`probe_estimators::layer`]); on failure, the
+/// error of the first failing (layer, estimator) in that order.
+pub fn estimate_all<A: Activations + Sync>(
+    layers: &[(String, A)],
     samples: &Samples,
     estimators: &[NamedEstimator],
 ) -> Result<Vec<Estimate>> {
-    let mut out = estimate_replicas(std::slice::from_ref(&layers.to_vec()), samples, estimators)?;
-    Ok(out.pop().unwrap_or_default())
+    let jobs: Vec<(&String, &A, &NamedEstimator)> = layers
+        .iter()
+        .flat_map(|(name, t)| estimators.iter().map(move |e| (name, t, e)))
+        .collect();
+    let results: Vec<probe_estimators::Result<Estimate>> = jobs
+        .par_iter()
+        .map(|&(name, t, e)| estimate_layer(name, t, e, samples))
+        .collect();
+    Ok(results.into_iter().collect::<probe_estimators::Result<_>>()?)
 }
 
 /// [`estimate_all`] for every replica of an ensemble (`replicas[r]`: replica r's layers): every

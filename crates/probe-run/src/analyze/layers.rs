@@ -21,10 +21,10 @@
 //! assert_eq!((a.h_x, a.h_y, a.distinct_inputs), (2.0, 1.0, 4));
 //! ```
 
-use candle_core::{DType, Tensor};
+use candle_core::DType;
 use probe_estimators::{
-    entropy_bits, extras_all, Estimate, EstimatorSpec, ExtrasSpec, Flow, NamedEstimator, Samples,
-    Stats,
+    entropy_bits, extras_all, Activations, Estimate, EstimatorSpec, ExtrasSpec, Flow,
+    NamedEstimator, Samples, Stats,
 };
 
 use crate::error::{bail, Result};
@@ -78,12 +78,16 @@ impl Analysis {
     }
 }
 
-/// The analysis of `layers` (each `(name, [n, …])`, any float dtype, any device, all on the same
-/// `n` samples), with class labels `labels` (`n` of them) and the inputs' symbols `inputs`
-/// (`None`: every sample is its own input, and knn cannot run; [`InputIds::from_tensor`] groups
-/// inputs held in memory as `probe analyze` groups a file's).
-pub fn analyze_layers(
-    layers: &[(String, Tensor)],
+/// The analysis of `layers` (each `(name, [n, …])`, all on the same `n` samples), with class
+/// labels `labels` (`n` of them) and the inputs' symbols `inputs` (`None`: every sample is its
+/// own input, and knn cannot run; [`InputIds::from_tensor`] groups inputs held in memory as
+/// `probe analyze` groups a file's).
+///
+/// A layer is a candle `Tensor` (any float dtype, any device), or host `f32` rows that the
+/// estimators read in place, without a copy ([`probe_estimators::HostRows`]; a mix of both:
+/// [`probe_estimators::Layer`]). The same values give the same results to the bit either way.
+pub fn analyze_layers<A: Activations + Sync>(
+    layers: &[(String, A)],
     labels: &[u32],
     inputs: Option<&InputIds>,
     estimators: &[NamedEstimator],
@@ -136,7 +140,7 @@ pub fn analyze_layers(
 }
 
 /// The number of samples of `layers`: dim 0, the same in every layer.
-fn samples_of(layers: &[(String, Tensor)]) -> Result<usize> {
+fn samples_of<A: Activations>(layers: &[(String, A)]) -> Result<usize> {
     let mut n: Option<(usize, &str)> = None;
     for (name, t) in layers {
         let Some(&rows) = t.dims().first() else {
