@@ -91,6 +91,8 @@ impl Observer for Progress {
     fn on_stop(&mut self, stop: Stop) -> Result<()> {
         match stop {
             Stop::Error { .. } => self.bar.abandon(),
+            // The run's error says where it stopped and how to resume.
+            Stop::Signal { .. } => self.bar.finish_and_clear(),
             Stop::Asked { epoch } => {
                 self.bar.finish_and_clear();
                 if !self.quiet {

@@ -1,5 +1,5 @@
-//! Reliability through the real binary (issue 17): SIGTERM and SIGINT stop a run after the epoch
-//! it is in, with a checkpoint and its tables, no temporary files, exit code 128 + the signal and
+//! Reliability through the real binary (issue 17): SIGTERM and SIGINT stop a run after the batch
+//! it is in (or the epoch, when the signal arrives during a measurement), with a checkpoint and its tables, no temporary files, exit code 128 + the signal and
 //! how to resume; the resumed run continues exactly. A second signal exits at once. Flag values
 //! and files that were misreported are named. (The library's side: probe-run's
 //! `reliability*.rs`.)
@@ -74,8 +74,10 @@ fn sigterm_stops_with_a_checkpoint_and_resume_continues_exactly() {
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(143), "{err}");
+    // The signal arrives where it arrives: inside an epoch (stopped after its batch) or during a
+    // measurement (stopped after the epoch); `cli_stop_batch.rs` aims at an epoch.
     assert!(
-        err.contains("interrupted by a signal after epoch")
+        (err.contains("interrupted by a signal after epoch") || err.contains("of its batches"))
             && err.contains(&format!("probe train --resume {}", cut.display())),
         "{err}"
     );

@@ -119,7 +119,9 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
     let mut paused = None;
     if let Some(c) = &resume {
         let done = resume::epoch(c, &out)?;
-        if done >= epochs {
+        // A run whose final files were not all written (a full disk at its end) is finished
+        // again from its last checkpoint: the same weights and figures, nothing trained.
+        if done >= epochs && resume::final_files_written(&out, &seeds) {
             bail!(
                 "the run in {} already finished all {epochs} epochs of its config (its checkpoint is at epoch {done}); nothing to resume. To train it further give a larger total: probe train --resume {} --epochs N (N > {done}); to draw its figures again: probe plot {}",
                 out.display(),
@@ -266,7 +268,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
             Ok(Ended::Epoch { interrupted }) => interrupted,
             Ok(Ended::Paused(batches)) => {
                 for o in observers.iter_mut() {
-                    o.on_stop(Stop::Asked { epoch: epoch - 1 })?;
+                    o.on_stop(Stop::Signal { epoch: epoch - 1 })?;
                 }
                 return Err(Error::Interrupted {
                     epoch: epoch - 1,
@@ -276,19 +278,31 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 });
             }
             Err(err) => {
-                // Keep what was finished: every observer saves what it has.
+                // Keep what was finished: every observer saves what it has. A failure to do so
+                // (the disk that failed the epoch is still full) must not hide why the run
+                // stopped and where its checkpoint is.
+                let mut context = stopped_message(epoch, &out, last_ckpt);
                 for o in observers.iter_mut() {
-                    o.on_stop(Stop::Error { epoch })?;
+                    if let Err(e) = o.on_stop(Stop::Error { epoch }) {
+                        context.push_str(&format!(
+                            " (saving on the way out failed too: {})",
+                            e.chain()
+                        ));
+                    }
                 }
-                return Err(err.context(stopped_message(epoch, &out, last_ckpt)));
+                return Err(err.context(context));
             }
         };
         if (checkpoint && epoch < epochs) || stop_here || interrupted {
             last_ckpt = Some(epoch);
         }
         if (stop_here || interrupted) && epoch < epochs {
+            let why = match interrupted {
+                true => Stop::Signal { epoch },
+                false => Stop::Asked { epoch },
+            };
             for o in observers.iter_mut() {
-                o.on_stop(Stop::Asked { epoch })?;
+                o.on_stop(why)?;
             }
             if interrupted {
                 return Err(Error::Interrupted {
@@ -308,7 +322,13 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
         weights: &weights,
     };
     for o in observers.iter_mut() {
-        o.on_finish(&f)?;
+        o.on_finish(&f).map_err(|e| {
+            e.context(format!(
+                "the run trained all {epochs} epochs and its tables and checkpoint are in {}, but writing its final weights or figures failed; once the cause is fixed (e.g. space freed), probe train --resume {} writes the missing weights and figures",
+                out.display(),
+                out.display()
+            ))
+        })?;
     }
     // The last checkpoint stays: `--resume DIR --epochs N` extends a finished run from it.
     Ok((epochs, None))

@@ -73,6 +73,13 @@ pub enum Stop {
         /// The last epoch trained.
         epoch: usize,
     },
+    /// A signal (the stop flag) after this epoch, or inside the next one between two batches (a
+    /// checkpoint was written; the run returns [`crate::Error::Interrupted`], which says how to
+    /// resume).
+    Signal {
+        /// The last epoch finished.
+        epoch: usize,
+    },
 }
 
 /// The end of a run that trained all its epochs.

@@ -145,6 +145,24 @@ pub fn remove_temporary_files(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a finished run in `dir` trained with `seeds` holds its final files: the weights
+/// (`model.safetensors`, or `model-seed{S}.safetensors` per seed of an ensemble) and the main
+/// figure (`infoplane.png`, `infoplane.svg`). Other figures `probe plot DIR` redraws.
+pub fn final_files_written(dir: &Path, seeds: &[u64]) -> bool {
+    use crate::rundir::{model_seed_file, MODEL_FILE};
+    let weights: Vec<String> = match seeds {
+        [_] => vec![MODEL_FILE.to_string()],
+        _ => seeds.iter().map(|&s| model_seed_file(s)).collect(),
+    };
+    let figures = ["infoplane.png", "infoplane.svg"];
+    let all = weights
+        .iter()
+        .map(String::as_str)
+        .chain(figures)
+        .all(|f| dir.join(f).is_file());
+    all
+}
+
 /// The epoch checkpoint `c` of run directory `dir` was written after.
 pub fn epoch(c: &Checkpoint, dir: &Path) -> Result<usize> {
     let p = path(dir);
