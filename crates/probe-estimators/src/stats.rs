@@ -40,7 +40,9 @@ use candle_core::{DType, Tensor};
 use crate::binning::{Binner, Binning};
 use crate::discrete::entropy_from_counts;
 use crate::error::{Error, Result};
-use crate::keys::{RowKeys, BLOCK};
+use scan::dense_counts;
+
+mod scan;
 use crate::shape::{check_samples, samples_shape};
 
 /// Statistics of one layer (see the [module docs](self)).
@@ -120,16 +122,11 @@ pub fn layer_stats(
     // Compared in f32, the activations' own precision: a threshold of 0.9 counts a value of
     // 0.9f32 (which is 0.8999999762 in f64).
     let threshold = saturation as f32;
-    let (mut zeros, mut saturated) = (0u64, 0u64);
-    let mut constant = vec![true; d];
-    let first = &acts[..d];
-    for row in acts.chunks_exact(d) {
-        for ((&x, &f), c) in row.iter().zip(first).zip(constant.iter_mut()) {
-            zeros += (x == 0.0) as u64;
-            saturated += (x.abs() >= threshold) as u64;
-            *c &= x == f || (x.is_nan() && f.is_nan());
-        }
-    }
+    let scan::Scan {
+        zeros,
+        saturated,
+        constant,
+    } = scan::scan(acts, d, threshold);
     let total = (n * d) as f64;
     let entropy = match binning {
         Some(b) => Some(neuron_entropy(acts, n, d, &b.binner_for(acts)?)),
@@ -189,26 +186,6 @@ fn neuron_entropy(acts: &[f32], n: usize, d: usize, binner: &Binner) -> NeuronEn
         max: h.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         surprisal_mean: entropy_from_counts(&pooled),
     }
-}
-
-/// Counts `[d][bins + 1]` (last slot: NaN) for a scheme whose codes ([`RowKeys::codes`]: the bin,
-/// NaN `bins`) fall in `0 ..= bins`; the codes are computed a block at a time (vectorised).
-fn dense_counts<K: RowKeys>(acts: &[f32], d: usize, bins: usize, keys: &K) -> Vec<u32> {
-    let width = bins + 1;
-    let mut counts = vec![0u32; d * width];
-    let mut buf = [0u64; BLOCK];
-    let mut j = 0;
-    for chunk in acts.chunks(BLOCK) {
-        keys.codes(chunk, &mut buf);
-        for &code in &buf[..chunk.len()] {
-            counts[j * width + code as usize] += 1;
-            j += 1;
-            if j == d {
-                j = 0;
-            }
-        }
-    }
-    counts
 }
 
 /// Neurons processed together by [`sorted_counts`] (their bins are gathered column by column).
