@@ -10,7 +10,7 @@
 //! 3×3 convolution on 14×14 maps, forward + backward, candle's `conv2d` against probe's im2col
 //! form; `SAMPLES` is then the number of repetitions). For a model, the first `SAMPLES` (default
 //! 12800) Fashion-MNIST training images are trained on for one untimed warm-up epoch and one timed
-//! epoch (Adam 1e-3, batch 128, training mode), reporting its wall time and the process's CPU time. Threads: candle's CPU kernels use
+//! epoch (Adam 1e-3, batch 128, training mode), reporting its wall time, the process's CPU time (and its system part) and minor page faults per step. Threads: candle's CPU kernels use
 //! `RAYON_NUM_THREADS` (default: every core). Prints one JSON object per line.
 
 use std::path::PathBuf;
@@ -126,17 +126,28 @@ fn conv_bench(reps: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// CPU time (user + system, all threads) of this process so far, from `/proc/self/stat` (Linux;
-/// `None` elsewhere). On a machine shared with other work this, not wall time, is what the
-/// process cost.
-fn cpu_seconds() -> Option<f64> {
+/// Process counters so far, from `/proc/self/stat` (Linux; `None` elsewhere): user and system CPU
+/// seconds (all threads) and minor page faults. On a machine shared with other work these, not
+/// wall time, are what the process cost; the faults count fresh pages the kernel had to zero.
+#[derive(Clone, Copy)]
+struct Counters {
+    user_s: f64,
+    sys_s: f64,
+    minflt: u64,
+}
+
+fn counters() -> Option<Counters> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    // Fields after the parenthesised command name: minflt, utime and stime are fields 10, 14, 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     // USER_HZ is 100 on every Linux configuration in use.
-    Some(ticks / 100.0)
+    let secs = |i: usize| -> Option<f64> { Some(f.get(i)?.parse::<f64>().ok()? / 100.0) };
+    Some(Counters {
+        user_s: secs(11)?,
+        sys_s: secs(12)?,
+        minflt: f.get(7)?.parse().ok()?,
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -171,17 +182,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opt = Optimizer::new(adam, vars)?;
     let mut trainer = Trainer::new(BATCH, 0)?;
     trainer.epoch(1, &*m, &mut opt, &data)?; // warm-up
-    let cpu0 = cpu_seconds();
+    let c0 = counters();
     let start = Instant::now();
     let r = trainer.epoch(2, &*m, &mut opt, &data)?;
     let secs = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, cpu_seconds()) {
-        (Some(a), Some(b)) => format!("{:.3}", b - a),
-        _ => "null".into(),
-    };
     let steps = n.div_ceil(BATCH);
+    let (cpu, sys, faults) = match (c0, counters()) {
+        (Some(a), Some(b)) => {
+            let cpu = (b.user_s + b.sys_s) - (a.user_s + a.sys_s);
+            let sys = b.sys_s - a.sys_s;
+            let faults = (b.minflt - a.minflt) as f64 / steps as f64;
+            (
+                format!("{cpu:.3}"),
+                format!("{sys:.3}"),
+                format!("{faults:.0}"),
+            )
+        }
+        _ => ("null".into(), "null".into(), "null".into()),
+    };
     println!(
-        "{{\"impl\": \"probe\", \"model\": \"{name}\", \"samples\": {n}, \"batch\": {BATCH}, \"threads\": {}, \"epoch_s\": {secs:.3}, \"cpu_s\": {cpu}, \"ms_per_step\": {:.2}, \"samples_per_s\": {:.0}, \"train_loss\": {:.4}}}",
+        "{{\"impl\": \"probe\", \"model\": \"{name}\", \"samples\": {n}, \"batch\": {BATCH}, \"threads\": {}, \"epoch_s\": {secs:.3}, \"cpu_s\": {cpu}, \"sys_s\": {sys}, \"faults_per_step\": {faults}, \"ms_per_step\": {:.2}, \"samples_per_s\": {:.0}, \"train_loss\": {:.4}}}",
         candle_core::utils::get_num_threads(),
         secs * 1e3 / steps as f64,
         n as f64 / secs,

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
+use super::eval_chunks::forward_in_chunks;
 use super::layers::conv::Conv2d;
 use super::layers::dropout::Dropout;
 use super::layers::linear::Linear;
@@ -125,6 +126,9 @@ pub struct Cnn {
     activation: Activation,
     pool_type: PoolType,
     training: TrainFlag,
+    /// Elements per sample of the largest map a forward pass makes (an `im2col` matrix or a
+    /// convolution's output), which sizes evaluation slices ([`forward_in_chunks`]).
+    eval_elems: usize,
 }
 
 impl Cnn {
@@ -143,8 +147,14 @@ impl Cnn {
         let mut rng = rng::stream(seed, Stream::Init);
         let mut p = ParamInit::new(&mut rng, spec.init, device);
         let mut blocks = Vec::with_capacity(spec.convs.len());
-        let mut c_in = spec.image.0;
-        for s in &spec.convs {
+        let (mut c_in, mut h_in, mut w_in) = spec.image;
+        let mut eval_elems = c_in * h_in * w_in;
+        for (s, &(_, h_pool, w_pool)) in spec.convs.iter().zip(&shapes) {
+            let h_out = (h_in + 2 * s.padding - s.kernel) / s.stride + 1;
+            let w_out = (w_in + 2 * s.padding - s.kernel) / s.stride + 1;
+            let cols = c_in * s.kernel * s.kernel * h_out * w_out;
+            eval_elems = eval_elems.max(cols).max(s.channels * h_out * w_out);
+            (h_in, w_in) = (h_pool, w_pool);
             let conv = Conv2d::new(
                 &mut p,
                 c_in,
@@ -186,14 +196,20 @@ impl Cnn {
             activation: spec.activation,
             pool_type: spec.pool_type,
             training: TrainFlag::default(),
+            eval_elems,
         })
     }
 }
 
-impl Model for Cnn {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+impl Cnn {
+    /// The forward pass over all rows of `x` at once.
+    fn forward_all(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut ActivationCache>,
+        training: bool,
+    ) -> Result<Tensor> {
         let mut hooks = Hooks::new(cache);
-        let training = self.training.get();
         let (c, h, w) = self.image;
         let b = x.dim(0)?;
         // Maps are kept channel-major, [C, batch, H, W] (see layers::conv); hooks report them as
@@ -229,6 +245,18 @@ impl Model for Cnn {
             t = post;
         }
         Err(Error::invalid("model", "the CNN has no output layer"))
+    }
+}
+
+impl Model for Cnn {
+    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+        if self.training.get() {
+            // Batch statistics and dropout masks span the batch: one pass.
+            return self.forward_all(x, cache, true);
+        }
+        forward_in_chunks(x, cache, self.eval_elems, |x, c| {
+            self.forward_all(x, c, false)
+        })
     }
 
     fn hook_names(&self) -> Vec<String> {

@@ -20,6 +20,7 @@
 
 mod activation;
 mod cnn;
+pub mod eval_chunks;
 pub mod layers;
 mod mlp;
 mod rnn;

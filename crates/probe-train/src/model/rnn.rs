@@ -17,7 +17,9 @@
 use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
+use super::eval_chunks::forward_in_chunks;
 use super::layers::linear::{linear, Linear};
+use super::layers::norm::TrainFlag;
 use super::layers::param::ParamInit;
 use super::layers::recurrent::{gru_step, lstm_step, CellKind};
 use super::layers::Hooks;
@@ -54,6 +56,10 @@ pub struct Rnn {
     spec: RnnSpec,
     layers: Vec<Layer>,
     head: Linear,
+    training: TrainFlag,
+    /// Elements per sample of the largest tensor a forward pass makes (the input projection of
+    /// every step), which sizes evaluation slices ([`forward_in_chunks`]).
+    eval_elems: usize,
 }
 
 impl Rnn {
@@ -88,16 +94,20 @@ impl Rnn {
             });
         }
         let head = Linear::new(&mut p, spec.hidden, spec.classes, true)?;
+        let eval_elems = (c * h * w).max(h * g);
         Ok(Self {
             spec: spec.clone(),
             layers,
             head,
+            training: TrainFlag::default(),
+            eval_elems,
         })
     }
 }
 
-impl Model for Rnn {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+impl Rnn {
+    /// The forward pass over all rows of `x` at once.
+    fn forward_all(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
         let mut hooks = Hooks::new(cache);
         let (c, h, w) = self.spec.image;
         let b = x.dim(0)?;
@@ -151,6 +161,19 @@ impl Model for Rnn {
         let logits = self.head.forward(&last)?; // [B, classes]
         hooks.classifier_head(&logits)?;
         Ok(logits)
+    }
+}
+
+impl Model for Rnn {
+    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+        if self.training.get() {
+            return self.forward_all(x, cache);
+        }
+        forward_in_chunks(x, cache, self.eval_elems, |x, c| self.forward_all(x, c))
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.set(training)
     }
 
     fn hook_names(&self) -> Vec<String> {

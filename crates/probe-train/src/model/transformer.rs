@@ -25,9 +25,10 @@ use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 use serde::{Deserialize, Serialize};
 
+use super::eval_chunks::forward_in_chunks;
 use super::layers::attention::Attention;
 use super::layers::linear::Linear;
-use super::layers::norm::LayerNorm;
+use super::layers::norm::{LayerNorm, TrainFlag};
 use super::layers::param::ParamInit;
 use super::layers::Hooks;
 use super::{check_classes, Init, Model};
@@ -115,6 +116,10 @@ pub struct Transformer {
     blocks: Vec<Block>,
     ln_final: LayerNorm,
     head: Linear,
+    training: TrainFlag,
+    /// Elements per sample of the largest tensor a forward pass makes, which sizes evaluation
+    /// slices ([`forward_in_chunks`]).
+    eval_elems: usize,
 }
 
 impl Transformer {
@@ -153,6 +158,10 @@ impl Transformer {
         }
         let ln_final = LayerNorm::new(&p, d)?;
         let head = Linear::new(&mut p, d, spec.classes, true)?;
+        let (c, h, w) = spec.image;
+        let eval_elems = (c * h * w)
+            .max(t_all * d.max(spec.d_mlp).max(tok_dim))
+            .max(spec.heads * t_all * t_all);
         Ok(Self {
             spec: spec.clone(),
             embed,
@@ -161,6 +170,8 @@ impl Transformer {
             blocks,
             ln_final,
             head,
+            training: TrainFlag::default(),
+            eval_elems,
         })
     }
 
@@ -183,8 +194,9 @@ impl Transformer {
     }
 }
 
-impl Model for Transformer {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+impl Transformer {
+    /// The forward pass over all rows of `x` at once.
+    fn forward_all(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
         let mut hooks = Hooks::new(cache);
         let tokens = self.tokenize(x)?;
         let b = tokens.dim(0)?;
@@ -225,6 +237,19 @@ impl Model for Transformer {
         let logits = self.head.forward(&pooled)?; // [B, classes]
         hooks.classifier_head(&logits)?;
         Ok(logits)
+    }
+}
+
+impl Model for Transformer {
+    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
+        if self.training.get() {
+            return self.forward_all(x, cache);
+        }
+        forward_in_chunks(x, cache, self.eval_elems, |x, c| self.forward_all(x, c))
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.set(training)
     }
 
     fn hook_names(&self) -> Vec<String> {
