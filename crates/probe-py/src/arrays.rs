@@ -115,22 +115,28 @@ pub(crate) fn values<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<(Vec<T
     Ok((data, shape))
 }
 
-/// The transpose of row-major `[rows, cols]` `a`, row-major `[cols, rows]`, in cache-sized
-/// blocks.
+/// The transpose of row-major `[rows, cols]` `a`, row-major `[cols, rows]`, in 32 × 32 tiles:
+/// each output row of a tile is written as one run of 32 values (two cache lines) from 32 source
+/// rows whose lines the tile's other output rows reuse. 2.5× less CPU time than a tile written
+/// column by column on a 10 000 × 1024 float32 array (26 vs 66 ms, most of what remains is the
+/// new buffer's page faults; BENCHMARKS.md, Python bindings).
 fn transpose<T: Copy>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
     const B: usize = 32;
     let mut out = Vec::with_capacity(a.len());
-    let spare = out.spare_capacity_mut();
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    spare[c * rows + r].write(a[r * cols + c]);
+    let spare = &mut out.spare_capacity_mut()[..a.len()];
+    for c0 in (0..cols).step_by(B) {
+        for r0 in (0..rows).step_by(B) {
+            let r1 = (r0 + B).min(rows);
+            for c in c0..(c0 + B).min(cols) {
+                let dst = &mut spare[c * rows + r0..c * rows + r1];
+                for (k, d) in dst.iter_mut().enumerate() {
+                    d.write(a[(r0 + k) * cols + c]);
                 }
             }
         }
     }
-    // SAFETY: the loops above wrote every one of the `rows * cols == a.len()` elements.
+    // SAFETY: the loops above wrote every one of the `rows * cols == a.len()` elements (each
+    // output row `c` in runs `r0..r1` covering `0..rows`).
     unsafe { out.set_len(a.len()) };
     out
 }
@@ -261,4 +267,22 @@ pub fn labels(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u32>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transpose;
+
+    /// The tiled transpose against the definition, on shapes with partial tiles on both edges.
+    #[test]
+    fn transpose_is_the_transpose() {
+        for (rows, cols) in [(37, 70), (64, 32), (1, 5), (5, 1), (0, 3), (33, 1025)] {
+            let a: Vec<u32> = (0..rows * cols).map(|i| i as u32).collect();
+            let t = transpose(&a, rows, cols);
+            let want: Vec<u32> = (0..cols)
+                .flat_map(|c| (0..rows).map(move |r| (r * cols + c) as u32))
+                .collect();
+            assert_eq!(t, want, "{rows} x {cols}");
+        }
+    }
 }
