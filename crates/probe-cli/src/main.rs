@@ -46,6 +46,9 @@ enum Command {
         /// results; on the CPU bit-identical to an uninterrupted run). Its config.toml must be the
         /// one the checkpoint was trained with; --epochs N extends the run to N epochs (a
         /// finished one too) and --lr X changes the learning rate, both recorded in config.toml.
+        /// A run stopped by SIGINT/SIGTERM (exit 130/143) continues at the batch it stopped
+        /// after; a finished run whose weights or figures were not written (a full disk) writes
+        /// them.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out", "overwrite", "seed"])]
         resume: Option<PathBuf>,
         /// Stop after epoch N with a checkpoint, as an interrupted run would (continue with

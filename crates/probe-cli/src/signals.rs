@@ -1,5 +1,7 @@
-//! SIGINT and SIGTERM: the first sets the stop flag `probe_run` checks after each epoch (the run
-//! writes its checkpoint and tables, then ends with `Error::Interrupted`); a second one exits at
+//! SIGINT and SIGTERM: the first sets the stop flag `probe_run` checks between batches (the run
+//! stops after the batch it is in, writes a checkpoint of the stopped epoch, keeps the tables of
+//! the finished ones, then ends with `Error::Interrupted`; `--resume` continues at the next
+//! batch); a second one exits at
 //! once with 128 + the signal. Files are written atomically (temporary file, rename), so even
 //! that exit leaves every finished file whole; a leftover temporary file is removed when the run
 //! is resumed. Cluster schedulers send SIGTERM before preempting a job.

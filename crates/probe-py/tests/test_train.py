@@ -1,8 +1,10 @@
 """probe.train in-process against `probe train` (same tables, same files), on_measure, dict
 configs, errors and Ctrl-C."""
 
+import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -88,6 +90,51 @@ def test_ctrl_c_stops_train(tmp_path):
     assert (tmp_path / "c" / "metrics.csv").exists()
     # as `probe train` on SIGINT: the batch in progress ends with a checkpoint to resume from
     assert (tmp_path / "c" / "checkpoint.safetensors").exists()
+
+
+# A CNN with dropout on 2000 images in batches of 2 (1000 batches an epoch), measured rarely, so
+# that Ctrl-C lands inside an epoch.
+CNN_LONG = {
+    "name": "cnn_long", "seed": 4, "device": "cpu",
+    "data": {"dataset": "fashion-mnist-subset", "train_limit": 2000},
+    "model": {"kind": "cnn", "channels": [2, 4], "fc": [8], "dropout": 0.2},
+    "train": {"optimizer": "adam", "lr": 0.003, "batch_size": 2, "epochs": 40,
+              "checkpoint_every": 10},
+    "measure": {"schedule": "every_k", "every": 20, "on": "test", "flow": False, "stats": False,
+                "hooks": ["fc.0.hook_post"],
+                "estimators": [{"kind": "adaptive", "bins": 10}]},
+}
+
+
+def checkpoint_metadata(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n))["__metadata__"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_stops_train_at_the_batch_and_resume_is_byte_identical(tmp_path, probe_bin):
+    def interrupt():
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    cut = tmp_path / "cut"
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        probe.train(CNN_LONG, out=cut)
+    meta = checkpoint_metadata(cut / "checkpoint.safetensors")
+    # stopped inside an epoch: the checkpoint says where, the tables hold the finished epochs
+    assert int(meta["paused.epoch"]) == int(meta["epoch"]) + 1, meta
+    assert 1 <= int(meta["paused.batches"]) < 1000, meta
+    assert not [p.name for p in cut.iterdir() if ".tmp." in p.name]
+    subprocess.run([probe_bin, "train", "--resume", str(cut), "--quiet"], check=True,
+                   capture_output=True)
+    full = tmp_path / "full"
+    probe.train(CNN_LONG, out=full)
+    names = sorted(p.name for p in full.iterdir())
+    assert names == sorted(p.name for p in cut.iterdir())
+    for name in names:
+        assert (full / name).read_bytes() == (cut / name).read_bytes(), name
 
 
 def test_lr_overrides_the_config(tmp_path):

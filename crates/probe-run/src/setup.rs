@@ -63,8 +63,10 @@ pub struct TrainOptions {
     pub lr: Option<f64>,
     /// Stop (with a checkpoint) after this epoch, as an interrupted run would.
     pub stop_after: Option<usize>,
-    /// When set (e.g. by a SIGINT handler), the run stops after the epoch it is in with a
-    /// checkpoint, as `stop_after` would, and returns [`crate::Error::Interrupted`].
+    /// When set (e.g. by a SIGINT handler), the run stops after the batch it is in with a
+    /// checkpoint of the stopped epoch (after the epoch when it is set during a measurement or
+    /// in an epoch collecting gradient statistics) and returns [`crate::Error::Interrupted`];
+    /// resume continues at the next batch.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
@@ -111,7 +113,7 @@ pub struct Setup {
     pub new_lr: bool,
     /// Stop after this epoch (`--stop-after`).
     pub stop_after: Option<usize>,
-    /// Stop after the current epoch once this is set (a signal).
+    /// Stop after the current batch once this is set (a signal).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// What trains the model: one epoch at a time.
     pub step: Box<dyn Step>,

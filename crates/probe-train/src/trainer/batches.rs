@@ -1,0 +1,135 @@
+//! Epochs that stop between two batches and continue exactly: [`Batches`] drives an epoch's
+//! batch loop (continue a [`Paused`] epoch, stop after a batch when asked), [`Epoch`] says how it
+//! ended, and [`begin`] starts an epoch for every trainer of the crate — it draws each shuffle
+//! stream's order, or, continuing a paused epoch, restores the streams to the epoch's start and
+//! draws the same orders again, and hands back the running sums to continue from.
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::rng;
+use crate::{Error, Result};
+
+/// Where an epoch stopped between two batches, with what continues it exactly: given back
+/// through [`Batches::resume`], the rest of the epoch draws the same batches, makes the same
+/// updates and reports the same loss and accuracy, bit for bit, as the epoch uninterrupted (the
+/// model's parameters, optimiser state and other random streams are saved beside it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paused {
+    /// The epoch (1-based).
+    pub epoch: usize,
+    /// Batches finished (at least 1, fewer than the epoch has).
+    pub batches: usize,
+    /// Per shuffle stream (one per replica): its state when the epoch began, before the epoch's
+    /// order was drawn ([`rng::save_state`]).
+    pub shuffles: Vec<String>,
+    /// The epoch's running sums so far, in the trainer's order (candle: loss, correct; VIB: CE,
+    /// KL, correct; ensembles: every replica's loss, then every replica's correct count). f32
+    /// sums are held exactly.
+    pub sums: Vec<f64>,
+}
+
+/// How an epoch's batch loop is driven: from its start or from where it stopped, and whether to
+/// stop between batches.
+#[derive(Default)]
+pub struct Batches<'a> {
+    /// The stopped epoch to continue; `None`: a fresh epoch.
+    pub resume: Option<Paused>,
+    /// Called after every batch but the epoch's last with the number of batches finished;
+    /// `true` stops the epoch there ([`Epoch::Paused`]).
+    pub stop: Option<&'a mut dyn FnMut(usize) -> bool>,
+}
+
+impl Batches<'_> {
+    /// Whether to stop after `done` of `total` batches.
+    pub(crate) fn stop_after(&mut self, done: usize, total: usize) -> bool {
+        done < total && self.stop.as_mut().is_some_and(|f| f(done))
+    }
+}
+
+/// How an epoch ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Epoch<T> {
+    /// It trained all its batches.
+    Done(T),
+    /// It stopped between two batches ([`Batches::stop`]).
+    Paused(Paused),
+}
+
+impl<T> Epoch<T> {
+    /// The finished epoch's result; an epoch that stopped is an error (for callers that never
+    /// stop one).
+    pub fn done(self) -> Result<T> {
+        match self {
+            Epoch::Done(t) => Ok(t),
+            Epoch::Paused(p) => Err(Error::invalid(
+                "epoch",
+                format!("epoch {} stopped after batch {}", p.epoch, p.batches),
+            )),
+        }
+    }
+}
+
+/// The start of an epoch: its orders (one per shuffle stream), the first batch to train (0, or
+/// where a paused epoch stopped), the streams' states before the orders were drawn, and the
+/// running sums to start from.
+pub(crate) struct Begun {
+    pub orders: Vec<Vec<u32>>,
+    pub first: usize,
+    pub shuffles: Vec<String>,
+    pub sums: Vec<f64>,
+}
+
+/// Begins epoch `epoch` of `n` samples in batches of `batch_size` with `n_sums` running sums:
+/// draws each stream's order, or, continuing `resume`, restores the streams to the epoch's
+/// start and draws the same orders again.
+pub(crate) fn begin(
+    shuffles: &mut [ChaCha8Rng],
+    n: usize,
+    batch_size: usize,
+    epoch: usize,
+    resume: Option<Paused>,
+    n_sums: usize,
+) -> Result<Begun> {
+    let total = n.div_ceil(batch_size.max(1));
+    let (first, sums) = match resume {
+        None => (0, vec![0.0; n_sums]),
+        Some(p) => {
+            let bad = |why: String| Error::invalid("checkpoint paused epoch", why);
+            if p.epoch != epoch {
+                return Err(bad(format!(
+                    "it stopped in epoch {}, the run continues at epoch {epoch}",
+                    p.epoch
+                )));
+            }
+            if p.shuffles.len() != shuffles.len() || p.sums.len() != n_sums {
+                return Err(bad(format!(
+                    "{} shuffle streams and {} sums saved, this trainer has {} and {n_sums}",
+                    p.shuffles.len(),
+                    p.sums.len(),
+                    shuffles.len()
+                )));
+            }
+            if p.batches == 0 || p.batches >= total {
+                return Err(bad(format!(
+                    "{} batches finished of an epoch of {total}",
+                    p.batches
+                )));
+            }
+            for (s, text) in shuffles.iter_mut().zip(&p.shuffles) {
+                *s = rng::restore_state(text, "checkpoint paused epoch's shuffle stream")?;
+            }
+            (p.batches, p.sums)
+        }
+    };
+    let states = shuffles.iter().map(rng::save_state).collect();
+    let orders = shuffles
+        .iter_mut()
+        .map(|s| rng::permutation(s, n))
+        .collect();
+    Ok(Begun {
+        orders,
+        first,
+        shuffles: states,
+        sums,
+    })
+}
