@@ -3,10 +3,10 @@
 # against the same models in PyTorch, on the same CPU in one run: for each model, probe's example
 # (crates/probe-train/examples/bench_models.rs) and scripts/bench_models.py train one warm-up and one
 # timed epoch on the same first SAMPLES Fashion-MNIST images (Adam 1e-3, batch 128) with the same
-# thread count, back to back, and a markdown table of wall ms/step, process CPU seconds per epoch
-# and the ratios is printed (the source of the "Models" section of BENCHMARKS.md). Then candle's
-# conv2d and probe's im2col convolution (forward + backward of one 32→64 3×3 layer on 14×14 maps)
-# are timed side by side.
+# thread count, back to back, and a markdown table of wall ms/step, process CPU seconds per epoch,
+# the ratios, probe's system-time share and minor page faults per step is printed (the source of
+# the "Models" section of BENCHMARKS.md). Then candle's conv2d and probe's im2col convolution
+# (forward + backward of one 32→64 3×3 layer on 14×14 maps) are timed side by side.
 #
 # Needs the Python environment (bash scripts/setup_python.sh) and Fashion-MNIST in DATA_DIR.
 # Usage: bash scripts/bench_models.sh [SAMPLES [THREADS [DATA_DIR]]]   (default 12800, 2, Debian dir)
@@ -35,14 +35,16 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {(r["impl"], r.get("model")): r for r in rows if "model" in r}
-print("\n| model | probe wall ms/step | PyTorch wall ms/step | wall ratio | probe CPU s/epoch | PyTorch CPU s/epoch | CPU ratio | probe / PyTorch loss |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+def sys_share(r):
+    return f"{100 * r['sys_s'] / r['cpu_s']:.1f} %" if r.get("cpu_s") and r.get("sys_s") is not None else "–"
+print("\n| model | probe wall ms/step | PyTorch wall ms/step | wall ratio | probe CPU s/epoch | PyTorch CPU s/epoch | CPU ratio | probe sys share | probe minor faults/step | probe / PyTorch loss |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 for m in ("cnn", "transformer", "rnn"):
     p, t = by[("probe", m)], by[("pytorch", m)]
     cpu = (f"{p['cpu_s']:.2f} | {t['cpu_s']:.2f} | {p['cpu_s'] / t['cpu_s']:.2f}×"
            if p.get("cpu_s") else "– | – | –")
     print(f"| {m} | {p['ms_per_step']:.1f} | {t['ms_per_step']:.1f} | {p['ms_per_step'] / t['ms_per_step']:.2f}× "
-          f"| {cpu} | {p['train_loss']:.3f} / {t['train_loss']:.3f} |")
+          f"| {cpu} | {sys_share(p)} | {p.get('faults_per_step', '–')} | {p['train_loss']:.3f} / {t['train_loss']:.3f} |")
 conv = {r["impl"]: r["ms_per_step"] for r in rows if "what" in r}
 if conv:
     print(f"\nconv 32→64 3×3 on 14×14, batch 128, fwd+bwd: candle conv2d {conv['candle_conv2d']:.1f} ms, "

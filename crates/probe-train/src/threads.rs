@@ -1,21 +1,34 @@
 //! Process-wide CPU threading settings for candle, applied once at start-up.
 //!
-//! Two of candle 0.11's defaults cost training time on small CPUs:
+//! Three of candle 0.11's defaults cost training time on small CPUs:
 //! - without `RAYON_NUM_THREADS`, candle works out its default thread count (the physical cores,
 //!   read from `/proc/cpuinfo`) again on **every** matrix product; for small networks that file
 //!   read cost more than the training itself (the 12-bit protocol ran 2–3× slower);
 //! - its elementwise thread pool's workers spin 25 000 times after every op before parking, while
 //!   the matrix products run on rayon's pool: on 2 cores the spinning worker takes a core from
 //!   the product, and the Saxe MNIST MLP ran no faster on 2 threads than on 1 (2.3 s per epoch
-//!   either way; 1.65 s with a spin limit of 100, BENCHMARKS.md).
+//!   either way; 1.65 s with a spin limit of 100, BENCHMARKS.md);
+//! - every elementwise op of 64 Ki elements or more is split over that pool, and the calling
+//!   thread then spins until each worker has woken (a futex wake-up per op once the worker has
+//!   parked) and finished. With the CNN, Transformer and RNN of `configs/*_fashion.toml` that
+//!   wait was 13–43 % of the process's CPU time (`perf`, `BarrierGuard::drop`, most of it in
+//!   backprop's gradient sums), more than the split saved: one elementwise thread
+//!   (`CANDLE_NUM_THREADS=1`; matrix products still use all `RAYON_NUM_THREADS`) cut the CPU
+//!   time per training epoch by 25 % (CNN), 45 % (Transformer) and 11 % (GRU) on the 2-core
+//!   machine (issue 20; measured under load, BENCHMARKS.md "Models").
 //!
-//! [`configure`] sets both through candle's own environment variables, unless the user set them.
+//! [`configure`] sets all three through candle's own environment variables, unless the user set
+//! them.
 
 /// Spin iterations of candle's elementwise pool workers before they park.
 const BARRIER_POOL_SPIN_LIMIT: u32 = 100;
 
-/// Fixes `RAYON_NUM_THREADS` (to candle's own default) and `CANDLE_BARRIER_POOL_SPIN_LIMIT` (to
-/// 100) for this process, leaving values the user set alone. Call it first thing in `main`, before
+/// Elementwise threads of candle's barrier pool (the caller plus `n − 1` workers).
+const ELEMENTWISE_THREADS: u32 = 1;
+
+/// Fixes `RAYON_NUM_THREADS` (to candle's own default), `CANDLE_BARRIER_POOL_SPIN_LIMIT` (to 100)
+/// and `CANDLE_NUM_THREADS` (candle's elementwise threads, to 1) for this process, leaving values
+/// the user set alone. Call it first thing in `main`, before
 /// any other thread exists and before the first tensor op (candle reads both once). Changes only
 /// speed, never results.
 pub fn configure() {
@@ -23,6 +36,9 @@ pub fn configure() {
         let threads = candle_core::utils::get_num_threads();
         // Single-threaded here (see above): no other thread can be reading the environment.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", ELEMENTWISE_THREADS.to_string());
     }
     if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
         std::env::set_var(

@@ -225,14 +225,19 @@ fn batch_norm_in_training_mode_matches_finite_differences() {
 
 #[test]
 fn pooling_matches_finite_differences() {
-    // 5×7 maps with a 2×2 window: the last row and column are dropped (PyTorch's floor mode).
+    // 5×7 maps with a 2×2 window: the last row and column are dropped (PyTorch's floor mode);
     let x = var(&[2, 2, 5, 7], 26);
-    for kind in [PoolType::Max, PoolType::Avg] {
-        let y = pool2d(x.as_tensor(), 2, kind).unwrap();
-        assert_eq!(y.dims(), &[2, 2, 2, 3]);
-        check_grads(&format!("{kind:?} pool"), std::slice::from_ref(&x), &|| {
-            pool2d(x.as_tensor(), 2, kind).unwrap()
-        });
+    // k = 3 keeps one row and two columns out (1×2 windows).
+    for (k, out) in [(2, [2, 2, 2, 3]), (3, [2, 2, 1, 2])] {
+        for kind in [PoolType::Max, PoolType::Avg] {
+            let y = pool2d(x.as_tensor(), k, kind).unwrap();
+            assert_eq!(y.dims(), &out);
+            check_grads(
+                &format!("{kind:?} pool k={k}"),
+                std::slice::from_ref(&x),
+                &|| pool2d(x.as_tensor(), k, kind).unwrap(),
+            );
+        }
     }
 }
 
@@ -256,4 +261,41 @@ fn max_pool_passes_the_whole_gradient_to_the_maximum() {
         .to_vec1()
         .unwrap();
     assert_eq!(g, vec![0.0, 0.0, 0.0, 1.0]);
+}
+
+/// `linear` adds its bias with probe's `AddBias` op on the CPU (backward: the gradient's row
+/// sums). Values and all three gradients against the slow composition (`x·Wᵀ` then candle's
+/// `broadcast_add`), then the gradients against finite differences, on 3-D input (rows folded).
+#[test]
+fn linear_bias_matches_the_composition_and_finite_differences() {
+    use probe_train::model::layers::linear::linear;
+    let x = var(&[3, 4, 5], 40);
+    let w = var(&[6, 5], 41);
+    let b = var(&[6], 42);
+    let fast = || linear(x.as_tensor(), w.as_tensor(), Some(b.as_tensor())).unwrap();
+    let slow = || {
+        x.as_tensor()
+            .broadcast_matmul(&w.as_tensor().t().unwrap())
+            .unwrap()
+            .broadcast_add(b.as_tensor())
+            .unwrap()
+    };
+    let r = rand(&[3, 4, 6], 43);
+    let (yf, ys) = (fast(), slow());
+    assert!(max_abs_diff(&yf, &ys) < 1e-12);
+    let gf = (yf * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let gs = (ys * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
+        let (a, c) = (
+            gf.get(v.as_tensor()).unwrap(),
+            gs.get(v.as_tensor()).unwrap(),
+        );
+        let d = max_abs_diff(&a, &c);
+        assert!(d < 1e-12, "gradient of {name}: max |Δ| = {d}");
+    }
+    check_grads(
+        "linear with bias",
+        &[x.clone(), w.clone(), b.clone()],
+        &fast,
+    );
 }

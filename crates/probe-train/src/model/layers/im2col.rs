@@ -184,7 +184,7 @@ fn threads() -> usize {
 
 /// Fills `out` (`n` blocks of `block` values) by `f(range_of_blocks, chunk)`, split over candle's
 /// CPU threads when the work is large enough to pay for starting them (~20 µs each).
-fn split_blocks<T: Send, F>(out: &mut [T], n: usize, block: usize, f: F)
+pub(crate) fn split_blocks<T: Send, F>(out: &mut [T], n: usize, block: usize, f: F)
 where
     F: Fn(std::ops::Range<usize>, &mut [T]) + Sync,
 {

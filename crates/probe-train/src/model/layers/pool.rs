@@ -14,6 +14,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::im2col::split_blocks;
 use crate::{Error, Result};
 
 /// How a window is reduced.
@@ -82,24 +83,6 @@ fn slice<'a, T>(v: &'a [T], l: &Layout) -> &'a [T] {
     }
 }
 
-/// Index (within the plane) of the first maximum of window `(y, x)`.
-fn argmax<T: PartialOrd + Copy>(p: &[T], w: usize, k: usize, y: usize, x: usize) -> usize {
-    let mut best = (y * k) * w + x * k;
-    for i in 0..k {
-        for j in 0..k {
-            let at = (y * k + i) * w + x * k + j;
-            // Greater, or incomparable (a NaN) wins, as in PyTorch.
-            if matches!(
-                p[at].partial_cmp(&p[best]),
-                Some(std::cmp::Ordering::Greater) | None
-            ) {
-                best = at;
-            }
-        }
-    }
-    best
-}
-
 /// Window reduction of every `[H, W]` plane (see the module header); backward is [`Pool2dGrad`].
 #[derive(Clone, Copy, Debug)]
 pub struct Pool2d {
@@ -114,27 +97,72 @@ where
     T: candle_core::WithDType,
 {
     let (oh, ow) = (h / k, w / k);
+    let mut out = vec![T::zero(); planes * oh * ow];
+    split_blocks(&mut out, planes, oh * ow, |range, chunk| {
+        let planes_in = &x[range.start * h * w..range.end * h * w];
+        for (p, o) in planes_in
+            .chunks_exact(h * w)
+            .zip(chunk.chunks_exact_mut(oh * ow))
+        {
+            fwd_plane(p, o, w, k, kind);
+        }
+    });
+    out
+}
+
+/// One plane `p [H, W]` pooled into `o [H/k, W/k]`. The maximum is the first in row-major order
+/// that no later value exceeds (a NaN wins over what came before it), as the window is scanned
+/// row by row; the average sums in the same row-major order and then scales by 1/k².
+fn fwd_plane<T: candle_core::WithDType>(p: &[T], o: &mut [T], w: usize, k: usize, kind: PoolType) {
+    let ow = o.len() / (p.len() / w / k).max(1);
     let scale = T::from_f64(1.0 / (k * k) as f64);
-    let mut out = Vec::with_capacity(planes * oh * ow);
-    for p in x.chunks(h * w).take(planes) {
-        for y in 0..oh {
-            for xo in 0..ow {
-                out.push(match kind {
-                    PoolType::Max => p[argmax(p, w, k, y, xo)],
-                    PoolType::Avg => {
-                        let mut s = T::zero();
-                        for i in 0..k {
-                            for j in 0..k {
-                                s += p[(y * k + i) * w + xo * k + j];
+    for (y, o_row) in o.chunks_exact_mut(ow).enumerate() {
+        let rows = &p[y * k * w..(y + 1) * k * w];
+        match kind {
+            PoolType::Max if k == 2 => {
+                let (r0, r1) = rows.split_at(w);
+                for ((m, a), b) in o_row
+                    .iter_mut()
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    let mut best = a[0];
+                    for v in [a[1], b[0], b[1]] {
+                        if !(v <= best) {
+                            best = v;
+                        }
+                    }
+                    *m = best;
+                }
+            }
+            PoolType::Max => {
+                for (i, row) in rows.chunks_exact(w).enumerate() {
+                    for (m, win) in o_row.iter_mut().zip(row.chunks_exact(k)) {
+                        let mut best = if i == 0 { win[0] } else { *m };
+                        for &v in win {
+                            if !(v <= best) {
+                                best = v;
                             }
                         }
-                        s * scale
+                        *m = best;
                     }
-                });
+                }
+            }
+            PoolType::Avg => {
+                o_row.fill(T::zero());
+                for row in rows.chunks_exact(w) {
+                    for (m, win) in o_row.iter_mut().zip(row.chunks_exact(k)) {
+                        for &v in win {
+                            *m += v;
+                        }
+                    }
+                }
+                for m in o_row.iter_mut() {
+                    *m = *m * scale;
+                }
             }
         }
     }
-    out
 }
 
 impl CustomOp1 for Pool2d {
@@ -191,32 +219,72 @@ where
     T: candle_core::WithDType,
 {
     let (oh, ow) = (h / k, w / k);
-    let scale = T::from_f64(1.0 / (k * k) as f64);
     let mut out = vec![T::zero(); planes * h * w];
-    for (pi, (p, o)) in x
-        .chunks(h * w)
-        .zip(out.chunks_mut(h * w))
-        .enumerate()
-        .take(planes)
-    {
-        let gp = &g[pi * oh * ow..(pi + 1) * oh * ow];
-        for y in 0..oh {
-            for xo in 0..ow {
-                let gv = gp[y * ow + xo];
-                match kind {
-                    PoolType::Max => o[argmax(p, w, k, y, xo)] += gv,
-                    PoolType::Avg => {
-                        for i in 0..k {
-                            for j in 0..k {
-                                o[(y * k + i) * w + xo * k + j] += gv * scale;
+    split_blocks(&mut out, planes, h * w, |range, chunk| {
+        let xs = &x[range.start * h * w..range.end * h * w];
+        let gs = &g[range.start * oh * ow..range.end * oh * ow];
+        let mut arg = vec![0usize; ow];
+        for ((p, gp), o) in xs
+            .chunks_exact(h * w)
+            .zip(gs.chunks_exact(oh * ow))
+            .zip(chunk.chunks_exact_mut(h * w))
+        {
+            bwd_plane(p, gp, o, w, k, kind, &mut arg);
+        }
+    });
+    out
+}
+
+/// The gradient of one plane: `gp [H/k, W/k]` routed into `o [H, W]` (all zero on entry) — to
+/// each window's maximum as [`fwd_plane`] picks it, or spread evenly (average). `arg` is scratch
+/// space for one output row's arg-max offsets.
+fn bwd_plane<T: candle_core::WithDType>(
+    p: &[T],
+    gp: &[T],
+    o: &mut [T],
+    w: usize,
+    k: usize,
+    kind: PoolType,
+    arg: &mut [usize],
+) {
+    let ow = arg.len();
+    let scale = T::from_f64(1.0 / (k * k) as f64);
+    if ow == 0 {
+        return;
+    }
+    for (y, g_row) in gp.chunks_exact(ow).enumerate() {
+        let rows = &p[y * k * w..(y + 1) * k * w];
+        let o_rows = &mut o[y * k * w..(y + 1) * k * w];
+        match kind {
+            PoolType::Max => {
+                // The same scan as the forward pass, keeping the winner's offset i·w + x·k + j.
+                for (xo, a) in arg.iter_mut().enumerate() {
+                    let mut best_at = xo * k;
+                    for i in 0..k {
+                        for j in 0..k {
+                            let at = i * w + xo * k + j;
+                            if !(rows[at] <= rows[best_at]) {
+                                best_at = at;
                             }
+                        }
+                    }
+                    *a = best_at;
+                }
+                for (&at, &gv) in arg.iter().zip(g_row) {
+                    o_rows[at] += gv;
+                }
+            }
+            PoolType::Avg => {
+                for o_row in o_rows.chunks_exact_mut(w) {
+                    for (win, &gv) in o_row.chunks_exact_mut(k).zip(g_row) {
+                        for v in win {
+                            *v += gv * scale;
                         }
                     }
                 }
             }
         }
     }
-    out
 }
 
 impl CustomOp2 for Pool2dGrad {
