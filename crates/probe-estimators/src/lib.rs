@@ -100,8 +100,8 @@ pub use flow::{
 pub use kde::reference::kde_mi_reference;
 pub use kde::{default_chunk_rows, kde_entropy, kde_mi, kde_mi_chunked, KdeEntropy, KdeMi};
 pub use knn::{digamma, ksg_mi};
-pub use layer::{Activations, HostRows, Layer};
 pub use knn_labels::ksg_mi_labels;
+pub use layer::{Activations, HostRows, Layer};
 pub use spec::{quoted, EstimatorSpec, NamedEstimator, RawEstimator, KINDS};
 pub use stats::{layer_stats, layer_stats_tensor, LayerStats, NeuronEntropy};
 pub use tensor::{binned_counts_tensor, binned_mi_tensor, neuron_histograms_tensor};

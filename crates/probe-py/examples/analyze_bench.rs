@@ -48,7 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .zip(&host)
             .map(|((name, _), (v, shape))| {
-                Ok((name.clone(), HostRows::new(v.as_slice(), shape.clone())?.into()))
+                Ok((
+                    name.clone(),
+                    HostRows::new(v.as_slice(), shape.clone())?.into(),
+                ))
             })
             .collect::<probe_estimators::Result<_>>()?,
         "tensor" => acts

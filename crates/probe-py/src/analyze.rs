@@ -163,7 +163,8 @@ pub fn entropy(
     let est = extract_all(estimator.as_ref())?.remove(0);
     let held = Held::new(&t, "t", bf16)?;
     let t = held.layer()?;
-    detached(py, move || match &est.spec {
+    detached(py, move || {
+        match &est.spec {
         EstimatorSpec::Binned(b) => {
             let (n, d, v) = t.host_rows().map_err(est_to_py)?;
             let s = binned_symbols(&v, n, d, b).map_err(est_to_py)?;
@@ -176,6 +177,7 @@ pub fn entropy(
         EstimatorSpec::Knn { .. } => Err(value_error(
             "entropy: knn estimates mutual information, not entropy; use Binned, Floor, Adaptive or Kde",
         )),
+    }
     })
 }
 

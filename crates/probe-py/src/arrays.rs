@@ -1,9 +1,11 @@
-//! numpy arrays as candle tensors and label vectors.
+//! numpy arrays as candle tensors, host values and label vectors.
 //!
 //! Every array is read through the `numpy` crate's read-only views, which carry the array's real
-//! strides: a C-contiguous array is copied in one `memcpy`, any other layout (Fortran order, a
-//! column slice `a[:, :1]`, a reversed or broadcast view) element by element in logical (C)
-//! order, so the tensor always holds the values the array shows — never the bytes of its buffer.
+//! strides: a C-contiguous array is copied in one `memcpy`, a 2-d Fortran-order one by a tiled
+//! transpose, any other layout (a column slice `a[:, :1]`, a reversed or broadcast view) element
+//! by element in logical (C) order, so the values always are those the array shows — never the
+//! bytes of its buffer. (C-contiguous float32 activations are not copied at all: see
+//! [`crate::layers`].)
 //! The Python side (`probe/__init__.py`) turns torch tensors, DLPack producers and sequences
 //! into numpy arrays first, byte-swapped arrays into native order, and bfloat16 arrays (torch's,
 //! or ml_dtypes' as JAX gives them; numpy has no bfloat16 of its own) into their bits as int16

@@ -2,8 +2,9 @@
 //! on numpy arrays and probe's trainer, over the `probe-run` library.
 //!
 //! The Python package (`python/probe/`) is the public face: it turns mappings, torch tensors and
-//! DLPack arrays into numpy arrays, and tables into pandas DataFrames. This crate converts the
-//! arrays (any strides, every dtype probe reads), calls the library with the GIL released, and
+//! DLPack arrays into numpy arrays, and tables into pandas DataFrames. This crate reads the
+//! arrays (C-contiguous float32 activations in place, [`layers`]; any other strides and every
+//! dtype probe reads converted once, [`arrays`]), calls the library with the GIL released, and
 //! maps errors to `ValueError` / `TypeError` / `OSError` / `RuntimeError` with probe's messages;
 //! no panic reaches the interpreter. All values are in **bits**.
 //!

@@ -35,7 +35,9 @@ pub fn estimate_all<A: Activations + Sync>(
         .par_iter()
         .map(|&(name, t, e)| estimate_layer(name, t, e, samples))
         .collect();
-    Ok(results.into_iter().collect::<probe_estimators::Result<_>>()?)
+    Ok(results
+        .into_iter()
+        .collect::<probe_estimators::Result<_>>()?)
 }
 
 /// [`estimate_all`] for every replica of an ensemble (`replicas[r]`: replica r's layers): every

@@ -204,6 +204,10 @@ def analyze(
         saturation: the statistics' threshold on ``|x|`` (default 0.99).
         epoch: fills the ``epoch`` column (empty by default, as for a file without
             ``probe.epoch``).
+
+    C-contiguous float32 arrays are read in place, without a copy, while the GIL is released
+    (other arrays are converted once): do not write into them from another thread during the
+    call. The arrays are left unchanged.
     """
     layers = _layers(activations)
     y, _ = _array(labels, "labels")
