@@ -273,6 +273,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_checkpoint_inside_an_epoch_is_format_3_and_the_version_must_match_it() {
+        let dir = std::env::temp_dir().join(format!("probe-ckpt-v3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkpoint.safetensors");
+        let version = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            ["2", "3"]
+                .into_iter()
+                .find(|v| text.contains(&format!("\"{FORMAT_KEY}\":\"{v}\"")))
+        };
+        let mut c = Checkpoint::default();
+        c.meta.insert("epoch".into(), "4".into());
+        assert_eq!(version(&c.to_bytes().unwrap()), Some("2"));
+        c.meta.insert("paused.epoch".into(), "5".into());
+        let bytes = c.to_bytes().unwrap();
+        assert_eq!(version(&bytes), Some("3"));
+        std::fs::write(&path, &bytes).unwrap();
+        let back = Checkpoint::read(&path, &Device::Cpu).unwrap();
+        assert_eq!(back.meta("paused.epoch", &path).unwrap(), "5");
+        // Checksums intact but the version contradicting the content, or unknown: refused.
+        for (v, paused, words) in [
+            ("2", true, "format 2 with a stopped epoch"),
+            ("3", false, "format 3 without a stopped epoch"),
+            ("4", false, "reads formats 2 and 3"),
+        ] {
+            let mut meta = BTreeMap::from([(FORMAT_KEY.to_string(), v.to_string())]);
+            if paused {
+                meta.insert("paused.epoch".into(), "5".into());
+            }
+            std::fs::write(&path, format::encode(&[], &meta).unwrap()).unwrap();
+            let e = Checkpoint::read(&path, &Device::Cpu)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn checkpoint_round_trips_tensors_text_and_blobs() {
         let dir = std::env::temp_dir().join(format!("probe-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
