@@ -256,6 +256,22 @@ fn bwd_plane<T: candle_core::WithDType>(
         let rows = &p[y * k * w..(y + 1) * k * w];
         let o_rows = &mut o[y * k * w..(y + 1) * k * w];
         match kind {
+            PoolType::Max if k == 2 => {
+                // The forward pass's 2×2 scan, writing the gradient at the winner.
+                let (r0, r1) = rows.split_at(w);
+                let (o0, o1) = o_rows.split_at_mut(w);
+                for (xo, &gv) in g_row.iter().enumerate() {
+                    let (a, b) = (&r0[2 * xo..2 * xo + 2], &r1[2 * xo..2 * xo + 2]);
+                    let (mut best, mut at) = (a[0], 0);
+                    for (n, v) in [(1, a[1]), (2, b[0]), (3, b[1])] {
+                        if !(v <= best) {
+                            (best, at) = (v, n);
+                        }
+                    }
+                    let row = if at < 2 { &mut *o0 } else { &mut *o1 };
+                    row[2 * xo + (at & 1)] += gv;
+                }
+            }
             PoolType::Max => {
                 // The same scan as the forward pass, keeping the winner's offset i·w + x·k + j.
                 for (xo, a) in arg.iter_mut().enumerate() {
