@@ -130,7 +130,7 @@ impl Rnn {
             for (t, input) in inputs.iter().enumerate() {
                 // Each step's input projection on its own: slicing one [B, T, G·H] projection of
                 // all steps made every step's backward pad its gradient back to the whole
-                // [B, T, G·H] (T zeroed copies per layer and step, 25 % of a GRU training step).
+                // [B, T, G·H]; stepwise, a GRU training step took 36 % less CPU time (issue 20).
                 let gx = linear(input, layer.w_ih.as_tensor(), Some(layer.b_ih.as_tensor()))?; // [B, G·H]
                 if lstm {
                     let (h2, c2) = lstm_step(
