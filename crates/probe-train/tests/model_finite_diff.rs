@@ -290,7 +290,7 @@ fn linear_bias_matches_the_composition_and_finite_differences() {
             gf.get(v.as_tensor()).unwrap(),
             gs.get(v.as_tensor()).unwrap(),
         );
-        let d = max_abs_diff(&a, &c);
+        let d = max_abs_diff(a, c);
         assert!(d < 1e-12, "gradient of {name}: max |Δ| = {d}");
     }
     check_grads(

@@ -113,21 +113,25 @@ impl Rnn {
         let b = x.dim(0)?;
         let hd = self.spec.hidden;
         let lstm = self.spec.cell == CellKind::Lstm;
-        // [B, T, C·W]: step t is image row t.
-        let mut seq = x
+        // Step t reads image row t: [T, B, C·W], one contiguous [B, C·W] block per step.
+        let rows = x
             .reshape((b, c, h, w))?
-            .permute((0, 2, 1, 3))?
+            .permute((2, 0, 1, 3))?
             .contiguous()?
-            .reshape((b, h, c * w))?;
+            .reshape((h, b, c * w))?;
+        let mut inputs = (0..h)
+            .map(|t| rows.get(t))
+            .collect::<candle_core::Result<Vec<_>>>()?; // T × [B, C·W]
         let mut last = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            // The input projection of every step at once: [B, T, G·H].
-            let gx_all = linear(&seq, layer.w_ih.as_tensor(), Some(layer.b_ih.as_tensor()))?;
             let mut hs = Tensor::zeros((b, hd), x.dtype(), x.device())?;
             let mut cs = hs.clone();
             let mut outs = Vec::with_capacity(h);
-            for t in 0..h {
-                let gx = gx_all.narrow(1, t, 1)?.squeeze(1)?; // [B, G·H]
+            for (t, input) in inputs.iter().enumerate() {
+                // Each step's input projection on its own: slicing one [B, T, G·H] projection of
+                // all steps made every step's backward pad its gradient back to the whole
+                // [B, T, G·H]; stepwise, a GRU training step took 36 % less CPU time (issue 20).
+                let gx = linear(input, layer.w_ih.as_tensor(), Some(layer.b_ih.as_tensor()))?; // [B, G·H]
                 if lstm {
                     let (h2, c2) = lstm_step(
                         &gx,
@@ -153,7 +157,7 @@ impl Rnn {
                 hooks.hook(|| format!("rnn.{l}.hook_c_n"), &cs)?;
             }
             if l + 1 < self.layers.len() {
-                seq = Tensor::stack(&outs, 1)?; // [B, T, H]
+                inputs = outs; // T × [B, H]
             }
             last = Some(hs);
         }

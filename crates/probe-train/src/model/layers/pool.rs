@@ -83,6 +83,16 @@ fn slice<'a, T>(v: &'a [T], l: &Layout) -> &'a [T] {
     }
 }
 
+/// Whether `v` replaces `best` as a window's maximum in a row-major scan: greater, or
+/// incomparable (a NaN on either side), as in PyTorch's max pooling.
+#[inline]
+fn wins<T: PartialOrd>(v: T, best: T) -> bool {
+    matches!(
+        v.partial_cmp(&best),
+        Some(std::cmp::Ordering::Greater) | None
+    )
+}
+
 /// Window reduction of every `[H, W]` plane (see the module header); backward is [`Pool2dGrad`].
 #[derive(Clone, Copy, Debug)]
 pub struct Pool2d {
@@ -128,7 +138,7 @@ fn fwd_plane<T: candle_core::WithDType>(p: &[T], o: &mut [T], w: usize, k: usize
                 {
                     let mut best = a[0];
                     for v in [a[1], b[0], b[1]] {
-                        if !(v <= best) {
+                        if wins(v, best) {
                             best = v;
                         }
                     }
@@ -140,7 +150,7 @@ fn fwd_plane<T: candle_core::WithDType>(p: &[T], o: &mut [T], w: usize, k: usize
                     for (m, win) in o_row.iter_mut().zip(row.chunks_exact(k)) {
                         let mut best = if i == 0 { win[0] } else { *m };
                         for &v in win {
-                            if !(v <= best) {
+                            if wins(v, best) {
                                 best = v;
                             }
                         }
@@ -158,7 +168,7 @@ fn fwd_plane<T: candle_core::WithDType>(p: &[T], o: &mut [T], w: usize, k: usize
                     }
                 }
                 for m in o_row.iter_mut() {
-                    *m = *m * scale;
+                    *m *= scale;
                 }
             }
         }
@@ -256,6 +266,22 @@ fn bwd_plane<T: candle_core::WithDType>(
         let rows = &p[y * k * w..(y + 1) * k * w];
         let o_rows = &mut o[y * k * w..(y + 1) * k * w];
         match kind {
+            PoolType::Max if k == 2 => {
+                // The forward pass's 2×2 scan, writing the gradient at the winner.
+                let (r0, r1) = rows.split_at(w);
+                let (o0, o1) = o_rows.split_at_mut(w);
+                for (xo, &gv) in g_row.iter().enumerate() {
+                    let (a, b) = (&r0[2 * xo..2 * xo + 2], &r1[2 * xo..2 * xo + 2]);
+                    let (mut best, mut at) = (a[0], 0);
+                    for (n, v) in [(1, a[1]), (2, b[0]), (3, b[1])] {
+                        if wins(v, best) {
+                            (best, at) = (v, n);
+                        }
+                    }
+                    let row = if at < 2 { &mut *o0 } else { &mut *o1 };
+                    row[2 * xo + (at & 1)] += gv;
+                }
+            }
             PoolType::Max => {
                 // The same scan as the forward pass, keeping the winner's offset i·w + x·k + j.
                 for (xo, a) in arg.iter_mut().enumerate() {
@@ -263,7 +289,7 @@ fn bwd_plane<T: candle_core::WithDType>(
                     for i in 0..k {
                         for j in 0..k {
                             let at = i * w + xo * k + j;
-                            if !(rows[at] <= rows[best_at]) {
+                            if wins(rows[at], rows[best_at]) {
                                 best_at = at;
                             }
                         }

@@ -7,8 +7,9 @@
 //! - GRU: `r = σ(x_r + h_r)`, `z = σ(x_z + h_z)`, `n = tanh(x_n + r·h_n)`, `h' = (1 − z)·n + z·h`,
 //!   where `x_· = (x W_ihᵀ + b_ih)_·` and `h_· = (h W_hhᵀ + b_hh)_·`.
 //!
-//! The input projection `x W_ihᵀ + b_ih` does not depend on the state, so callers compute it for
-//! every step at once and pass one step's slice as `gx`.
+//! The input projection `gx = x W_ihᵀ + b_ih` does not depend on the state; callers compute it
+//! and pass it in (the RNN computes it step by step: slicing one projection of all steps costs a
+//! full-size zero-padded gradient per step in the backward pass).
 
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
