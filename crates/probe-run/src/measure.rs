@@ -189,3 +189,103 @@ pub fn estimate_replicas(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use probe_estimators::{exact_symbols, Binning};
+
+    /// `[n, d]` tanh-like values on a coarse grid (rows repeat, some saturate); `dead`: neuron 0
+    /// constant.
+    fn layer(n: usize, d: usize, seed: u64, dead: bool) -> Tensor {
+        let mut s = seed;
+        let mut v: Vec<f32> = (0..n * d)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 58) as f32 / 32.0) * 2.2 - 1.1
+            })
+            .collect();
+        if dead {
+            (0..n).for_each(|r| v[r * d] = 1.0);
+        }
+        Tensor::from_vec(v, (n, d), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn one_pass_gives_the_rows_of_estimates_then_extras() {
+        // The run's measurement (measure_replicas) must give exactly what estimate_replicas then
+        // extras_all give (what `probe analyze` computes), row for row, to the bit (NaN == NaN).
+        let n = 300;
+        let layers: Vec<(String, Tensor)> = [10, 7, 5, 2]
+            .iter()
+            .enumerate()
+            .map(|(l, &d)| (format!("layers.{l}"), layer(n, d, l as u64 + 1, l == 1)))
+            .collect();
+        let x: Vec<f32> = (0..n * 2).map(|i| ((i * 37) % 101) as f32).collect();
+        let samples = Samples {
+            x_ids: exact_symbols(&x, n, 2).unwrap().ids,
+            x: Some((x, 2)),
+            y: (0..n as u32).map(|i| i % 3).collect(),
+        };
+        let named = |name: &str, spec| NamedEstimator {
+            name: name.into(),
+            spec,
+        };
+        let estimators = vec![
+            named(
+                "binned",
+                EstimatorSpec::Binned(Binning::Fixed {
+                    lo: -1.0,
+                    hi: 1.0,
+                    edges: 30,
+                }),
+            ),
+            named("kde", EstimatorSpec::Kde { sigma2: 0.01 }),
+            named(
+                "floor",
+                EstimatorSpec::Binned(Binning::Floor { width: 0.3 }),
+            ),
+            named(
+                "adaptive",
+                EstimatorSpec::Binned(Binning::Adaptive { bins: 12 }),
+            ),
+            named("knn", EstimatorSpec::Knn { k: 3 }),
+        ];
+        let replicas = vec![layers.clone()];
+        for (flow, stats) in [(true, true), (false, true), (true, false)] {
+            let extras = ExtrasSpec::new(flow, stats, 0.99).unwrap();
+            let (est, flows, st) =
+                measure_replicas(&replicas, &samples, &estimators, &extras).unwrap();
+            let want = estimate_replicas(&replicas, &samples, &estimators).unwrap();
+            let (want_flows, want_stats) =
+                extras_all(&extras, &layers, &estimators, &want[0]).unwrap();
+            let bits = |v: &dyn std::fmt::Debug| format!("{v:?}");
+            assert_eq!(
+                bits(&est),
+                bits(&want),
+                "estimates, flow {flow} stats {stats}"
+            );
+            assert_eq!(
+                bits(&flows),
+                bits(&want_flows),
+                "flows, flow {flow} stats {stats}"
+            );
+            assert_eq!(
+                bits(&st),
+                bits(&want_stats),
+                "stats, flow {flow} stats {stats}"
+            );
+            assert_eq!(est[0].len(), 4 * 5);
+            assert_eq!(flows.len(), if flow { 3 * 4 } else { 0 });
+            assert_eq!(st.len(), if stats { 4 * 3 } else { 0 });
+        }
+        // An ensemble gets its estimates only.
+        let two = vec![layers.clone(), layers];
+        let extras = ExtrasSpec::new(true, true, 0.99).unwrap();
+        let (est, flows, st) = measure_replicas(&two, &samples, &estimators, &extras).unwrap();
+        assert_eq!((est.len(), flows.len(), st.len()), (2, 0, 0));
+    }
+}
