@@ -118,7 +118,12 @@ pub fn binned_mi(
             });
         }
     }
-    let t = binned_symbols(acts, n, d, binning)?;
+    binned_mi_from_symbols(&binned_symbols(acts, n, d, binning)?, x_ids, y)
+}
+
+/// [`binned_mi`] from the layer's symbols `t` (its [`binned_symbols`]), e.g. to share them with
+/// the flow between layers. Errors when `x_ids`/`y` lengths differ from `t`'s.
+pub fn binned_mi_from_symbols(t: &Symbols, x_ids: &[u32], y: &[u32]) -> Result<BinnedMi> {
     let h_t = entropy_bits(&t.ids);
     let h_t_given_x = conditional_entropy_bits(&t.ids, x_ids)?;
     let h_t_given_y = conditional_entropy_bits(&t.ids, y)?;

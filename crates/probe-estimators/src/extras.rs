@@ -25,8 +25,6 @@
 //! assert_eq!(stats.len(), 2);
 //! ```
 
-use std::borrow::Cow;
-
 use crate::binned::binned_symbols;
 use crate::binning::Binning;
 use crate::error::{bail, Context, Result};
@@ -126,11 +124,8 @@ pub fn extras_all<A: Activations>(
     estimators: &[NamedEstimator],
     estimates: &[Estimate],
 ) -> Result<(Vec<Flow>, Vec<Stats>)> {
-    let binned: Vec<&NamedEstimator> = estimators
-        .iter()
-        .filter(|e| e.spec.binning().is_some())
-        .collect();
-    let need_host = spec.stats || (spec.flow && !binned.is_empty() && layers.len() > 1);
+    let any_binned = estimators.iter().any(|e| e.spec.binning().is_some());
+    let need_host = spec.stats || (spec.flow && any_binned && layers.len() > 1);
     let host = if need_host {
         layers
             .iter()
@@ -139,71 +134,108 @@ pub fn extras_all<A: Activations>(
     } else {
         Vec::new()
     };
-    let mut flows = Vec::new();
-    if spec.flow && layers.len() > 1 {
-        for e in estimators {
-            let context = || format!("flow of estimator {}", e.name);
-            let mut rows = match &e.spec {
-                EstimatorSpec::Binned(b) => {
-                    binned_flows(layers, &host, &e.name, b).with_context(context)?
-                }
-                EstimatorSpec::Kde { sigma2 } => {
-                    kde_flows(layers, estimates, &e.name, *sigma2).with_context(context)?
-                }
-                EstimatorSpec::Knn { .. } => continue,
-            };
-            let losses: Vec<f64> = rows.iter().map(|f| f.loss_bits).collect();
-            if let Some(i) = bottleneck(&losses) {
-                rows[i].bottleneck = true;
-            }
-            flows.extend(rows);
-        }
-    }
+    let flows = if spec.flow {
+        let symbols = |_: usize, binning: &Binning| -> Result<Vec<Vec<u32>>> {
+            host.iter()
+                .map(|(n, d, v)| Ok(binned_symbols(v, *n, *d, binning)?.ids))
+                .collect()
+        };
+        flows_with(layers, estimators, estimates, symbols)?
+    } else {
+        Vec::new()
+    };
     let mut stats = Vec::new();
     if spec.stats {
         for ((name, _), (n, d, v)) in layers.iter().zip(&host) {
-            let context = || format!("statistics of {name}");
-            let mut push = |estimator: Option<&NamedEstimator>| -> Result<()> {
-                let binning = estimator.and_then(|e| e.spec.binning());
-                let s = layer_stats(v, *n, *d, binning, spec.saturation).with_context(context)?;
-                let e = s.entropy.as_ref();
-                stats.push(Stats {
-                    layer: name.clone(),
-                    estimator: estimator.map(|e| e.name.clone()),
-                    samples: s.samples,
-                    neurons: s.neurons,
-                    entropy_mean: e.map(|e| e.mean),
-                    entropy_min: e.map(|e| e.min),
-                    entropy_max: e.map(|e| e.max),
-                    surprisal_mean: e.map(|e| e.surprisal_mean),
-                    sparsity: s.sparsity,
-                    saturation: s.saturation,
-                    dead_units: s.dead_units,
-                });
-                Ok(())
-            };
-            if binned.is_empty() {
-                push(None)?;
-            }
-            for e in &binned {
-                push(Some(e))?;
-            }
+            stats.extend(stats_of_layer(
+                name,
+                v,
+                *n,
+                *d,
+                estimators,
+                spec.saturation,
+            )?);
         }
     }
     Ok((flows, stats))
 }
 
-/// Binned flows of consecutive layers (host rows `host`), each layer's symbols computed once.
-fn binned_flows<A>(
+/// The flows of one measurement (as [`extras_all`] with `flow` on), with `symbols(i, binning)`
+/// giving every layer's binned symbols under `estimators[i]` (binned family, `binning` its bins),
+/// e.g. those its information-plane rows were computed from, so they are not computed twice.
+pub fn flows_with<A: Activations>(
     layers: &[(String, A)],
-    host: &[(usize, usize, Cow<'_, [f32]>)],
-    estimator: &str,
-    binning: &Binning,
+    estimators: &[NamedEstimator],
+    estimates: &[Estimate],
+    mut symbols: impl FnMut(usize, &Binning) -> Result<Vec<Vec<u32>>>,
 ) -> Result<Vec<Flow>> {
-    let ids = host
+    let mut flows = Vec::new();
+    if layers.len() < 2 {
+        return Ok(flows);
+    }
+    for (i, e) in estimators.iter().enumerate() {
+        let context = || format!("flow of estimator {}", e.name);
+        let mut rows = match &e.spec {
+            EstimatorSpec::Binned(b) => {
+                let ids = symbols(i, b).with_context(context)?;
+                binned_flows(layers, &ids, &e.name).with_context(context)?
+            }
+            EstimatorSpec::Kde { sigma2 } => {
+                kde_flows(layers, estimates, &e.name, *sigma2).with_context(context)?
+            }
+            EstimatorSpec::Knn { .. } => continue,
+        };
+        let losses: Vec<f64> = rows.iter().map(|f| f.loss_bits).collect();
+        if let Some(i) = bottleneck(&losses) {
+            rows[i].bottleneck = true;
+        }
+        flows.extend(rows);
+    }
+    Ok(flows)
+}
+
+/// The statistics rows of one layer (`name`, row-major `[n, d]` host values `v`): one per
+/// binned-family estimator (its bins for the entropies), or one without entropies when there is
+/// none; as [`extras_all`] with `stats` on.
+pub fn stats_of_layer(
+    name: &str,
+    v: &[f32],
+    n: usize,
+    d: usize,
+    estimators: &[NamedEstimator],
+    saturation: f64,
+) -> Result<Vec<Stats>> {
+    let context = || format!("statistics of {name}");
+    let row = |estimator: Option<&NamedEstimator>| -> Result<Stats> {
+        let binning = estimator.and_then(|e| e.spec.binning());
+        let s = layer_stats(v, n, d, binning, saturation).with_context(context)?;
+        let e = s.entropy.as_ref();
+        Ok(Stats {
+            layer: name.to_string(),
+            estimator: estimator.map(|e| e.name.clone()),
+            samples: s.samples,
+            neurons: s.neurons,
+            entropy_mean: e.map(|e| e.mean),
+            entropy_min: e.map(|e| e.min),
+            entropy_max: e.map(|e| e.max),
+            surprisal_mean: e.map(|e| e.surprisal_mean),
+            sparsity: s.sparsity,
+            saturation: s.saturation,
+            dead_units: s.dead_units,
+        })
+    };
+    let binned: Vec<&NamedEstimator> = estimators
         .iter()
-        .map(|(n, d, v)| Ok(binned_symbols(v, *n, *d, binning)?.ids))
-        .collect::<Result<Vec<_>>>()?;
+        .filter(|e| e.spec.binning().is_some())
+        .collect();
+    if binned.is_empty() {
+        return Ok(vec![row(None)?]);
+    }
+    binned.into_iter().map(|e| row(Some(e))).collect()
+}
+
+/// Binned flows of consecutive layers from each layer's symbols `ids`.
+fn binned_flows<A>(layers: &[(String, A)], ids: &[Vec<u32>], estimator: &str) -> Result<Vec<Flow>> {
     let mut out = Vec::with_capacity(layers.len() - 1);
     for (l, pair) in ids.windows(2).enumerate() {
         let f = binned_flow_from_symbols(&pair[0], &pair[1])?;

@@ -81,7 +81,9 @@ pub mod tensor;
 use probe_simd as fast_exp;
 
 pub use adaptive::{adaptive_edges, EdgeBins};
-pub use binned::{binned_mi, binned_symbols, exact_symbols, BinnedMi, Symbols};
+pub use binned::{
+    binned_mi, binned_mi_from_symbols, binned_symbols, exact_symbols, BinnedMi, Symbols,
+};
 pub use binning::{Binner, Binning};
 pub use counts::{binned_counts, neuron_histograms, BinnedCounts, NeuronHistograms, TermRun};
 pub use discrete::{
@@ -91,7 +93,10 @@ pub use discrete::{
 pub use divergence::{kl_diag_gaussian_std_normal_f64, Unit};
 pub use error::{Error, Result};
 pub use estimate::{estimate_layer, host_rows, Estimate, Samples};
-pub use extras::{bottleneck_lines, extras_all, ExtrasSpec, Flow, Stats, DEFAULT_SATURATION};
+pub use extras::{
+    bottleneck_lines, extras_all, flows_with, stats_of_layer, ExtrasSpec, Flow, Stats,
+    DEFAULT_SATURATION,
+};
 pub use flow::{
     binned_flow, binned_flow_from_symbols, binned_flow_tensor, bottleneck, kde_flow,
     kde_joint_entropy, BinnedFlow, KdeFlow,

@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Var;
-use probe_estimators::extras_all;
 use probe_report::CsvTable;
 use probe_train::gradients::GradStats;
 use probe_train::optim::Optimizer;
@@ -34,7 +33,7 @@ use probe_train::trainer::{Batches, Epoch};
 use std::sync::atomic::Ordering::SeqCst;
 
 use crate::error::{bail, Error, Result};
-use crate::measure::estimate_replicas;
+use crate::measure::measure_replicas;
 use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
 use crate::resume;
 use crate::rundir::writer::{RunDirWriter, WriterSpec};
@@ -224,11 +223,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 for o in observers.iter_mut() {
                     o.on_capture(epoch, &layers)?;
                 }
-                let estimates = estimate_replicas(&layers, &probe.samples, &estimators)?;
-                let (flows, stats) = match (&layers[..], &estimates[..]) {
-                    ([one], [est]) => extras_all(&extras, one, &estimators, est)?,
-                    _ => (Vec::new(), Vec::new()),
-                };
+                let (estimates, flows, stats) =
+                    measure_replicas(&layers, &probe.samples, &estimators, &extras)?;
                 let m = Measured {
                     epoch,
                     seeds: &seeds,
