@@ -7,6 +7,11 @@
 //! unmaps it again (with TLB shootdowns on every core). On the 2-core benchmark machine that was
 //! half of a CNN training step (BENCHMARKS.md, "Models"). [`tune`] raises the thresholds once, at
 //! start-up, so freed buffers stay in the process and are reused.
+//!
+//! What no setting can do: a block above 32 MiB (glibc's largest mmap threshold) is always a fresh
+//! `mmap`, unmapped again on free. The 8192-row evaluation and capture passes made such tensors
+//! (200–400 MB for the CNN) and faulted in ~1.9 million pages per epoch (issue 20); the models now
+//! run those passes in slices whose tensors stay under 16 MiB (`model::eval_chunks`).
 
 /// Keeps freed memory for reuse: mmap threshold 32 MiB (glibc's maximum), trim threshold 1 GiB,
 /// top pad 64 MiB. Returns whether the settings were accepted (always `false` off glibc). Call it
