@@ -89,6 +89,11 @@ fn assert_failed_cleanly(o: &Output, dir: &Path, file: &str) -> String {
     for part in [path.as_str(), "File too large"] {
         assert!(err.contains(part), "missing {part:?} in: {err}");
     }
+    assert_eq!(
+        err.matches("File too large").count(),
+        1,
+        "cause said twice: {err}"
+    );
     for (name, bytes) in files(dir) {
         assert!(!name.contains(".tmp."), "temporary file left: {name}");
         if name.ends_with(".csv") {

@@ -278,12 +278,17 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 // (the disk that failed the epoch is still full) must not hide why the run
                 // stopped and where its checkpoint is.
                 let mut context = stopped_message(epoch, &out, last_ckpt);
+                let cause = err.chain();
                 for o in observers.iter_mut() {
                     if let Err(e) = o.on_stop(Stop::Error { epoch }) {
-                        context.push_str(&format!(
-                            " (saving on the way out failed too: {})",
-                            e.chain()
-                        ));
+                        // The same failure again (the same full file) is said once, below.
+                        let again = e.chain();
+                        context.push_str(&match again == cause {
+                            true => {
+                                " (saving on the way out failed too, for the same reason)".into()
+                            }
+                            false => format!(" (saving on the way out failed too: {again})"),
+                        });
                     }
                 }
                 return Err(err.context(context));
