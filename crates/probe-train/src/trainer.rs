@@ -15,6 +15,7 @@
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand_chacha::ChaCha8Rng;
+use std::slice::from_mut;
 
 use crate::data::Dataset;
 use crate::fused::FusedMlp;
@@ -25,7 +26,6 @@ use crate::rng::{self, Stream};
 use crate::{Error, Result};
 
 mod batches;
-pub(crate) use batches::{begin, Begun};
 pub use batches::{Batches, Epoch, Paused};
 
 /// A data set resident on a device.
@@ -151,19 +151,8 @@ impl Trainer {
         mut ctl: Batches,
     ) -> Result<Epoch<LossAcc>> {
         let device = data.x.device();
-        let Begun {
-            orders,
-            first,
-            shuffles,
-            sums,
-        } = begin(
-            std::slice::from_mut(&mut self.shuffle),
-            data.n,
-            self.batch_size,
-            epoch,
-            ctl.resume.take(),
-            2,
-        )?;
+        let begun = ctl.begin(from_mut(&mut self.shuffle), data, self.batch_size, epoch, 2)?;
+        let (orders, first, shuffles, sums) = begun;
         let total = data.n.div_ceil(self.batch_size);
         // Dropout and batch norm train during the epoch; the model is left in evaluation mode.
         model.set_training(true);
@@ -252,19 +241,8 @@ impl Trainer {
                 ),
             ));
         }
-        let Begun {
-            orders,
-            first,
-            shuffles,
-            sums,
-        } = begin(
-            std::slice::from_mut(&mut self.shuffle),
-            data.n,
-            self.batch_size,
-            epoch,
-            ctl.resume.take(),
-            2,
-        )?;
+        let begun = ctl.begin(from_mut(&mut self.shuffle), data, self.batch_size, epoch, 2)?;
+        let (orders, first, shuffles, sums) = begun;
         let total = data.n.div_ceil(self.batch_size);
         let (mut loss_sum, mut correct) = (sums[0], sums[1] as usize);
         for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {

@@ -13,7 +13,7 @@ use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{begin, check_batch_size, Batches, Begun, DeviceData, Epoch, LossAcc, Paused};
+use crate::trainer::{check_batch_size, Batches, DeviceData, Epoch, LossAcc, Paused};
 use crate::{Error, Result};
 
 /// Runs training epochs of an ensemble with one shuffle stream per replica.
@@ -97,19 +97,8 @@ impl EnsembleTrainer {
         }
         let device = data.x.device();
         let d = data.x.dim(1)?;
-        let Begun {
-            orders,
-            first,
-            shuffles,
-            sums,
-        } = begin(
-            &mut self.shuffles,
-            data.n,
-            self.batch_size,
-            epoch,
-            ctl.resume.take(),
-            2 * n_rep,
-        )?;
+        let begun = ctl.begin(&mut self.shuffles, data, self.batch_size, epoch, 2 * n_rep)?;
+        let (orders, first, shuffles, sums) = begun;
         let total = data.n.div_ceil(self.batch_size);
         let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let mut loss_sum = Tensor::from_vec(as_f32(&sums[..n_rep]), n_rep, device)?;
@@ -226,19 +215,8 @@ impl EnsembleTrainer {
                 ),
             ));
         }
-        let Begun {
-            orders,
-            first,
-            shuffles,
-            sums,
-        } = begin(
-            &mut self.shuffles,
-            data.n,
-            self.batch_size,
-            epoch,
-            ctl.resume.take(),
-            2 * n_rep,
-        )?;
+        let begun = ctl.begin(&mut self.shuffles, data, self.batch_size, epoch, 2 * n_rep)?;
+        let (orders, first, shuffles, sums) = begun;
         let total = data.n.div_ceil(self.batch_size);
         let mut sums: Vec<(f64, usize)> = (0..n_rep)
             .map(|r| (sums[r], sums[n_rep + r] as usize))

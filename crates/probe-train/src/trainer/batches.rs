@@ -6,6 +6,8 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use super::DeviceData;
+use crate::data::Dataset;
 use crate::rng;
 use crate::{Error, Result};
 
@@ -69,20 +71,49 @@ impl<T> Epoch<T> {
     }
 }
 
-/// The start of an epoch: its orders (one per shuffle stream), the first batch to train (0, or
-/// where a paused epoch stopped), the streams' states before the orders were drawn, and the
-/// running sums to start from.
-pub(crate) struct Begun {
-    pub orders: Vec<Vec<u32>>,
-    pub first: usize,
-    pub shuffles: Vec<String>,
-    pub sums: Vec<f64>,
+/// What an epoch is drawn from: a number of samples.
+pub(crate) trait Samples {
+    /// The number of samples.
+    fn samples(&self) -> usize;
+}
+
+impl Samples for DeviceData {
+    fn samples(&self) -> usize {
+        self.n
+    }
+}
+
+impl Samples for Dataset {
+    fn samples(&self) -> usize {
+        self.n
+    }
+}
+
+/// The start of an epoch, `(orders, first, shuffles, sums)`: its orders (one per shuffle
+/// stream), the first batch to train (0, or where a paused epoch stopped), the streams' states
+/// before the orders were drawn, and the running sums to start from.
+pub(crate) type Begun = (Vec<Vec<u32>>, usize, Vec<String>, Vec<f64>);
+
+impl Batches<'_> {
+    /// [`begin`]s epoch `epoch` of `data`'s samples in batches of `batch_size` with `n_sums`
+    /// running sums, continuing [`Batches::resume`] if set (taken).
+    pub(crate) fn begin(
+        &mut self,
+        shuffles: &mut [ChaCha8Rng],
+        data: &impl Samples,
+        batch_size: usize,
+        epoch: usize,
+        n_sums: usize,
+    ) -> Result<Begun> {
+        let n = data.samples();
+        begin(shuffles, n, batch_size, epoch, self.resume.take(), n_sums)
+    }
 }
 
 /// Begins epoch `epoch` of `n` samples in batches of `batch_size` with `n_sums` running sums:
 /// draws each stream's order, or, continuing `resume`, restores the streams to the epoch's
 /// start and draws the same orders again.
-pub(crate) fn begin(
+fn begin(
     shuffles: &mut [ChaCha8Rng],
     n: usize,
     batch_size: usize,
@@ -126,10 +157,5 @@ pub(crate) fn begin(
         .iter_mut()
         .map(|s| rng::permutation(s, n))
         .collect();
-    Ok(Begun {
-        orders,
-        first,
-        shuffles: states,
-        sums,
-    })
+    Ok((orders, first, states, sums))
 }

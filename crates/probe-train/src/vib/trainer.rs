@@ -3,6 +3,7 @@
 //! sample-averaged evaluation with the IB bounds.
 
 use std::f64::consts::LN_2;
+use std::slice::from_mut;
 
 use candle_core::{DType, Device, Tensor, D};
 use rand_chacha::ChaCha8Rng;
@@ -12,7 +13,7 @@ use super::Vib;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{begin, Batches, Begun, DeviceData, Epoch, Paused};
+use crate::trainer::{Batches, DeviceData, Epoch, Paused};
 use crate::{Error, Result};
 
 /// What one VIB training epoch measured (sample-weighted means over its batches).
@@ -123,19 +124,8 @@ impl VibTrainer {
         mut ctl: Batches,
     ) -> Result<Epoch<VibEpoch>> {
         let device = data.x.device();
-        let Begun {
-            orders,
-            first,
-            shuffles,
-            sums,
-        } = begin(
-            std::slice::from_mut(&mut self.shuffle),
-            data.n,
-            self.batch_size,
-            epoch,
-            ctl.resume.take(),
-            3,
-        )?;
+        let begun = ctl.begin(from_mut(&mut self.shuffle), data, self.batch_size, epoch, 3)?;
+        let (orders, first, shuffles, sums) = begun;
         let total = data.n.div_ceil(self.batch_size);
         let sum = |i: usize| Tensor::new(sums[i] as f32, device);
         let (mut ce_sum, mut kl_sum, mut correct) = (sum(0)?, sum(1)?, sum(2)?);
