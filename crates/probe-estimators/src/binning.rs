@@ -284,6 +284,22 @@ impl FixedBins {
         }
     }
 
+    /// The bin of `x` (non-NaN) as an integer-valued `f64` by [`FixedBins::guess`] and one
+    /// exact correction step, valid when the guess is within one bin (checked at construction,
+    /// `one_step`): up iff edge g+1 exists as an interior edge and is <= x, down iff g > 0 and
+    /// edge g > x. `last` is [`FixedBins::last`], hoisted by the caller's loop. Branch-free.
+    #[inline(always)]
+    pub(crate) fn one_step_bin(&self, x: f32, last: f64) -> f64 {
+        let xd = x as f64;
+        let g = self.guess(xd);
+        let g1 = g + 1.0;
+        let up = if self.edge(g1) <= xd { 1.0 } else { 0.0 };
+        let up = if g1 <= last { up } else { 0.0 };
+        let down = if self.edge(g) > xd { 1.0 } else { 0.0 };
+        let down = if g >= 1.0 { down } else { 0.0 };
+        g + up - down
+    }
+
     /// Both the guess and the true bin are monotone step functions of `x`; the bin is constant on
     /// `[t_i, pred(t_i+1)]` with `t_i` the smallest `f32` at or above edge `i`. If the guess is within
     /// one bin at every such endpoint (and at ±inf), it is within one bin everywhere.

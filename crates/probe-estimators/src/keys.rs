@@ -67,16 +67,7 @@ impl RowKeys for FixedBins {
         }
         let last = self.last();
         for (o, &x) in out.iter_mut().zip(xs) {
-            let xd = x as f64;
-            // The guess is within one bin (checked at construction), so one step is exact:
-            // up iff edge g+1 exists as an interior edge and is <= x, down iff g > 0 and edge g > x.
-            let g = self.guess(xd);
-            let g1 = g + 1.0;
-            let up = if self.edge(g1) <= xd { 1.0 } else { 0.0 };
-            let up = if g1 <= last { up } else { 0.0 };
-            let down = if self.edge(g) > xd { 1.0 } else { 0.0 };
-            let down = if g >= 1.0 { down } else { 0.0 };
-            let b = g + up - down;
+            let b = self.one_step_bin(x, last);
             *o = if x.is_nan() { NAN_KEY } else { b.to_bits() };
         }
     }
@@ -98,15 +89,7 @@ impl RowKeys for FixedBins {
         }
         let last = self.last();
         for (o, &x) in out.iter_mut().zip(xs) {
-            // As in `keys`: one exact correction step of the guess.
-            let xd = x as f64;
-            let g = self.guess(xd);
-            let g1 = g + 1.0;
-            let up = if self.edge(g1) <= xd { 1.0 } else { 0.0 };
-            let up = if g1 <= last { up } else { 0.0 };
-            let down = if self.edge(g) > xd { 1.0 } else { 0.0 };
-            let down = if g >= 1.0 { down } else { 0.0 };
-            let b = g + up - down;
+            let b = self.one_step_bin(x, last);
             let b = if x.is_nan() { nan } else { b };
             // An integer below 2^24: exact in the low mantissa bits of b + 2^52.
             *o = (b + TWO52).to_bits() & LOW52;

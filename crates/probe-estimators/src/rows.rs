@@ -100,73 +100,22 @@ fn rows_equal_body<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
     true
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// [`hash_row_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
-        hash_row_body(row, keys)
-    }
-
-    /// [`rows_equal_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
-        rows_equal_body(a, b, keys)
-    }
+probe_simd::isa_dispatch! {
+    /// Hash of the keys of `row` with the code for `isa` (identical at every instruction set).
+    /// `isa` must be one of [`probe_simd::supported_isas`].
+    pub(crate) fn hash_row_with<K: RowKeys>(row: &[f32], keys: &K) -> u64 => hash_row_body
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// [`hash_row_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW,
-    /// AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
-        hash_row_body(row, keys)
-    }
-
-    /// [`rows_equal_body`] compiled for AVX-512. Safety: as [`hash_row`].
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {
-        rows_equal_body(a, b, keys)
-    }
-}
-
-/// Hash of the keys of `row` with the code for `isa` (identical at every instruction set).
-/// `isa` must be one of [`probe_simd::supported_isas`].
-pub(crate) fn hash_row_with<K: RowKeys>(isa: Isa, row: &[f32], keys: &K) -> u64 {
-    match isa {
-        // SAFETY: `isa` comes from `supported_isas()`, which lists Avx2 only after detecting
-        // AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::hash_row(row, keys) },
-        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::hash_row(row, keys) },
-        Isa::Baseline => hash_row_body(row, keys),
-    }
+probe_simd::isa_dispatch! {
+    /// Whether rows `a` and `b` have equal keys at every column, with the code for `isa` (one of
+    /// [`probe_simd::supported_isas`]).
+    pub(crate) fn rows_equal_with<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool
+        => rows_equal_body
 }
 
 /// Hash of the keys of `row` (identical at every instruction set).
 pub(crate) fn hash_row<K: RowKeys>(row: &[f32], keys: &K) -> u64 {
     hash_row_with(isa(), row, keys)
-}
-
-/// Whether rows `a` and `b` have equal keys at every column, with the code for `isa` (one of
-/// [`probe_simd::supported_isas`]).
-pub(crate) fn rows_equal_with<K: RowKeys>(isa: Isa, a: &[f32], b: &[f32], keys: &K) -> bool {
-    match isa {
-        // SAFETY: see `hash_row_with`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::rows_equal(a, b, keys) },
-        // SAFETY: see `hash_row_with`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::rows_equal(a, b, keys) },
-        Isa::Baseline => rows_equal_body(a, b, keys),
-    }
 }
 
 fn rows_equal<K: RowKeys>(a: &[f32], b: &[f32], keys: &K) -> bool {

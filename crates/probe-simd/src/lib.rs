@@ -4,6 +4,7 @@
 //! * [`isa`](mod@isa) — the instruction set hot loops are compiled for, detected once at run
 //!   time and capped by the environment variable `PROBE_CPU_ISA` ([`isa()`], [`supported_isas`],
 //!   [`Isa`]).
+//! * [`isa_dispatch!`] — a hot loop's body compiled for each [`Isa`] and dispatched on it.
 //! * [`exp`](mod@exp) — a branch-free `exp` of an `f64` ([`exp()`]) that vectorises and gives
 //!   bit-identical results at every instruction set.
 //!
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dispatch;
 pub mod exp;
 pub mod isa;
 

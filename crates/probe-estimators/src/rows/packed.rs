@@ -9,7 +9,7 @@
 //! over its values (vectorised code computation) and one table probe, instead of a hash of the
 //! row and a comparison with its candidate.
 
-use super::{fmix, for_each_chunk, isa, threads_for, Isa, Symbols};
+use super::{fmix, for_each_chunk, isa, threads_for, Symbols};
 use crate::keys::{RowKeys, BLOCK};
 
 /// A packed row key.
@@ -64,61 +64,16 @@ fn pack_body<W: Word, K: RowKeys>(data: &[f32], d: usize, bits: u32, keys: &K, o
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// [`pack_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pack<W: Word, K: RowKeys>(
+probe_simd::isa_dispatch! {
+    /// [`pack_body`] with the code for `isa` (one of [`probe_simd::supported_isas`]; the words are
+    /// integers, identical at every instruction set).
+    pub(crate) fn pack_with<W: Word, K: RowKeys>(
         data: &[f32],
         d: usize,
         bits: u32,
         keys: &K,
         out: &mut [W],
-    ) {
-        pack_body(data, d, bits, keys, out)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// [`pack_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW, AVX2
-    /// and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn pack<W: Word, K: RowKeys>(
-        data: &[f32],
-        d: usize,
-        bits: u32,
-        keys: &K,
-        out: &mut [W],
-    ) {
-        pack_body(data, d, bits, keys, out)
-    }
-}
-
-/// [`pack_body`] with the code for `isa` (one of [`probe_simd::supported_isas`]; the words are
-/// integers, identical at every instruction set).
-pub(crate) fn pack_with<W: Word, K: RowKeys>(
-    isa: Isa,
-    data: &[f32],
-    d: usize,
-    bits: u32,
-    keys: &K,
-    out: &mut [W],
-) {
-    match isa {
-        // SAFETY: `isa` comes from `supported_isas()`, which lists Avx2 only after detecting
-        // AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::pack(data, d, bits, keys, out) },
-        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::pack(data, d, bits, keys, out) },
-        Isa::Baseline => pack_body(data, d, bits, keys, out),
-    }
+    ) => pack_body
 }
 
 /// Groups the `n` rows of `data` (`[n, d]`) by their packed codes (`d · bits <= W::BITS`; the

@@ -52,38 +52,16 @@ fn counts_body<K: RowKeys>(acts: &[f32], d: usize, width: usize, keys: &K, count
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn scan(a: &[f32], t: &[f32], th: f32, df: &mut [u8]) -> (u64, u64) {
-        scan_body(a, t, th, df)
-    }
-
-    /// Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn counts<K: RowKeys>(a: &[f32], d: usize, w: usize, k: &K, c: &mut [u32]) {
-        counts_body(a, d, w, k, c)
-    }
+probe_simd::isa_dispatch! {
+    /// [`scan_body`] with the code for `isa`.
+    fn scan_isa(acts: &[f32], tile: &[f32], threshold: f32, differs: &mut [u8]) -> (u64, u64)
+        => scan_body
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// Safety: the CPU must support AVX-512 F/DQ/VL/BW, AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn scan(a: &[f32], t: &[f32], th: f32, df: &mut [u8]) -> (u64, u64) {
-        scan_body(a, t, th, df)
-    }
-
-    /// Safety: as [`scan`].
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn counts<K: RowKeys>(a: &[f32], d: usize, w: usize, k: &K, c: &mut [u32]) {
-        counts_body(a, d, w, k, c)
-    }
+probe_simd::isa_dispatch! {
+    /// [`counts_body`] with the code for `isa`.
+    fn counts_isa<K: RowKeys>(acts: &[f32], d: usize, width: usize, keys: &K, counts: &mut [u32])
+        => counts_body
 }
 
 /// Zeros, values with `|x| >= threshold` and constant neurons of the `[n, d]` layer `acts`
@@ -92,16 +70,7 @@ pub(super) fn scan_with(isa: Isa, acts: &[f32], d: usize, threshold: f32) -> Sca
     let rows = (TILE / d).max(1);
     let tile: Vec<f32> = acts[..d].iter().copied().cycle().take(rows * d).collect();
     let mut differs = vec![0u8; tile.len()];
-    let (zeros, saturated) = match isa {
-        // SAFETY: `isa` comes from `supported_isas()`, which lists Avx2 only after detecting
-        // AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::scan(acts, &tile, threshold, &mut differs) },
-        // SAFETY: as above, Avx512 is listed only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::scan(acts, &tile, threshold, &mut differs) },
-        Isa::Baseline => scan_body(acts, &tile, threshold, &mut differs),
-    };
+    let (zeros, saturated) = scan_isa(isa, acts, &tile, threshold, &mut differs);
     let mut constant = vec![true; d];
     for (i, &df) in differs.iter().enumerate() {
         constant[i % d] &= df == 0;
@@ -129,15 +98,7 @@ pub(super) fn dense_counts_with<K: RowKeys>(
 ) -> Vec<u32> {
     let width = bins + 1;
     let mut counts = vec![0u32; d * width];
-    match isa {
-        // SAFETY: see `scan_with`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::counts(acts, d, width, keys, &mut counts) },
-        // SAFETY: see `scan_with`.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::counts(acts, d, width, keys, &mut counts) },
-        Isa::Baseline => counts_body(acts, d, width, keys, &mut counts),
-    }
+    counts_isa(isa, acts, d, width, keys, &mut counts);
     counts
 }
 

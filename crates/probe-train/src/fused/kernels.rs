@@ -11,7 +11,6 @@
 use super::gemm;
 use crate::model::layers::fast_tanh::tanh_one;
 use crate::model::Activation;
-use probe_simd::Isa;
 
 /// The activations the fused path computes (every [`Activation`] but GELU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,45 +97,27 @@ pub(super) struct BatchResult {
     pub correct: usize,
 }
 
-/// Forward, loss and backward of the batch `idx` of `x` (`[n][d]` row-major) and `y`: fills
-/// `grads` (in parameter order `w0, b0, w1, b1, …`, each laid out as the parameter) with the
-/// gradient of the batch's mean cross-entropy.
-pub(super) fn batch_grads(
-    isa: Isa,
-    net: &Net,
-    params: &[Vec<f32>],
-    bufs: &mut Buffers,
-    grads: &mut [Vec<f32>],
-    batch: Batch<'_>,
-) -> BatchResult {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa()` and `supported_isas()` only name instruction sets this CPU has.
-        Isa::Avx512 => unsafe { x86::batch_grads_avx512(net, params, bufs, grads, batch) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::batch_grads_avx2(net, params, bufs, grads, batch) },
-        Isa::Baseline => batch_grads_body(net, params, bufs, grads, batch),
-    }
+probe_simd::isa_dispatch! {
+    /// Forward, loss and backward of the batch `idx` of `x` (`[n][d]` row-major) and `y`: fills
+    /// `grads` (in parameter order `w0, b0, w1, b1, …`, each laid out as the parameter) with the
+    /// gradient of the batch's mean cross-entropy.
+    pub(super) fn batch_grads(
+        net: &Net,
+        params: &[Vec<f32>],
+        bufs: &mut Buffers,
+        grads: &mut [Vec<f32>],
+        batch: Batch<'_>,
+    ) -> BatchResult => batch_grads_body
 }
 
-/// Forward and loss only (evaluation) of the batch.
-pub(super) fn batch_loss(
-    isa: Isa,
-    net: &Net,
-    params: &[Vec<f32>],
-    bufs: &mut Buffers,
-    batch: Batch<'_>,
-) -> BatchResult {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `batch_grads`.
-        Isa::Avx512 => unsafe { x86::batch_loss_avx512(net, params, bufs, batch) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::batch_loss_avx2(net, params, bufs, batch) },
-        Isa::Baseline => batch_loss_body(net, params, bufs, batch),
-    }
+probe_simd::isa_dispatch! {
+    /// Forward and loss only (evaluation) of the batch.
+    pub(super) fn batch_loss(
+        net: &Net,
+        params: &[Vec<f32>],
+        bufs: &mut Buffers,
+        batch: Batch<'_>,
+    ) -> BatchResult => batch_loss_body
 }
 
 /// The samples of one batch: rows `idx` of `x` (`[n][d]`, row-major) with labels `y`.
@@ -145,37 +126,6 @@ pub(super) struct Batch<'a> {
     pub x: &'a [f32],
     pub y: &'a [u32],
     pub idx: &'a [u32],
-}
-
-/// Compiles `$body` for AVX-512 (`$avx512`) and AVX2 (`$avx2`); the caller must have checked
-/// that the CPU has the instruction set.
-#[cfg(target_arch = "x86_64")]
-macro_rules! isa_variants {
-    ($body:ident => $avx512:ident, $avx2:ident; ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[doc = concat!("`", stringify!($body), "` for AVX-512. Safety: the CPU must have ")]
-        #[doc = "AVX-512 F/DQ/VL, AVX2 and FMA."]
-        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-        pub(super) unsafe fn $avx512($($arg: $ty),*) -> $ret {
-            $body($($arg),*)
-        }
-
-        #[doc = concat!("`", stringify!($body), "` for AVX2. Safety: the CPU must have AVX2, FMA.")]
-        #[target_feature(enable = "avx2,fma")]
-        pub(super) unsafe fn $avx2($($arg: $ty),*) -> $ret {
-            $body($($arg),*)
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::*;
-
-    isa_variants!(batch_grads_body => batch_grads_avx512, batch_grads_avx2;
-        (net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, grads: &mut [Vec<f32>], batch: Batch<'_>)
-            -> BatchResult);
-    isa_variants!(batch_loss_body => batch_loss_avx512, batch_loss_avx2;
-        (net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, batch: Batch<'_>) -> BatchResult);
 }
 
 #[inline(always)]

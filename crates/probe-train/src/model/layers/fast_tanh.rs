@@ -68,40 +68,22 @@ fn exp_small(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+#[inline(always)]
 fn tanh_slice_body(xs: &[f32], out: &mut [f32]) {
     for (o, &x) in out.iter_mut().zip(xs) {
         *o = tanh_one(x);
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn tanh_slice_avx512(xs: &[f32], out: &mut [f32]) {
-    tanh_slice_body(xs, out)
+probe_simd::isa_dispatch! {
+    /// `out[i] = tanh(xs[i])` with the code for `isa` (results identical at every one: the
+    /// arithmetic is IEEE `f64` without fused operations).
+    fn tanh_slice_with(xs: &[f32], out: &mut [f32]) => tanh_slice_body
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tanh_slice_avx2(xs: &[f32], out: &mut [f32]) {
-    tanh_slice_body(xs, out)
-}
-
-/// `out[i] = tanh(xs[i])` with the widest instruction set of this CPU (results identical at
-/// every one: the arithmetic is IEEE `f64` without fused operations).
+/// [`tanh_slice_with`] at this CPU's instruction set ([`probe_simd::isa`]).
 fn tanh_slice(xs: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx2") && has!("fma") {
-            // SAFETY: every feature the function enables was detected on this CPU.
-            return unsafe { tanh_slice_avx512(xs, out) };
-        }
-        if has!("avx2") && has!("fma") {
-            // SAFETY: as above.
-            return unsafe { tanh_slice_avx2(xs, out) };
-        }
-    }
-    tanh_slice_body(xs, out)
+    tanh_slice_with(probe_simd::isa(), xs, out)
 }
 
 /// The op of [`tanh`].
