@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
-use super::eval_chunks::forward_in_chunks;
+use super::eval_chunks::Mode;
 use super::layers::conv::Conv2d;
 use super::layers::dropout::Dropout;
 use super::layers::linear::Linear;
-use super::layers::norm::{BatchNorm, TrainFlag};
+use super::layers::norm::BatchNorm;
 use super::layers::param::ParamInit;
 use super::layers::pool::{pool2d, PoolType};
 use super::layers::Hooks;
@@ -125,10 +125,9 @@ pub struct Cnn {
     dropout: Dropout,
     activation: Activation,
     pool_type: PoolType,
-    training: TrainFlag,
-    /// Elements per sample of the largest map a forward pass makes (an `im2col` matrix or a
-    /// convolution's output), which sizes evaluation slices ([`forward_in_chunks`]).
-    eval_elems: usize,
+    /// Train/eval switch; in evaluation the pass runs in slices sized by the elements per
+    /// sample of its largest tensor (an `im2col` matrix or a convolution's output).
+    mode: Mode,
 }
 
 impl Cnn {
@@ -195,8 +194,7 @@ impl Cnn {
             dropout,
             activation: spec.activation,
             pool_type: spec.pool_type,
-            training: TrainFlag::default(),
-            eval_elems,
+            mode: Mode::new(eval_elems),
         })
     }
 }
@@ -250,13 +248,9 @@ impl Cnn {
 
 impl Model for Cnn {
     fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        if self.training.get() {
-            // Batch statistics and dropout masks span the batch: one pass.
-            return self.forward_all(x, cache, true);
-        }
-        forward_in_chunks(x, cache, self.eval_elems, |x, c| {
-            self.forward_all(x, c, false)
-        })
+        // Batch statistics and dropout masks span the batch: one pass when training.
+        self.mode
+            .forward(x, cache, |x, c, training| self.forward_all(x, c, training))
     }
 
     fn hook_names(&self) -> Vec<String> {
@@ -307,6 +301,6 @@ impl Model for Cnn {
     }
 
     fn set_training(&self, training: bool) {
-        self.training.set(training)
+        self.mode.set_training(training)
     }
 }

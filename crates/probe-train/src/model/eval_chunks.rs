@@ -24,7 +24,49 @@
 use candle_core::Tensor;
 use probe_capture::ActivationCache;
 
+use super::layers::norm::TrainFlag;
 use crate::Result;
+
+/// A model's train/eval switch together with what sizes its evaluation slices: the forward pass
+/// runs whole in training mode and through [`forward_in_chunks`] in evaluation mode.
+#[derive(Debug)]
+pub(crate) struct Mode {
+    training: TrainFlag,
+    /// Elements per sample of the largest tensor a forward pass makes.
+    elems_per_row: usize,
+}
+
+impl Mode {
+    /// Training mode (as PyTorch modules start), slices sized by `elems_per_row`.
+    pub(crate) fn new(elems_per_row: usize) -> Self {
+        Mode {
+            training: TrainFlag::default(),
+            elems_per_row,
+        }
+    }
+
+    /// Switches between training (`true`) and evaluation (`false`).
+    pub(crate) fn set_training(&self, training: bool) {
+        self.training.set(training)
+    }
+
+    /// `forward(x, cache, training)`: one call in training mode (batch statistics and dropout
+    /// masks span the batch), in slices of rows in evaluation mode.
+    pub(crate) fn forward<F>(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut ActivationCache>,
+        mut forward: F,
+    ) -> Result<Tensor>
+    where
+        F: FnMut(&Tensor, Option<&mut ActivationCache>, bool) -> Result<Tensor>,
+    {
+        if self.training.get() {
+            return forward(x, cache, true);
+        }
+        forward_in_chunks(x, cache, self.elems_per_row, |x, c| forward(x, c, false))
+    }
+}
 
 /// The largest intermediate tensor an evaluation slice may produce, in bytes: half of glibc's
 /// largest mmap threshold, so it is served from (and returned to) the heap.

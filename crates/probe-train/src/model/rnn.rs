@@ -17,9 +17,8 @@
 use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
-use super::eval_chunks::forward_in_chunks;
+use super::eval_chunks::Mode;
 use super::layers::linear::{linear, Linear};
-use super::layers::norm::TrainFlag;
 use super::layers::param::ParamInit;
 use super::layers::recurrent::{gru_step, lstm_step, CellKind};
 use super::layers::Hooks;
@@ -56,10 +55,9 @@ pub struct Rnn {
     spec: RnnSpec,
     layers: Vec<Layer>,
     head: Linear,
-    training: TrainFlag,
-    /// Elements per sample of the largest tensor a forward pass makes (the input projection of
-    /// every step), which sizes evaluation slices ([`forward_in_chunks`]).
-    eval_elems: usize,
+    /// Train/eval switch; in evaluation the pass runs in slices sized by the elements per
+    /// sample of its largest tensor (the input projection of every step).
+    mode: Mode,
 }
 
 impl Rnn {
@@ -99,8 +97,7 @@ impl Rnn {
             spec: spec.clone(),
             layers,
             head,
-            training: TrainFlag::default(),
-            eval_elems,
+            mode: Mode::new(eval_elems),
         })
     }
 }
@@ -170,14 +167,12 @@ impl Rnn {
 
 impl Model for Rnn {
     fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        if self.training.get() {
-            return self.forward_all(x, cache);
-        }
-        forward_in_chunks(x, cache, self.eval_elems, |x, c| self.forward_all(x, c))
+        self.mode
+            .forward(x, cache, |x, c, _| self.forward_all(x, c))
     }
 
     fn set_training(&self, training: bool) {
-        self.training.set(training)
+        self.mode.set_training(training)
     }
 
     fn hook_names(&self) -> Vec<String> {

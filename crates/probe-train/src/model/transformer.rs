@@ -25,10 +25,10 @@ use candle_core::{Device, Tensor, Var};
 use probe_capture::ActivationCache;
 use serde::{Deserialize, Serialize};
 
-use super::eval_chunks::forward_in_chunks;
+use super::eval_chunks::Mode;
 use super::layers::attention::Attention;
 use super::layers::linear::Linear;
-use super::layers::norm::{LayerNorm, TrainFlag};
+use super::layers::norm::LayerNorm;
 use super::layers::param::ParamInit;
 use super::layers::Hooks;
 use super::{check_classes, Init, Model};
@@ -116,10 +116,9 @@ pub struct Transformer {
     blocks: Vec<Block>,
     ln_final: LayerNorm,
     head: Linear,
-    training: TrainFlag,
-    /// Elements per sample of the largest tensor a forward pass makes, which sizes evaluation
-    /// slices ([`forward_in_chunks`]).
-    eval_elems: usize,
+    /// Train/eval switch; in evaluation the pass runs in slices sized by the elements per
+    /// sample of its largest tensor.
+    mode: Mode,
 }
 
 impl Transformer {
@@ -170,8 +169,7 @@ impl Transformer {
             blocks,
             ln_final,
             head,
-            training: TrainFlag::default(),
-            eval_elems,
+            mode: Mode::new(eval_elems),
         })
     }
 
@@ -242,14 +240,12 @@ impl Transformer {
 
 impl Model for Transformer {
     fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        if self.training.get() {
-            return self.forward_all(x, cache);
-        }
-        forward_in_chunks(x, cache, self.eval_elems, |x, c| self.forward_all(x, c))
+        self.mode
+            .forward(x, cache, |x, c, _| self.forward_all(x, c))
     }
 
     fn set_training(&self, training: bool) {
-        self.training.set(training)
+        self.mode.set_training(training)
     }
 
     fn hook_names(&self) -> Vec<String> {
