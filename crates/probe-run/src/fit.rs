@@ -9,6 +9,10 @@
 //! `checkpoint.safetensors`. The observers see everything in order; the run directory's writer is
 //! the first of them.
 //!
+//! The estimators of a measured epoch run on a background thread while the next epochs train
+//! ([`overlap`]: the activations are captured first; the observers see the same events in the same
+//! order, so every file is the same as when training waits for each measurement).
+//!
 //! A signal (the stop flag) is looked at between batches: the epoch stops after the batch it is
 //! in and the checkpoint records where (`resume`'s `paused.*`), so that a resumed run continues
 //! that epoch at its next batch and ends byte-identical to the run uninterrupted. Epochs that
@@ -33,11 +37,14 @@ use probe_train::trainer::{Batches, Epoch};
 use std::sync::atomic::Ordering::SeqCst;
 
 use crate::error::{bail, Error, Result};
-use crate::measure::measure_replicas;
-use crate::observer::{EpochEnd, Finished, Measured, Observer, RunInfo, Stop};
+use crate::observer::{Finished, Observer, RunInfo, Stop};
 use crate::resume;
 use crate::rundir::writer::{RunDirWriter, WriterSpec};
 use crate::setup::{setup, Setup, TrainOptions};
+
+pub mod overlap;
+pub use overlap::Overlap;
+use overlap::Pipeline;
 
 /// How a run ended, and what it produced.
 #[derive(Debug)]
@@ -55,8 +62,18 @@ pub struct RunOutcome {
 }
 
 /// Sets up the run `opts` describes and trains it to its end (or `stop_after`), telling
-/// `observers` (after the run directory's writer) what happens.
+/// `observers` (after the run directory's writer) what happens. Measures while training unless
+/// `PROBE_OVERLAP_MEASURE=0` ([`Overlap::from_env`]).
 pub fn train(opts: &TrainOptions, observers: &mut [&mut dyn Observer]) -> Result<RunOutcome> {
+    train_with(opts, observers, Overlap::from_env()?)
+}
+
+/// [`train`] with the measurement overlapping training or not, whatever the environment says.
+pub fn train_with(
+    opts: &TrainOptions,
+    observers: &mut [&mut dyn Observer],
+    overlap: Overlap,
+) -> Result<RunOutcome> {
     let s = setup(opts)?;
     let mut writer = RunDirWriter::new(WriterSpec {
         dir: s.out.clone(),
@@ -74,7 +91,7 @@ pub fn train(opts: &TrainOptions, observers: &mut [&mut dyn Observer]) -> Result
         for o in observers.iter_mut() {
             all.push(&mut **o);
         }
-        fit(s, &mut all)?
+        fit_with(s, &mut all, overlap)?
     };
     Ok(RunOutcome {
         out: writer.dir().to_path_buf(),
@@ -89,8 +106,18 @@ pub fn train(opts: &TrainOptions, observers: &mut [&mut dyn Observer]) -> Result
 }
 
 /// Trains `s` from its first (or resumed) epoch; returns the last epoch trained and, if
-/// `--stop-after` ended the run early, that epoch.
+/// `--stop-after` ended the run early, that epoch. Measures while training unless
+/// `PROBE_OVERLAP_MEASURE=0` ([`Overlap::from_env`]).
 pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Option<usize>)> {
+    fit_with(s, observers, Overlap::from_env()?)
+}
+
+/// [`fit`] with the measurement overlapping training or not.
+pub fn fit_with(
+    s: Setup,
+    observers: &mut [&mut dyn Observer],
+    overlap: Overlap,
+) -> Result<(usize, Option<usize>)> {
     let Setup {
         cfg,
         device,
@@ -155,6 +182,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
         o.on_start(&info)?;
     }
     let every = cfg.checkpoint_every();
+    let mut pipe = Pipeline::new(overlap, &seeds, &probe.samples, &estimators, &extras);
     let mut last_ckpt = resuming.then_some(first - 1);
     for epoch in first..=epochs {
         let stop_here = stop_after == Some(epoch);
@@ -187,6 +215,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 Epoch::Paused(p) => {
                     // Tables and marks are those of the last finished epoch; the checkpoint
                     // adds where this one stopped.
+                    pipe.settle(observers)?;
                     for o in observers.iter_mut() {
                         o.on_checkpoint(epoch - 1)?;
                     }
@@ -209,37 +238,16 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 }
             };
             let grads = gstats.as_mut().map(|g| g.finish()).transpose()?;
-            let end = EpochEnd {
-                epoch,
-                seeds: &seeds,
-                out: &e,
-                gradients: grads.as_deref(),
-            };
-            for o in observers.iter_mut() {
-                o.on_epoch(&end)?;
-            }
+            pipe.epoch(observers, epoch, e, grads)?;
             if measured.contains(epoch) {
                 let layers = step.capture(&probe, &hooks)?;
-                for o in observers.iter_mut() {
-                    o.on_capture(epoch, &layers)?;
-                }
-                let (estimates, flows, stats) =
-                    measure_replicas(&layers, &probe.samples, &estimators, &extras)?;
-                let m = Measured {
-                    epoch,
-                    seeds: &seeds,
-                    estimates: &estimates,
-                    flows: &flows,
-                    stats: &stats,
-                };
-                for o in observers.iter_mut() {
-                    o.on_measure(&m)?;
-                }
+                pipe.measure(observers, epoch, layers)?;
             }
             // A signal during the epoch's last batch or its measurement ends the run after this
             // epoch, with a checkpoint.
             let interrupted = epoch < epochs && stop.as_ref().is_some_and(|s| s.load(SeqCst));
             if checkpoint || interrupted {
+                pipe.settle(observers)?;
                 for o in observers.iter_mut() {
                     o.on_checkpoint(epoch)?;
                 }
@@ -276,7 +284,9 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
             Err(err) => {
                 // Keep what was finished: every observer saves what it has. A failure to do so
                 // (the disk that failed the epoch is still full) must not hide why the run
-                // stopped and where its checkpoint is.
+                // stopped and where its checkpoint is. A failed measurement or epoch told late
+                // stops the run at its own epoch, as without overlap.
+                let (epoch, err) = pipe.failed(observers, epoch, err);
                 let mut context = stopped_message(epoch, &out, last_ckpt);
                 let cause = err.chain();
                 for o in observers.iter_mut() {
@@ -302,6 +312,7 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
                 true => Stop::Signal { epoch },
                 false => Stop::Asked { epoch },
             };
+            pipe.settle(observers)?;
             for o in observers.iter_mut() {
                 o.on_stop(why)?;
             }
@@ -316,6 +327,8 @@ pub fn fit(s: Setup, observers: &mut [&mut dyn Observer]) -> Result<(usize, Opti
             return Ok((epoch, Some(epoch)));
         }
     }
+    // Every measurement was delivered at the last epoch's checkpoint.
+    pipe.settle(observers)?;
     let weights = step.weights()?;
     let f = Finished {
         epochs,

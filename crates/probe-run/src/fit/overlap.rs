@@ -1,0 +1,273 @@
+//! Measurement overlapping training: a measured epoch's activations are captured in the training
+//! thread (before the weights change), then [`measure_replicas`] runs on a background thread while
+//! the next epochs train.
+//!
+//! The observers still see exactly the events of a run that measures in the training thread,
+//! in the same order: while a measurement is in flight, the `on_epoch` of the epochs trained
+//! after it are held back (their losses are a few numbers per replica) and told right after its
+//! `on_measure`. A measurement is delivered (waited for, if need be) before the next one starts,
+//! before every checkpoint (whose table marks then include every measurement up to its epoch),
+//! before a stop of any kind and at the end, and as soon as it is found finished after an epoch.
+//! At most one measurement is in flight, so at most two epochs' activations are held. Every
+//! output file is therefore byte-identical with and without overlap; only the timing changes.
+//!
+//! Layers on a CUDA device are always measured in the training thread (the device is shared).
+//! `PROBE_OVERLAP_MEASURE=0` in the environment turns the overlap off for a run (for
+//! benchmarks and tests; [`Overlap::from_env`]).
+//!
+//! ```
+//! use probe_run::fit::Overlap;
+//! assert_eq!(Overlap::parse(Some("0")).unwrap(), Overlap::Off);
+//! assert_eq!(Overlap::parse(None).unwrap(), Overlap::On);
+//! ```
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use candle_core::Tensor;
+use probe_estimators::{ExtrasSpec, NamedEstimator, Samples};
+use probe_train::gradients::LayerGrad;
+
+use crate::error::{invalid, Context, Error, Result};
+use crate::measure::{measure_replicas, Measurement};
+use crate::observer::{EpochEnd, Measured, Observer};
+use crate::step::EpochOut;
+
+/// Whether a run measures in the background while it trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// Measure in the training thread; training waits for each measurement.
+    Off,
+    /// Measure host (CPU) layers on a background thread while the next epochs train (the
+    /// default).
+    On,
+}
+
+impl Overlap {
+    /// The environment variable read by [`Overlap::from_env`].
+    pub const ENV: &'static str = "PROBE_OVERLAP_MEASURE";
+
+    /// `PROBE_OVERLAP_MEASURE`: unset, `1` or `on` → [`Overlap::On`]; `0` or `off` →
+    /// [`Overlap::Off`]; anything else is an error naming the variable and the value.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var_os(Self::ENV) {
+            None => Ok(Self::On),
+            Some(v) => match v.to_str() {
+                Some(s) => Self::parse(Some(s)),
+                None => Err(invalid!(
+                    "environment variable {}={v:?} is not valid text: expected 0 (measure in the training thread) or 1 (measure while training, the default)",
+                    Self::ENV
+                )),
+            },
+        }
+    }
+
+    /// [`Overlap::from_env`] of the value `v` (`None`: unset).
+    pub fn parse(v: Option<&str>) -> Result<Self> {
+        match v.map(str::trim) {
+            None | Some("1") | Some("on") => Ok(Self::On),
+            Some("0") | Some("off") => Ok(Self::Off),
+            Some(other) => Err(invalid!(
+                "environment variable {}={other:?}: expected 0 (measure in the training thread) or 1 (measure while training, the default)",
+                Self::ENV
+            )),
+        }
+    }
+}
+
+/// What every measurement reads besides the activations.
+struct Inputs {
+    samples: Samples,
+    estimators: Vec<NamedEstimator>,
+    extras: ExtrasSpec,
+}
+
+/// The measurement in flight and the epochs finished after it.
+struct Pending {
+    epoch: usize,
+    job: JoinHandle<Result<Measurement>>,
+    later: Vec<Later>,
+}
+
+/// An epoch whose `on_epoch` waits for the measurement in flight.
+struct Later {
+    epoch: usize,
+    out: EpochOut,
+    gradients: Option<Vec<LayerGrad>>,
+}
+
+/// Tells the observers of epochs and measurements in the order of a run without overlap.
+pub(super) struct Pipeline {
+    inputs: Arc<Inputs>,
+    seeds: Vec<u64>,
+    overlap: Overlap,
+    pending: Option<Pending>,
+    /// The epoch whose event failed, once one did (the run stops there).
+    failed: Option<usize>,
+}
+
+impl Pipeline {
+    pub(super) fn new(
+        overlap: Overlap,
+        seeds: &[u64],
+        samples: &Samples,
+        estimators: &[NamedEstimator],
+        extras: &ExtrasSpec,
+    ) -> Self {
+        Self {
+            inputs: Arc::new(Inputs {
+                samples: samples.clone(),
+                estimators: estimators.to_vec(),
+                extras: extras.clone(),
+            }),
+            seeds: seeds.to_vec(),
+            overlap,
+            pending: None,
+            failed: None,
+        }
+    }
+
+    /// Epoch `epoch` finished: its `on_epoch` now, or after the measurement in flight.
+    pub(super) fn epoch(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+        epoch: usize,
+        out: EpochOut,
+        gradients: Option<Vec<LayerGrad>>,
+    ) -> Result<()> {
+        if self.pending.as_ref().is_some_and(|p| p.job.is_finished()) {
+            self.settle(observers)?;
+        }
+        let later = Later {
+            epoch,
+            out,
+            gradients,
+        };
+        match &mut self.pending {
+            Some(p) => {
+                p.later.push(later);
+                Ok(())
+            }
+            None => self.tell_epoch(observers, &later),
+        }
+    }
+
+    /// The activations `layers` of measured epoch `epoch` were captured (after its
+    /// [`Pipeline::epoch`]): delivers the measurement in flight, tells `on_capture`, and measures
+    /// them, in the background when overlapping and every layer is in host memory.
+    pub(super) fn measure(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+        epoch: usize,
+        layers: Vec<Vec<(String, Tensor)>>,
+    ) -> Result<()> {
+        self.settle(observers)?;
+        for o in observers.iter_mut() {
+            o.on_capture(epoch, &layers)
+                .map_err(|e| self.fail(epoch, e))?;
+        }
+        let host = layers.iter().flatten().all(|(_, t)| t.device().is_cpu());
+        if self.overlap == Overlap::Off || !host {
+            let i = &self.inputs;
+            let m = measure_replicas(&layers, &i.samples, &i.estimators, &i.extras)
+                .map_err(|e| self.fail(epoch, e))?;
+            return self.tell_measure(observers, epoch, &m);
+        }
+        let inputs = Arc::clone(&self.inputs);
+        let job = std::thread::Builder::new()
+            .name(format!("probe-measure-{epoch}"))
+            .spawn(move || {
+                let i = &*inputs;
+                measure_replicas(&layers, &i.samples, &i.estimators, &i.extras)
+            })
+            .with_context(|| format!("starting the measurement of epoch {epoch}"))
+            .map_err(|e| self.fail(epoch, e))?;
+        self.pending = Some(Pending {
+            epoch,
+            job,
+            later: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Waits for the measurement in flight, if any, and tells its `on_measure`, then the held
+    /// back `on_epoch`s. Called before every checkpoint, stop and the end of a run.
+    pub(super) fn settle(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let m = match p.job.join() {
+            Ok(m) => m.map_err(|e| self.fail(p.epoch, e))?,
+            // A panic in the measurement is the panic a measurement in this thread would raise.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        self.tell_measure(observers, p.epoch, &m)?;
+        for l in &p.later {
+            self.tell_epoch(observers, l)?;
+        }
+        Ok(())
+    }
+
+    /// The run failed at `epoch` with `err`: delivers what finished before (unless an event of
+    /// the pipeline is what failed) and returns the epoch the run stops at, with its error. A
+    /// measurement or held-back epoch that fails now is the earlier failure, the one a run
+    /// without overlap would have stopped at.
+    pub(super) fn failed(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+        epoch: usize,
+        err: Error,
+    ) -> (usize, Error) {
+        if let Some(at) = self.failed {
+            self.pending = None;
+            return (at, err);
+        }
+        match self.settle(observers) {
+            Ok(()) => (epoch, err),
+            Err(e) => (self.failed.unwrap_or(epoch), e),
+        }
+    }
+
+    fn fail(&mut self, epoch: usize, err: Error) -> Error {
+        self.failed.get_or_insert(epoch);
+        // What was in flight belongs to a run that stops here.
+        self.pending = None;
+        err
+    }
+
+    fn tell_epoch(&mut self, observers: &mut [&mut dyn Observer], l: &Later) -> Result<()> {
+        let end = EpochEnd {
+            epoch: l.epoch,
+            seeds: &self.seeds,
+            out: &l.out,
+            gradients: l.gradients.as_deref(),
+        };
+        for o in observers.iter_mut() {
+            if let Err(e) = o.on_epoch(&end) {
+                return Err(self.fail(l.epoch, e));
+            }
+        }
+        Ok(())
+    }
+
+    fn tell_measure(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+        epoch: usize,
+        (estimates, flows, stats): &Measurement,
+    ) -> Result<()> {
+        let m = Measured {
+            epoch,
+            seeds: &self.seeds,
+            estimates,
+            flows,
+            stats,
+        };
+        for o in observers.iter_mut() {
+            if let Err(e) = o.on_measure(&m) {
+                return Err(self.fail(epoch, e));
+            }
+        }
+        Ok(())
+    }
+}
