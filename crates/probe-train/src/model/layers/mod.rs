@@ -6,6 +6,7 @@
 //! the finite-difference tests use.
 
 pub mod attention;
+pub mod cell;
 pub mod conv;
 pub mod dropout;
 pub mod fast_tanh;

@@ -10,10 +10,15 @@
 //! The input projection `gx = x W_ihᵀ + b_ih` does not depend on the state; callers compute it
 //! and pass it in (the RNN computes it step by step: slicing one projection of all steps costs a
 //! full-size zero-padded gradient per step in the backward pass).
+//!
+//! On the CPU (f32, f64) the elementwise part of a step is one op ([`super::cell`]: same values,
+//! one pass forward and backward); elsewhere, and as the reference, the composition of candle ops
+//! ([`lstm_step_composed`], [`gru_step_composed`]).
 
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::cell::{fused_cells, gru_cell, lstm_cell};
 use super::linear::linear;
 use crate::Result;
 
@@ -49,6 +54,21 @@ pub fn lstm_step(
     w_hh: &Tensor,
     b_hh: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
+    if !fused_cells(gx) {
+        return lstm_step_composed(gx, h, c, w_hh, b_hh);
+    }
+    let gates = (gx + linear(h, w_hh, Some(b_hh))?)?; // [B, 4H]
+    lstm_cell(&gates, c)
+}
+
+/// [`lstm_step`] composed of candle ops (any device; the reference of the fused cell).
+pub fn lstm_step_composed(
+    gx: &Tensor,
+    h: &Tensor,
+    c: &Tensor,
+    w_hh: &Tensor,
+    b_hh: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     let hd = h.dim(1)?;
     let gates = (gx + linear(h, w_hh, Some(b_hh))?)?; // [B, 4H]
     let i = sigmoid(&gates.narrow(1, 0, hd)?)?;
@@ -62,6 +82,15 @@ pub fn lstm_step(
 
 /// One GRU step: `gx = x W_ihᵀ + b_ih` `[B, 3H]`, state `h` `[B, H]` → `h'`.
 pub fn gru_step(gx: &Tensor, h: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<Tensor> {
+    if !fused_cells(gx) {
+        return gru_step_composed(gx, h, w_hh, b_hh);
+    }
+    let gh = linear(h, w_hh, Some(b_hh))?; // [B, 3H]
+    gru_cell(gx, &gh, h)
+}
+
+/// [`gru_step`] composed of candle ops (any device; the reference of the fused cell).
+pub fn gru_step_composed(gx: &Tensor, h: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<Tensor> {
     let hd = h.dim(1)?;
     let gh = linear(h, w_hh, Some(b_hh))?; // [B, 3H]
     let r = sigmoid(&(gx.narrow(1, 0, hd)? + gh.narrow(1, 0, hd)?)?)?;
