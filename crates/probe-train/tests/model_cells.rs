@@ -1,7 +1,9 @@
 //! The fused GRU and LSTM cells (`model::layers::cell`) against the composition of candle ops they
 //! replace (`recurrent::{gru_step_composed, lstm_step_composed}`), on the CPU:
 //!
-//! - forward values bit-identical in f32 and f64 (the same operations in the same order);
+//! - forward values within 1e-6 in f32 (the cells use the vectorised Cephes `tanh`, candle's
+//!   composition the standard library's scalar one; both within an ulp or so of exact) and
+//!   bit-identical in f64 (the same operations in the same order);
 //! - gradients of `Σ out·R` with respect to every input (gates, state, recurrent weights and bias)
 //!   equal to the composition's to rounding: the backward sums in another order, so the bound is
 //!   a few ulps of the largest gradient (`1e-5` relative in f32, `1e-12` in f64), far below what a
@@ -51,17 +53,22 @@ fn grads(out: &Tensor, vars: &[Var]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Fused and composed outputs are bit-identical; their gradients agree to `rel` of the largest.
+/// Fused and composed outputs agree to 1e-6 in f32 and bit for bit in f64; their gradients to
+/// `rel` of the largest.
 fn check(what: &str, fused: &[Tensor], composed: &[Tensor], vars: &[Var], rel: f64) {
+    let f64_exact = fused[0].dtype() == DType::F64;
     for (k, (f, c)) in fused.iter().zip(composed).enumerate() {
         assert_eq!(f.dims(), c.dims(), "{what}: output {k} shape");
         let (fv, cv) = (values(f), values(c));
         for (j, (a, b)) in fv.iter().zip(&cv).enumerate() {
-            assert_eq!(
-                a.to_bits(),
-                b.to_bits(),
-                "{what}: output {k}[{j}]: {a} vs {b}"
-            );
+            match f64_exact {
+                true => assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{what}: output {k}[{j}]: {a} vs {b}"
+                ),
+                false => assert!((a - b).abs() <= 1e-6, "{what}: output {k}[{j}]: {a} vs {b}"),
+            }
         }
         let (gf, gc) = (grads(f, vars), grads(c, vars));
         for (i, (a, b)) in gf.iter().zip(&gc).enumerate() {

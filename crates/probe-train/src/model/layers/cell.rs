@@ -4,21 +4,27 @@
 //! backward (zero-padded gradients, sums): 29 % of a GRU training step was elementwise maps and
 //! 16 % `memmove` (issue 20's profile). Here a step's gates are read once and written once:
 //!
-//! - [`GruCell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` with `r = σ(gx_r + gh_r)`,
+//! - [`gru_cell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` with `r = σ(gx_r + gh_r)`,
 //!   `z = σ(gx_z + gh_z)`, `n = tanh(gx_n + r·gh_n)`, `h' = n + z·(h − n)`;
-//! - [`LstmCell`]: `(gates [B, 4H], c [B, H])` → `[h' | c'] [B, 2H]` with gates `i f g o`,
+//! - [`lstm_cell`]: `(gates [B, 4H], c [B, H])` → `(h', c')` `[B, H]` with gates `i f g o`,
 //!   `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
 //!
-//! The forward values are bit-identical to the composition in `recurrent.rs` (the same f32/f64
-//! operations in the same order: candle's sigmoid is `1 / (exp(−x) + 1)`, its tanh the standard
-//! library's). The backward recomputes the gates from the inputs and writes every gradient in one
-//! pass; it sums in a different order than candle's autograd, so gradients agree to rounding
+//! In `f32` the gates use the vectorised `tanh` of the MLPs ([`Gate`]), so the forward values
+//! agree with the composition in `recurrent.rs` (candle's scalar `exp` and `tanh`) to 1e-6, not to
+//! the bit; in `f64` they are bit-identical (the same operations in the same order). The backward writes every gradient in one pass from the gates the forward saved
+//! (the op's output holds them behind `h'` and `c'`, so nothing transcendental is computed twice);
+//! it sums in a different order than candle's autograd, so gradients agree to rounding
 //! (tests: `tests/model_cells.rs` against the composition, `tests/model_finite_diff.rs` against
 //! central differences). Other devices and dtypes use the composition.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, WithDType,
+};
 use num_traits::Float;
+use std::ops::Add;
+
+use super::fast_tanh::tanh_one;
 
 use crate::Result;
 
@@ -29,9 +35,36 @@ fn slice_of<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'
     }
 }
 
-/// candle's sigmoid, `1 / (exp(−x) + 1)`.
-fn sigmoid<T: Float>(x: T) -> T {
-    (x.neg().exp() + T::one()).recip()
+/// The gates' nonlinearities: in `f32` the vectorised Cephes `tanh` of [`super::fast_tanh`]
+/// (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within 1e-7), branch-free so a row vectorises;
+/// in `f64` (the finite-difference tests) the standard library's `exp` and `tanh`.
+pub trait Gate: Float + WithDType {
+    /// `tanh(x)`.
+    fn th(x: Self) -> Self;
+    /// `1 / (1 + e^{−x})`.
+    fn sig(x: Self) -> Self;
+}
+
+impl Gate for f32 {
+    #[inline(always)]
+    fn th(x: f32) -> f32 {
+        tanh_one(x)
+    }
+    #[inline(always)]
+    fn sig(x: f32) -> f32 {
+        0.5 + 0.5 * tanh_one(0.5 * x)
+    }
+}
+
+impl Gate for f64 {
+    #[inline(always)]
+    fn th(x: f64) -> f64 {
+        x.tanh()
+    }
+    #[inline(always)]
+    fn sig(x: f64) -> f64 {
+        (-x).exp().add(1.0).recip()
+    }
 }
 
 /// `[B, G·H]` as `B` rows of `G·H`, checked against `[B, H]` state rows.
@@ -54,59 +87,69 @@ fn check_rows(
     Ok((b, hd))
 }
 
-/// One GRU step's elementwise part (see the module header); `gx`, `gh`, `h` contiguous.
+/// One GRU step's elementwise part (see the module header); `gx`, `gh`, `h` contiguous. The
+/// output is `[4, B, H]`: `h'` and the gates `r`, `z`, `n` the backward reads.
 #[derive(Clone, Copy, Debug)]
 pub struct GruCell;
 
-fn gru_fwd<T: Float>(gx: &[T], gh: &[T], h: &[T], hd: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(h.len());
-    for ((x, y), h) in gx
-        .chunks_exact(3 * hd)
-        .zip(gh.chunks_exact(3 * hd))
-        .zip(h.chunks_exact(hd))
-    {
+/// `out = [h' | r | z | n]` (each `[B, H]`) of one GRU step.
+#[inline(always)]
+fn gru_fwd_body<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize, out: &mut [T]) {
+    let bh = h.len();
+    let (h2, gates) = out.split_at_mut(bh);
+    let (r_, zn) = gates.split_at_mut(bh);
+    let (z_, n_) = zn.split_at_mut(bh);
+    let rows = gx.chunks_exact(3 * hd).zip(gh.chunks_exact(3 * hd));
+    for (k, (x, y)) in rows.enumerate() {
+        let at = k * hd..(k + 1) * hd;
+        let (h, h2) = (&h[at.clone()], &mut h2[at.clone()]);
+        let (r_, z_, n_) = (&mut r_[at.clone()], &mut z_[at.clone()], &mut n_[at]);
+        let (xr, xz, xn) = (&x[..hd], &x[hd..2 * hd], &x[2 * hd..3 * hd]);
+        let (yr, yz, yn) = (&y[..hd], &y[hd..2 * hd], &y[2 * hd..3 * hd]);
         for j in 0..hd {
-            let r = sigmoid(x[j] + y[j]);
-            let z = sigmoid(x[hd + j] + y[hd + j]);
-            let n = (x[2 * hd + j] + r * y[2 * hd + j]).tanh();
-            out.push(n + z * (h[j] - n));
+            let r = T::sig(xr[j] + yr[j]);
+            let z = T::sig(xz[j] + yz[j]);
+            let n = T::th(xn[j] + r * yn[j]);
+            h2[j] = n + z * (h[j] - n);
+            (r_[j], z_[j], n_[j]) = (r, z, n);
         }
     }
+}
+
+probe_simd::isa_dispatch! {
+    /// [`gru_fwd_body`] with the code for `isa` (identical results at every one: no fused
+    /// multiply-adds are formed).
+    fn gru_fwd_with<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize, out: &mut [T]) => gru_fwd_body
+}
+
+fn gru_fwd<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); 4 * h.len()];
+    gru_fwd_with(probe_simd::isa(), gx, gh, h, hd, &mut out);
     out
 }
 
-/// The gradients `(d gx, d gh, d h)` of one GRU step for the output gradient `d`.
-fn gru_bwd<T: Float>(gx: &[T], gh: &[T], h: &[T], d: &[T], hd: usize) -> [Vec<T>; 3] {
-    let (mut dgx, mut dgh, mut dh) = (
-        vec![T::zero(); gx.len()],
-        vec![T::zero(); gh.len()],
-        Vec::with_capacity(h.len()),
-    );
-    let rows = gx
-        .chunks_exact(3 * hd)
-        .zip(gh.chunks_exact(3 * hd))
-        .zip(h.chunks_exact(hd))
-        .zip(d.chunks_exact(hd));
-    for ((((x, y), h), d), (dx, dy)) in rows.zip(
-        dgx.chunks_exact_mut(3 * hd)
-            .zip(dgh.chunks_exact_mut(3 * hd)),
-    ) {
+/// The gradients `(d gx, d gh, d h)` of one GRU step from its output `res` (`[h' | r | z | n]`)
+/// and the gradient `d` of `h'`.
+fn gru_bwd<T: Float>(gh: &[T], h: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 3] {
+    let bh = h.len();
+    let (r_, z_, n_) = (&res[bh..2 * bh], &res[2 * bh..3 * bh], &res[3 * bh..4 * bh]);
+    let mut dgx = vec![T::zero(); 3 * bh];
+    let mut dgh = vec![T::zero(); 3 * bh];
+    let mut dh = vec![T::zero(); bh];
+    let rows = dgx
+        .chunks_exact_mut(3 * hd)
+        .zip(dgh.chunks_exact_mut(3 * hd));
+    for (k, ((dx, dy), y)) in rows.zip(gh.chunks_exact(3 * hd)).enumerate() {
         for j in 0..hd {
-            let r = sigmoid(x[j] + y[j]);
-            let z = sigmoid(x[hd + j] + y[hd + j]);
-            let n = (x[2 * hd + j] + r * y[2 * hd + j]).tanh();
-            let one = T::one();
+            let i = k * hd + j;
+            let (r, z, n, one) = (r_[i], z_[i], n_[i], T::one());
             // h' = n + z·(h − n): ∂h'/∂n = 1 − z, ∂h'/∂z = h − n, ∂h'/∂h = z.
-            let da_n = d[j] * (one - z) * (one - n * n);
-            let da_z = d[j] * (h[j] - n) * z * (one - z);
+            let da_n = d[i] * (one - z) * (one - n * n);
+            let da_z = d[i] * (h[i] - n) * z * (one - z);
             let da_r = da_n * y[2 * hd + j] * r * (one - r);
-            dx[j] = da_r;
-            dx[hd + j] = da_z;
-            dx[2 * hd + j] = da_n;
-            dy[j] = da_r;
-            dy[hd + j] = da_z;
-            dy[2 * hd + j] = da_n * r;
-            dh.push(d[j] * z);
+            (dx[j], dx[hd + j], dx[2 * hd + j]) = (da_r, da_z, da_n);
+            (dy[j], dy[hd + j], dy[2 * hd + j]) = (da_r, da_z, da_n * r);
+            dh[i] = d[i] * z;
         }
     }
     [dgx, dgh, dh]
@@ -150,7 +193,7 @@ impl CustomOp3 for GruCell {
             }
             (a, _, _) => bail!("gru-cell: dtype {:?} is not supported", a.dtype()),
         };
-        Ok((out, Shape::from((b, hd))))
+        Ok((out, Shape::from((4, b, hd))))
     }
 
     fn bwd(
@@ -158,92 +201,112 @@ impl CustomOp3 for GruCell {
         gx: &Tensor,
         gh: &Tensor,
         h: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let hd = h.dim(1)?;
+        let grad = grad.contiguous()?;
         let [dgx, dgh, dh] = match gx.dtype() {
-            candle_core::DType::F32 => grads3::<f32>(gx, gh, h, grad, hd)?,
-            candle_core::DType::F64 => grads3::<f64>(gx, gh, h, grad, hd)?,
+            DType::F32 => {
+                let g = gru_bwd::<f32>(&host(gh)?, &host(h)?, &host(res)?, &host(&grad)?, hd);
+                back(g, [gx, gh, h])?
+            }
+            DType::F64 => {
+                let g = gru_bwd::<f64>(&host(gh)?, &host(h)?, &host(res)?, &host(&grad)?, hd);
+                back(g, [gx, gh, h])?
+            }
             other => bail!("gru-cell: dtype {other:?} is not supported"),
         };
         Ok((Some(dgx), Some(dgh), Some(dh)))
     }
 }
 
+/// The elements of a contiguous CPU tensor (a copy only for a non-contiguous one).
 fn host<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
-    t.flatten_all()?.to_vec1::<T>()
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(s), Some((a, b))) => Ok(s.as_slice::<T>()?[a..b].to_vec()),
+        _ => t.flatten_all()?.to_vec1::<T>(),
+    }
 }
 
-fn grads3<T: WithDType + Float>(
-    gx: &Tensor,
-    gh: &Tensor,
-    h: &Tensor,
-    grad: &Tensor,
-    hd: usize,
-) -> candle_core::Result<[Tensor; 3]> {
-    let [a, b, c] = gru_bwd(
-        &host::<T>(gx)?,
-        &host::<T>(gh)?,
-        &host::<T>(h)?,
-        &host::<T>(grad)?,
-        hd,
-    );
-    Ok([
-        Tensor::from_vec(a, gx.shape(), gx.device())?,
-        Tensor::from_vec(b, gh.shape(), gh.device())?,
-        Tensor::from_vec(c, h.shape(), h.device())?,
-    ])
+/// Gradients as tensors shaped like the inputs they belong to.
+fn back<T: WithDType, const N: usize>(
+    g: [Vec<T>; N],
+    like: [&Tensor; N],
+) -> candle_core::Result<[Tensor; N]> {
+    let mut out = Vec::with_capacity(N);
+    for (v, t) in g.into_iter().zip(like) {
+        out.push(Tensor::from_vec(v, t.shape(), t.device())?);
+    }
+    out.try_into()
+        .map_err(|_| candle_core::Error::Msg("cell: gradient count".into()))
 }
 
-/// One LSTM step's elementwise part (see the module header); `gates`, `c` contiguous; the output
-/// is `[h' | c']`, `[B, 2H]`.
+/// One LSTM step's elementwise part (see the module header); `gates`, `c` contiguous. The
+/// output is `[7, B, H]`: `h'`, `c'` and what the backward reads (`i`, `f`, `g`, `o`, `tanh c'`).
 #[derive(Clone, Copy, Debug)]
 pub struct LstmCell;
 
-fn lstm_fwd<T: Float>(gates: &[T], c: &[T], hd: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(2 * c.len());
-    for (g, c) in gates.chunks_exact(4 * hd).zip(c.chunks_exact(hd)) {
-        let start = out.len();
-        out.resize(start + 2 * hd, T::zero());
-        let (h2, c2) = out[start..].split_at_mut(hd);
+/// `out = [h' | c' | i | f | g | o | tanh c']` (each `[B, H]`) of one LSTM step.
+#[inline(always)]
+fn lstm_fwd_body<T: Gate>(gates: &[T], c: &[T], hd: usize, out: &mut [T]) {
+    let bh = c.len();
+    let mut parts = out.chunks_exact_mut(bh);
+    let mut next = || parts.next().unwrap_or_default();
+    let (h2, c2, i_, f_, g_, o_, t_) = (next(), next(), next(), next(), next(), next(), next());
+    for (k, g) in gates.chunks_exact(4 * hd).enumerate() {
+        let at = k * hd..(k + 1) * hd;
+        let (c, h2, c2) = (&c[at.clone()], &mut h2[at.clone()], &mut c2[at.clone()]);
+        let (i_, f_, g_) = (
+            &mut i_[at.clone()],
+            &mut f_[at.clone()],
+            &mut g_[at.clone()],
+        );
+        let (o_, t_) = (&mut o_[at.clone()], &mut t_[at]);
+        let (gi, gf) = (&g[..hd], &g[hd..2 * hd]);
+        let (gg, go) = (&g[2 * hd..3 * hd], &g[3 * hd..4 * hd]);
         for j in 0..hd {
-            let i = sigmoid(g[j]);
-            let f = sigmoid(g[hd + j]);
-            let gg = g[2 * hd + j].tanh();
-            let o = sigmoid(g[3 * hd + j]);
-            c2[j] = f * c[j] + i * gg;
-            h2[j] = o * c2[j].tanh();
+            let (i, f, g, o) = (T::sig(gi[j]), T::sig(gf[j]), T::th(gg[j]), T::sig(go[j]));
+            let cc = f * c[j] + i * g;
+            let tc = T::th(cc);
+            (c2[j], h2[j], t_[j]) = (cc, o * tc, tc);
+            (i_[j], f_[j], g_[j], o_[j]) = (i, f, g, o);
         }
     }
+}
+
+probe_simd::isa_dispatch! {
+    /// [`lstm_fwd_body`] with the code for `isa` (identical results at every one).
+    fn lstm_fwd_with<T: Gate>(gates: &[T], c: &[T], hd: usize, out: &mut [T]) => lstm_fwd_body
+}
+
+fn lstm_fwd<T: Gate>(gates: &[T], c: &[T], hd: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); 7 * c.len()];
+    lstm_fwd_with(probe_simd::isa(), gates, c, hd, &mut out);
     out
 }
 
-/// The gradients `(d gates, d c)` of one LSTM step for the output gradient `d = [d h' | d c']`.
-fn lstm_bwd<T: Float>(gates: &[T], c: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
-    let (mut dg, mut dc) = (vec![T::zero(); gates.len()], Vec::with_capacity(c.len()));
-    for (((g, c), d), dg) in gates
-        .chunks_exact(4 * hd)
-        .zip(c.chunks_exact(hd))
-        .zip(d.chunks_exact(2 * hd))
-        .zip(dg.chunks_exact_mut(4 * hd))
-    {
-        let (dh2, dc2) = d.split_at(hd);
+/// The gradients `(d gates, d c)` of one LSTM step from its output `res` and the gradient `d`
+/// of it (`d h'` and `d c'` in its first two blocks).
+fn lstm_bwd<T: Float>(c: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
+    let bh = c.len();
+    let block = |k: usize| &res[k * bh..(k + 1) * bh];
+    let (i_, f_, g_, o_, t_) = (block(2), block(3), block(4), block(5), block(6));
+    let (dh2, dc2) = (&d[..bh], &d[bh..2 * bh]);
+    let mut dg = vec![T::zero(); 4 * bh];
+    let mut dc = vec![T::zero(); bh];
+    for (k, dg) in dg.chunks_exact_mut(4 * hd).enumerate() {
         for j in 0..hd {
-            let one = T::one();
-            let i = sigmoid(g[j]);
-            let f = sigmoid(g[hd + j]);
-            let gg = g[2 * hd + j].tanh();
-            let o = sigmoid(g[3 * hd + j]);
-            let c2 = f * c[j] + i * gg;
-            let tc = c2.tanh();
+            let x = k * hd + j;
+            let (i, f, gg, o, tc, one) = (i_[x], f_[x], g_[x], o_[x], t_[x], T::one());
             // h' = o·tanh(c'): the gradient reaching c' adds through tanh.
-            let dct = dc2[j] + dh2[j] * o * (one - tc * tc);
+            let dct = dc2[x] + dh2[x] * o * (one - tc * tc);
             dg[j] = dct * gg * i * (one - i);
-            dg[hd + j] = dct * c[j] * f * (one - f);
+            dg[hd + j] = dct * c[x] * f * (one - f);
             dg[2 * hd + j] = dct * i * (one - gg * gg);
-            dg[3 * hd + j] = dh2[j] * tc * o * (one - o);
-            dc.push(dct * f);
+            dg[3 * hd + j] = dh2[x] * tc * o * (one - o);
+            dc[x] = dct * f;
         }
     }
     [dg, dc]
@@ -272,54 +335,48 @@ impl CustomOp2 for LstmCell {
             }
             (a, _) => bail!("lstm-cell: dtype {:?} is not supported", a.dtype()),
         };
-        Ok((out, Shape::from((b, 2 * hd))))
+        Ok((out, Shape::from((7, b, hd))))
     }
 
     fn bwd(
         &self,
         gates: &Tensor,
         c: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let hd = c.dim(1)?;
+        let grad = grad.contiguous()?;
         let [dg, dc] = match gates.dtype() {
-            candle_core::DType::F32 => grads2::<f32>(gates, c, grad, hd)?,
-            candle_core::DType::F64 => grads2::<f64>(gates, c, grad, hd)?,
+            DType::F32 => back(
+                lstm_bwd::<f32>(&host(c)?, &host(res)?, &host(&grad)?, hd),
+                [gates, c],
+            )?,
+            DType::F64 => back(
+                lstm_bwd::<f64>(&host(c)?, &host(res)?, &host(&grad)?, hd),
+                [gates, c],
+            )?,
             other => bail!("lstm-cell: dtype {other:?} is not supported"),
         };
         Ok((Some(dg), Some(dc)))
     }
 }
 
-fn grads2<T: WithDType + Float>(
-    gates: &Tensor,
-    c: &Tensor,
-    grad: &Tensor,
-    hd: usize,
-) -> candle_core::Result<[Tensor; 2]> {
-    let [a, b] = lstm_bwd(&host::<T>(gates)?, &host::<T>(c)?, &host::<T>(grad)?, hd);
-    Ok([
-        Tensor::from_vec(a, gates.shape(), gates.device())?,
-        Tensor::from_vec(b, c.shape(), c.device())?,
-    ])
-}
-
 /// Whether the fused cells run for tensors of this device and dtype (CPU, f32 or f64).
 pub fn fused_cells(t: &Tensor) -> bool {
-    t.device().is_cpu() && matches!(t.dtype(), candle_core::DType::F32 | candle_core::DType::F64)
+    t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
 }
 
 /// [`GruCell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` (CPU, f32 or f64).
 pub fn gru_cell(gx: &Tensor, gh: &Tensor, h: &Tensor) -> Result<Tensor> {
-    Ok(gx
+    let out = gx
         .contiguous()?
-        .apply_op3(&gh.contiguous()?, &h.contiguous()?, GruCell)?)
+        .apply_op3(&gh.contiguous()?, &h.contiguous()?, GruCell)?; // [4, B, H]
+    Ok(out.get(0)?)
 }
 
 /// [`LstmCell`]: `(gates [B, 4H], c [B, H])` → `(h', c')`, each `[B, H]` (CPU, f32 or f64).
 pub fn lstm_cell(gates: &Tensor, c: &Tensor) -> Result<(Tensor, Tensor)> {
-    let hd = c.dim(1)?;
-    let hc = gates.contiguous()?.apply_op2(&c.contiguous()?, LstmCell)?; // [B, 2H]
-    Ok((hc.narrow(1, 0, hd)?, hc.narrow(1, hd, hd)?))
+    let out = gates.contiguous()?.apply_op2(&c.contiguous()?, LstmCell)?; // [7, B, H]
+    Ok((out.get(0)?, out.get(1)?))
 }
