@@ -1,5 +1,6 @@
 //! Multi-head self-attention, written with differentiable ops (candle 0.11's fused
-//! `softmax_last_dim` has no backward), with TransformerLens's hook points.
+//! `softmax_last_dim` has no backward; on the CPU the softmax is one op with its own backward,
+//! [`super::rowwise`]), with TransformerLens's hook points.
 //!
 //! For `x [B, T, d]`, `H` heads of `dh = d / H`:
 //! `q = x W_Qᵀ + b_Q` viewed `[B, T, H, dh]` (likewise k, v);
@@ -8,14 +9,24 @@
 
 use candle_core::{Tensor, Var, D};
 
+use super::cpu_op::cpu_float;
 use super::linear::Linear;
 use super::param::ParamInit;
+use super::rowwise;
 use super::Hooks;
 use crate::{Error, Result};
 
 /// Softmax over the last dimension, `exp(x − max) / Σ exp(x − max)`; the max is a constant
 /// shift (detached), so the gradient is the softmax's own.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    if cpu_float(x) {
+        return rowwise::softmax_last(x);
+    }
+    softmax_last_composed(x)
+}
+
+/// [`softmax_last`] composed of candle ops (any device; the reference of the CPU op).
+pub fn softmax_last_composed(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
     let s = e.sum_keepdim(D::Minus1)?;

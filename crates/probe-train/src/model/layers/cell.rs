@@ -19,21 +19,15 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, WithDType,
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType,
 };
 use num_traits::Float;
 use std::ops::Add;
 
+use super::cpu_op::{back, host, slice_of};
 use super::fast_tanh::tanh_one;
 
 use crate::Result;
-
-fn slice_of<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("{what}: the input must be contiguous"),
-    }
-}
 
 /// The gates' nonlinearities: in `f32` the vectorised Cephes `tanh` of [`super::fast_tanh`]
 /// (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within 1e-7), branch-free so a row vectorises;
@@ -221,28 +215,6 @@ impl CustomOp3 for GruCell {
     }
 }
 
-/// The elements of a contiguous CPU tensor (a copy only for a non-contiguous one).
-fn host<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(s), Some((a, b))) => Ok(s.as_slice::<T>()?[a..b].to_vec()),
-        _ => t.flatten_all()?.to_vec1::<T>(),
-    }
-}
-
-/// Gradients as tensors shaped like the inputs they belong to.
-fn back<T: WithDType, const N: usize>(
-    g: [Vec<T>; N],
-    like: [&Tensor; N],
-) -> candle_core::Result<[Tensor; N]> {
-    let mut out = Vec::with_capacity(N);
-    for (v, t) in g.into_iter().zip(like) {
-        out.push(Tensor::from_vec(v, t.shape(), t.device())?);
-    }
-    out.try_into()
-        .map_err(|_| candle_core::Error::Msg("cell: gradient count".into()))
-}
-
 /// One LSTM step's elementwise part (see the module header); `gates`, `c` contiguous. The
 /// output is `[7, B, H]`: `h'`, `c'` and what the backward reads (`i`, `f`, `g`, `o`, `tanh c'`).
 #[derive(Clone, Copy, Debug)]
@@ -360,11 +332,6 @@ impl CustomOp2 for LstmCell {
         };
         Ok((Some(dg), Some(dc)))
     }
-}
-
-/// Whether the fused cells run for tensors of this device and dtype (CPU, f32 or f64).
-pub fn fused_cells(t: &Tensor) -> bool {
-    t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
 }
 
 /// [`GruCell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` (CPU, f32 or f64).

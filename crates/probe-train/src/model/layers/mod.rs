@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod cell;
 pub mod conv;
+mod cpu_op;
 pub mod dropout;
 pub mod fast_tanh;
 pub mod im2col;
@@ -17,6 +18,7 @@ pub mod norm;
 pub mod param;
 pub mod pool;
 pub mod recurrent;
+pub mod rowwise;
 
 use candle_core::Tensor;
 use probe_capture::ActivationCache;

@@ -1,5 +1,5 @@
 //! Normalisations written with differentiable candle ops (candle 0.11's fused `layer_norm` has no
-//! backward): layer norm over the last dimension and batch norm over every dimension but the
+//! backward; on the CPU, layer norm is one op with its own backward, [`super::rowwise`]): layer norm over the last dimension and batch norm over every dimension but the
 //! channel dimension 1, both with PyTorch's definitions (biased variance inside the normalisation,
 //! ε = 1e-5; batch norm's running variance uses the unbiased estimate, momentum 0.1).
 
@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{Tensor, Var, D};
 
+use super::cpu_op::cpu_float;
 use super::param::{named, ParamInit};
+use super::rowwise;
 use crate::Result;
 
 /// PyTorch's default ε for both normalisations.
@@ -15,6 +17,14 @@ pub const EPS: f64 = 1e-5;
 
 /// `(x − mean) / √(var + eps) · γ + β` over the last dimension of `x [..., d]`; `γ`, `β` are `[d]`.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    if cpu_float(x) {
+        return rowwise::layer_norm(x, gamma, beta, eps);
+    }
+    layer_norm_composed(x, gamma, beta, eps)
+}
+
+/// [`layer_norm`] composed of candle ops (any device; the reference of the CPU op).
+pub fn layer_norm_composed(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;

@@ -18,7 +18,8 @@
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::cell::{fused_cells, gru_cell, lstm_cell};
+use super::cell::{gru_cell, lstm_cell};
+use super::cpu_op::cpu_float;
 use super::linear::linear;
 use crate::Result;
 
@@ -54,7 +55,7 @@ pub fn lstm_step(
     w_hh: &Tensor,
     b_hh: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    if !fused_cells(gx) {
+    if !cpu_float(gx) {
         return lstm_step_composed(gx, h, c, w_hh, b_hh);
     }
     let gates = (gx + linear(h, w_hh, Some(b_hh))?)?; // [B, 4H]
@@ -82,7 +83,7 @@ pub fn lstm_step_composed(
 
 /// One GRU step: `gx = x W_ihᵀ + b_ih` `[B, 3H]`, state `h` `[B, H]` → `h'`.
 pub fn gru_step(gx: &Tensor, h: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<Tensor> {
-    if !fused_cells(gx) {
+    if !cpu_float(gx) {
         return gru_step_composed(gx, h, w_hh, b_hh);
     }
     let gh = linear(h, w_hh, Some(b_hh))?; // [B, 3H]

@@ -1,0 +1,98 @@
+//! The CPU row ops (`model::layers::rowwise`: softmax over the last dimension, layer norm) against
+//! the candle compositions they replace (`attention::softmax_last_composed`,
+//! `norm::layer_norm_composed`), in f32 and f64, on rows wide and narrow, with large values (a
+//! softmax that saturates) and a constant row (layer norm's variance 0, only ε):
+//!
+//! - values agree to `tol` (f64: 1e-14, f32: 1e-6; the ops sum the same terms, candle's
+//!   reductions may order them differently and layer norm's composition divides by a broadcast);
+//! - gradients of `Σ out·R` with respect to every input agree to `tol` of the largest.
+//!
+//! The forward is also checked against candle's own fused ops and the gradients against central
+//! differences in `model_finite_diff.rs`, which runs these ops (CPU f64).
+
+use candle_core::{DType, Device, Tensor, Var};
+use probe_train::model::layers::attention::{softmax_last, softmax_last_composed};
+use probe_train::model::layers::norm::{layer_norm, layer_norm_composed};
+use probe_train::rng::{self, Stream};
+
+fn var(shape: &[usize], seed: u64, scale: f64, dtype: DType) -> Var {
+    let mut r = rng::stream(seed, Stream::Init);
+    let n: usize = shape.iter().product();
+    let mut v: Vec<f64> = (0..n).map(|_| rng::uniform(&mut r, scale)).collect();
+    // The first row constant: layer norm's variance is 0 there.
+    let w = shape[shape.len() - 1];
+    v[..w].fill(0.25);
+    let t = Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+    Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    let t = t.to_dtype(DType::F64).unwrap();
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+fn grads(out: &Tensor, vars: &[&Var]) -> Vec<Vec<f64>> {
+    let r = var(out.dims(), 555, 1.0, out.dtype());
+    let loss = (out * r.as_tensor()).unwrap().sum_all().unwrap();
+    let g = loss.backward().unwrap();
+    let grad = |v: &Var| values(g.get(v.as_tensor()).expect("every input has a gradient"));
+    vars.iter().map(|v| grad(v)).collect()
+}
+
+fn close(what: &str, a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let top = b.iter().fold(1f64, |m, x| m.max(x.abs()));
+    for (j, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * top, "{what}[{j}]: {x} vs {y}");
+    }
+}
+
+fn check(what: &str, op: &Tensor, composed: &Tensor, vars: &[&Var], tol: f64) {
+    assert_eq!(op.dims(), composed.dims(), "{what}: shape");
+    close(what, &values(op), &values(composed), tol);
+    for (i, (a, b)) in grads(op, vars)
+        .iter()
+        .zip(grads(composed, vars))
+        .enumerate()
+    {
+        assert!(
+            b.iter().any(|&x| x != 0.0),
+            "{what}: input {i} has a zero gradient"
+        );
+        close(&format!("{what}: d/d input {i}"), a, &b, tol);
+    }
+}
+
+#[test]
+fn softmax_equals_the_composition() {
+    for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
+        for (shape, scale) in [
+            (vec![3, 4, 17], 3.0),
+            (vec![5, 2], 1.0),
+            (vec![4, 64], 40.0),
+        ] {
+            let x = var(&shape, 1, scale, dtype);
+            let what = format!("softmax {dtype:?} {shape:?} ±{scale}");
+            let op = softmax_last(x.as_tensor()).unwrap();
+            let composed = softmax_last_composed(x.as_tensor()).unwrap();
+            check(&what, &op, &composed, &[&x], tol);
+        }
+    }
+}
+
+#[test]
+fn layer_norm_equals_the_composition() {
+    for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 2e-5)] {
+        for shape in [vec![2, 5, 16], vec![6, 3], vec![4, 128]] {
+            let d = shape[shape.len() - 1];
+            let x = var(&shape, 2, 2.0, dtype);
+            let g = var(&[d], 3, 1.0, dtype);
+            let b = var(&[d], 4, 1.0, dtype);
+            let what = format!("layer norm {dtype:?} {shape:?}");
+            let (xt, gt, bt) = (x.as_tensor(), g.as_tensor(), b.as_tensor());
+            let op = layer_norm(xt, gt, bt, 1e-5).unwrap();
+            let composed = layer_norm_composed(xt, gt, bt, 1e-5).unwrap();
+            check(&what, &op, &composed, &[&x, &g, &b], tol);
+        }
+    }
+}
