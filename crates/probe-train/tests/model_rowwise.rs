@@ -13,6 +13,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 use probe_train::model::layers::attention::{softmax_last, softmax_last_composed};
 use probe_train::model::layers::norm::{layer_norm, layer_norm_composed};
+use probe_train::model::layers::relu::relu;
 use probe_train::rng::{self, Stream};
 
 fn var(shape: &[usize], seed: u64, scale: f64, dtype: DType) -> Var {
@@ -94,5 +95,26 @@ fn layer_norm_equals_the_composition() {
             let composed = layer_norm_composed(xt, gt, bt, 1e-5).unwrap();
             check(&what, &op, &composed, &[&x, &g, &b], tol);
         }
+    }
+}
+
+#[test]
+fn relu_equals_candles_to_the_bit() {
+    // Values, zeros and NaN included, and gradients: the same products as candle's backward.
+    for dtype in [DType::F64, DType::F32] {
+        let x = var(&[7, 33], 6, 2.0, dtype);
+        let mut v = values(x.as_tensor());
+        v[40] = 0.0;
+        v[41] = -0.0;
+        v[42] = f64::NAN;
+        let t = Tensor::from_vec(v, (7, 33), &Device::Cpu).unwrap();
+        let x = Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap();
+        let (ours, candle) = (relu(x.as_tensor()).unwrap(), x.as_tensor().relu().unwrap());
+        let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&ours), bits(&candle), "relu {dtype:?} values");
+        let (a, b) = (grads(&ours, &[&x]), grads(&candle, &[&x]));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a[0]), bits(&b[0]), "relu {dtype:?} gradients");
+        assert!(a[0].iter().any(|&g| g != 0.0) && a[0].contains(&0.0));
     }
 }

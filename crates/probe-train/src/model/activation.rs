@@ -35,7 +35,7 @@ impl Activation {
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
             Activation::Tanh => super::layers::fast_tanh::tanh(x)?,
-            Activation::Relu => x.relu()?,
+            Activation::Relu => super::layers::relu::relu(x)?,
             Activation::Sigmoid => candle_nn::ops::sigmoid(x)?,
             Activation::Gelu => x.gelu_erf()?,
             Activation::Linear => x.clone(),

@@ -18,6 +18,7 @@ pub mod norm;
 pub mod param;
 pub mod pool;
 pub mod recurrent;
+pub mod relu;
 pub mod rowwise;
 
 use candle_core::Tensor;
