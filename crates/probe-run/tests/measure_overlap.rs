@@ -66,6 +66,14 @@ struct Recorder {
     fail_measure: Option<usize>,
 }
 
+impl Recorder {
+    /// Logs an event that cannot fail.
+    fn note(&self, event: String) -> Result<()> {
+        self.log.lock().unwrap().events.push(event);
+        Ok(())
+    }
+}
+
 impl Observer for Recorder {
     fn on_batch(&mut self, epoch: usize, _batches: usize) {
         let mut l = self.log.lock().unwrap();
@@ -115,20 +123,10 @@ impl Observer for Recorder {
         }
     }
     fn on_checkpoint(&mut self, epoch: usize) -> Result<()> {
-        self.log
-            .lock()
-            .unwrap()
-            .events
-            .push(format!("checkpoint {epoch}"));
-        Ok(())
+        self.note(format!("checkpoint {epoch}"))
     }
     fn on_stop(&mut self, stop: Stop) -> Result<()> {
-        self.log
-            .lock()
-            .unwrap()
-            .events
-            .push(format!("stop {stop:?}"));
-        Ok(())
+        self.note(format!("stop {stop:?}"))
     }
 }
 

@@ -9,7 +9,7 @@
 //! - [`lstm_cell`]: `(gates [B, 4H], c [B, H])` → `(h', c')` `[B, H]` with gates `i f g o`,
 //!   `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`.
 //!
-//! In `f32` the gates use the vectorised `tanh` of the MLPs ([`Gate`]), so the forward values
+//! In `f32` the gates use the vectorised `tanh` of the MLPs (`cpu_op::Gate`), so the forward values
 //! agree with the composition in `recurrent.rs` (candle's scalar `exp` and `tanh`) to 1e-6, not to
 //! the bit; in `f64` they are bit-identical (the same operations in the same order). The backward writes every gradient in one pass from the gates the forward saved
 //! (the op's output holds them behind `h'` and `c'`, so nothing transcendental is computed twice);
@@ -17,49 +17,10 @@
 //! (tests: `tests/model_cells.rs` against the composition, `tests/model_finite_diff.rs` against
 //! central differences). Other devices and dtypes use the composition.
 
-use candle_core::backend::BackendStorage;
-use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType,
-};
-use num_traits::Float;
-use std::ops::Add;
+use candle_core::{bail, Layout, Shape, Tensor};
 
-use super::cpu_op::{back, host, slice_of};
-use super::fast_tanh::tanh_one;
-
+use super::cpu_op::{float_op, FloatOp, Gate};
 use crate::Result;
-
-/// The gates' nonlinearities: in `f32` the vectorised Cephes `tanh` of [`super::fast_tanh`]
-/// (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within 1e-7), branch-free so a row vectorises;
-/// in `f64` (the finite-difference tests) the standard library's `exp` and `tanh`.
-pub trait Gate: Float + WithDType {
-    /// `tanh(x)`.
-    fn th(x: Self) -> Self;
-    /// `1 / (1 + e^{−x})`.
-    fn sig(x: Self) -> Self;
-}
-
-impl Gate for f32 {
-    #[inline(always)]
-    fn th(x: f32) -> f32 {
-        tanh_one(x)
-    }
-    #[inline(always)]
-    fn sig(x: f32) -> f32 {
-        0.5 + 0.5 * tanh_one(0.5 * x)
-    }
-}
-
-impl Gate for f64 {
-    #[inline(always)]
-    fn th(x: f64) -> f64 {
-        x.tanh()
-    }
-    #[inline(always)]
-    fn sig(x: f64) -> f64 {
-        (-x).exp().add(1.0).recip()
-    }
-}
 
 /// `[B, G·H]` as `B` rows of `G·H`, checked against `[B, H]` state rows.
 fn check_rows(
@@ -124,7 +85,7 @@ fn gru_fwd<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize) -> Vec<T> {
 
 /// The gradients `(d gx, d gh, d h)` of one GRU step from its output `res` (`[h' | r | z | n]`)
 /// and the gradient `d` of `h'`.
-fn gru_bwd<T: Float>(gh: &[T], h: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 3] {
+fn gru_bwd<T: Gate>(gh: &[T], h: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 3] {
     let bh = h.len();
     let (r_, z_, n_) = (&res[bh..2 * bh], &res[2 * bh..3 * bh], &res[3 * bh..4 * bh]);
     let mut dgx = vec![T::zero(); 3 * bh];
@@ -149,71 +110,27 @@ fn gru_bwd<T: Float>(gh: &[T], h: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T
     [dgx, dgh, dh]
 }
 
-impl CustomOp3 for GruCell {
-    fn name(&self) -> &'static str {
-        "probe-gru-cell"
-    }
+impl FloatOp for GruCell {
+    const NAME: &'static str = "gru-cell";
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, hd) = check_rows("gru-cell", l1, 3, &[l3])?;
-        if l2.dims() != l1.dims() {
-            bail!("gru-cell: gh {:?} for gx {:?}", l2.dims(), l1.dims())
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        let (b, hd) = check_rows(Self::NAME, l[0], 3, &[l[2]])?;
+        if l[1].dims() != l[0].dims() {
+            bail!("gru-cell: gh {:?} for gx {:?}", l[1].dims(), l[0].dims())
         }
-        let w = "gru-cell";
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(y), CpuStorage::F32(h)) => {
-                CpuStorage::F32(gru_fwd(
-                    slice_of(x, l1, w)?,
-                    slice_of(y, l2, w)?,
-                    slice_of(h, l3, w)?,
-                    hd,
-                ))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(y), CpuStorage::F64(h)) => {
-                CpuStorage::F64(gru_fwd(
-                    slice_of(x, l1, w)?,
-                    slice_of(y, l2, w)?,
-                    slice_of(h, l3, w)?,
-                    hd,
-                ))
-            }
-            (a, _, _) => bail!("gru-cell: dtype {:?} is not supported", a.dtype()),
-        };
-        Ok((out, Shape::from((4, b, hd))))
+        Ok(Shape::from((4, b, hd)))
     }
 
-    fn bwd(
-        &self,
-        gx: &Tensor,
-        gh: &Tensor,
-        h: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let hd = h.dim(1)?;
-        let grad = grad.contiguous()?;
-        let [dgx, dgh, dh] = match gx.dtype() {
-            DType::F32 => {
-                let g = gru_bwd::<f32>(&host(gh)?, &host(h)?, &host(res)?, &host(&grad)?, hd);
-                back(g, [gx, gh, h])?
-            }
-            DType::F64 => {
-                let g = gru_bwd::<f64>(&host(gh)?, &host(h)?, &host(res)?, &host(&grad)?, hd);
-                back(g, [gx, gh, h])?
-            }
-            other => bail!("gru-cell: dtype {other:?} is not supported"),
-        };
-        Ok((Some(dgx), Some(dgh), Some(dh)))
+    fn forward<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]]) -> Vec<T> {
+        gru_fwd(x[0], x[1], x[2], dims[2][1])
+    }
+
+    fn grads<T: Gate>(&self, x: &[Vec<T>], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
+        gru_bwd(&x[1], &x[2], res, d, dims[2][1]).into()
     }
 }
+
+float_op!(3: GruCell);
 
 /// One LSTM step's elementwise part (see the module header); `gates`, `c` contiguous. The
 /// output is `[7, B, H]`: `h'`, `c'` and what the backward reads (`i`, `f`, `g`, `o`, `tanh c'`).
@@ -261,7 +178,7 @@ fn lstm_fwd<T: Gate>(gates: &[T], c: &[T], hd: usize) -> Vec<T> {
 
 /// The gradients `(d gates, d c)` of one LSTM step from its output `res` and the gradient `d`
 /// of it (`d h'` and `d c'` in its first two blocks).
-fn lstm_bwd<T: Float>(c: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
+fn lstm_bwd<T: Gate>(c: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
     let bh = c.len();
     let block = |k: usize| &res[k * bh..(k + 1) * bh];
     let (i_, f_, g_, o_, t_) = (block(2), block(3), block(4), block(5), block(6));
@@ -284,55 +201,24 @@ fn lstm_bwd<T: Float>(c: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
     [dg, dc]
 }
 
-impl CustomOp2 for LstmCell {
-    fn name(&self) -> &'static str {
-        "probe-lstm-cell"
+impl FloatOp for LstmCell {
+    const NAME: &'static str = "lstm-cell";
+
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        let (b, hd) = check_rows(Self::NAME, l[0], 4, &[l[1]])?;
+        Ok(Shape::from((7, b, hd)))
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, hd) = check_rows("lstm-cell", l1, 4, &[l2])?;
-        let w = "lstm-cell";
-        let out = match (s1, s2) {
-            (CpuStorage::F32(g), CpuStorage::F32(c)) => {
-                CpuStorage::F32(lstm_fwd(slice_of(g, l1, w)?, slice_of(c, l2, w)?, hd))
-            }
-            (CpuStorage::F64(g), CpuStorage::F64(c)) => {
-                CpuStorage::F64(lstm_fwd(slice_of(g, l1, w)?, slice_of(c, l2, w)?, hd))
-            }
-            (a, _) => bail!("lstm-cell: dtype {:?} is not supported", a.dtype()),
-        };
-        Ok((out, Shape::from((7, b, hd))))
+    fn forward<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]]) -> Vec<T> {
+        lstm_fwd(x[0], x[1], dims[1][1])
     }
 
-    fn bwd(
-        &self,
-        gates: &Tensor,
-        c: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let hd = c.dim(1)?;
-        let grad = grad.contiguous()?;
-        let [dg, dc] = match gates.dtype() {
-            DType::F32 => back(
-                lstm_bwd::<f32>(&host(c)?, &host(res)?, &host(&grad)?, hd),
-                [gates, c],
-            )?,
-            DType::F64 => back(
-                lstm_bwd::<f64>(&host(c)?, &host(res)?, &host(&grad)?, hd),
-                [gates, c],
-            )?,
-            other => bail!("lstm-cell: dtype {other:?} is not supported"),
-        };
-        Ok((Some(dg), Some(dc)))
+    fn grads<T: Gate>(&self, x: &[Vec<T>], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
+        lstm_bwd(&x[1], res, d, dims[1][1]).into()
     }
 }
+
+float_op!(2: LstmCell);
 
 /// [`GruCell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` (CPU, f32 or f64).
 pub fn gru_cell(gx: &Tensor, gh: &Tensor, h: &Tensor) -> Result<Tensor> {

@@ -1,7 +1,214 @@
-//! What the CPU custom ops of the layers share: a contiguous input's elements in `cpu_fwd`, a
-//! tensor's elements in `bwd`, and gradients shaped like the inputs they belong to.
+//! CPU custom ops on f32 and f64 tensors written once for both dtypes.
+//!
+//! An op implements [`FloatOp`]: its output shape from the input layouts, its forward pass over
+//! contiguous slices and (unless it overrides [`FloatOp::backward`]) its gradients over host
+//! copies, all generic over the element type ([`Gate`]: f32 or f64). [`float_op!`] then makes it a
+//! candle `CustomOp1/2/3`: the dtype dispatch, the slice extraction and the shape checks are here
+//! once instead of in every op. Used by the fused recurrent cells, the row ops and ReLU.
+//!
+//! ```ignore
+//! impl FloatOp for SoftmaxLast { const NAME = "probe-softmax-last"; fn shape(..); fn forward(..); fn grads(..) }
+//! float_op!(1: SoftmaxLast);
+//! let y = x.contiguous()?.apply_op1(SoftmaxLast)?;
+//! ```
 
-use candle_core::{bail, DType, Layout, Storage, Tensor, WithDType};
+use std::ops::Add;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{bail, CpuStorage, DType, Layout, Shape, Storage, Tensor, WithDType};
+use num_traits::Float;
+
+use super::fast_tanh::tanh_one;
+
+/// The element types of the CPU ops, with the gates' nonlinearities: in `f32` the vectorised
+/// Cephes `tanh` of [`super::fast_tanh`] (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within
+/// 1e-7), branch-free so a row vectorises; in `f64` (the finite-difference tests) the standard
+/// library's `exp` and `tanh`.
+pub trait Gate: Float + WithDType {
+    /// `tanh(x)`.
+    fn th(x: Self) -> Self;
+    /// `1 / (1 + e^{−x})`.
+    fn sig(x: Self) -> Self;
+}
+
+impl Gate for f32 {
+    #[inline(always)]
+    fn th(x: f32) -> f32 {
+        tanh_one(x)
+    }
+    #[inline(always)]
+    fn sig(x: f32) -> f32 {
+        0.5 + 0.5 * tanh_one(0.5 * x)
+    }
+}
+
+impl Gate for f64 {
+    #[inline(always)]
+    fn th(x: f64) -> f64 {
+        x.tanh()
+    }
+    #[inline(always)]
+    fn sig(x: f64) -> f64 {
+        (-x).exp().add(1.0).recip()
+    }
+}
+
+/// An op on f32 or f64 CPU tensors (see the module header).
+pub(crate) trait FloatOp {
+    /// candle's name of the op; its errors start with it.
+    const NAME: &'static str;
+
+    /// The output shape for inputs of these layouts, or an error naming the mismatch.
+    fn shape(&self, ins: &[&Layout]) -> candle_core::Result<Shape>;
+
+    /// The output's elements from the inputs' (contiguous, in the order of the op's arguments),
+    /// of the dimensions `dims`.
+    fn forward<T: Gate>(&self, ins: &[&[T]], dims: &[&[usize]]) -> Vec<T>;
+
+    /// The inputs' gradients (their elements, in order) from the inputs, the output `res` and
+    /// its gradient `grad`.
+    fn grads<T: Gate>(
+        &self,
+        ins: &[Vec<T>],
+        dims: &[&[usize]],
+        res: &[T],
+        grad: &[T],
+    ) -> Vec<Vec<T>> {
+        let _ = (ins, dims, res, grad);
+        Vec::new()
+    }
+
+    /// The inputs' gradients as tensors: [`FloatOp::grads`] over host copies.
+    fn backward(
+        &self,
+        ins: &[&Tensor],
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Vec<Tensor>> {
+        match res.dtype() {
+            DType::F32 => grads_of::<f32, Self>(self, ins, res, grad),
+            DType::F64 => grads_of::<f64, Self>(self, ins, res, grad),
+            other => bail!("{}: dtype {other:?} is not supported", Self::NAME),
+        }
+    }
+}
+
+fn grads_of<T: Gate, O: FloatOp + ?Sized>(
+    op: &O,
+    ins: &[&Tensor],
+    res: &Tensor,
+    grad: &Tensor,
+) -> candle_core::Result<Vec<Tensor>> {
+    let host_ins = ins
+        .iter()
+        .map(|t| host::<T>(t))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let dims: Vec<&[usize]> = ins.iter().map(|t| t.dims()).collect();
+    let g = op.grads(&host_ins, &dims, &host(res)?, &host(grad)?);
+    if g.len() != ins.len() {
+        bail!(
+            "{}: {} gradients for {} inputs",
+            O::NAME,
+            g.len(),
+            ins.len()
+        )
+    }
+    g.into_iter()
+        .zip(ins)
+        .map(|(v, t)| Tensor::from_vec(v, t.shape(), t.device()))
+        .collect()
+}
+
+/// `cpu_fwd` of a [`FloatOp`]: checks the shapes, dispatches on the dtype of the first input
+/// (every input must have it), runs the forward pass over the contiguous slices.
+pub(crate) fn cpu_fwd<O: FloatOp>(
+    op: &O,
+    ins: &[(&CpuStorage, &Layout)],
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let layouts: Vec<&Layout> = ins.iter().map(|(_, l)| *l).collect();
+    let dims: Vec<&[usize]> = layouts.iter().map(|l| l.dims()).collect();
+    let shape = op.shape(&layouts)?;
+    let out = match ins.first().map(|(s, _)| s.dtype()) {
+        Some(DType::F32) => CpuStorage::F32(op.forward(&slices::<f32>(O::NAME, ins)?, &dims)),
+        Some(DType::F64) => CpuStorage::F64(op.forward(&slices::<f64>(O::NAME, ins)?, &dims)),
+        other => bail!("{}: dtype {other:?} is not supported", O::NAME),
+    };
+    Ok((out, shape))
+}
+
+fn slices<'a, T: WithDType>(
+    what: &str,
+    ins: &[(&'a CpuStorage, &Layout)],
+) -> candle_core::Result<Vec<&'a [T]>> {
+    ins.iter()
+        .map(|(s, l)| slice_of(s.as_slice::<T>()?, l, what))
+        .collect()
+}
+
+/// A `bwd` result of arity 1, 2 or 3 from the gradients of [`FloatOp::backward`] (a missing one
+/// is no gradient).
+pub(crate) trait Grads {
+    /// The result for the gradients `g`, in the order of the op's arguments.
+    fn from_grads(g: &[Tensor]) -> Self;
+}
+
+impl Grads for Option<Tensor> {
+    fn from_grads(g: &[Tensor]) -> Self {
+        g.first().cloned()
+    }
+}
+
+impl Grads for (Option<Tensor>, Option<Tensor>) {
+    fn from_grads(g: &[Tensor]) -> Self {
+        (g.first().cloned(), g.get(1).cloned())
+    }
+}
+
+impl Grads for (Option<Tensor>, Option<Tensor>, Option<Tensor>) {
+    fn from_grads(g: &[Tensor]) -> Self {
+        (g.first().cloned(), g.get(1).cloned(), g.get(2).cloned())
+    }
+}
+
+/// Implements candle's `CustomOp1/2/3` (`float_op!(N: Type)`) for a [`FloatOp`]: its name, its
+/// `cpu_fwd` ([`cpu_fwd`]) and its `bwd` ([`FloatOp::backward`]).
+macro_rules! float_op {
+    ($trait:ident for $ty:ty, $grads:ty: $($s:ident $l:ident $a:ident),+) => {
+        impl candle_core::$trait for $ty {
+            fn name(&self) -> &'static str {
+                <$ty as $crate::model::layers::cpu_op::FloatOp>::NAME
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            fn cpu_fwd(
+                &self,
+                $($s: &candle_core::CpuStorage, $l: &candle_core::Layout),+
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+                $crate::model::layers::cpu_op::cpu_fwd(self, &[$(($s, $l)),+])
+            }
+
+            fn bwd(
+                &self,
+                $($a: &candle_core::Tensor,)+
+                res: &candle_core::Tensor,
+                grad: &candle_core::Tensor,
+            ) -> candle_core::Result<$grads> {
+                use $crate::model::layers::cpu_op::{FloatOp, Grads};
+                Ok(Grads::from_grads(&self.backward(&[$($a),+], res, grad)?))
+            }
+        }
+    };
+    (1: $ty:ty) => {
+        float_op!(CustomOp1 for $ty, Option<candle_core::Tensor>: s1 l1 a1);
+    };
+    (2: $ty:ty) => {
+        float_op!(CustomOp2 for $ty, (Option<candle_core::Tensor>, Option<candle_core::Tensor>): s1 l1 a1, s2 l2 a2);
+    };
+    (3: $ty:ty) => {
+        float_op!(CustomOp3 for $ty, (Option<candle_core::Tensor>, Option<candle_core::Tensor>, Option<candle_core::Tensor>): s1 l1 a1, s2 l2 a2, s3 l3 a3);
+    };
+}
+pub(crate) use float_op;
 
 /// The elements of a contiguous input of `cpu_fwd` (`what` names the op in the error).
 pub(crate) fn slice_of<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
@@ -18,19 +225,6 @@ pub(crate) fn host<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
         (Storage::Cpu(s), Some((a, b))) => Ok(s.as_slice::<T>()?[a..b].to_vec()),
         _ => t.flatten_all()?.to_vec1::<T>(),
     }
-}
-
-/// Gradients `g` as tensors shaped and placed like the inputs `like`.
-pub(crate) fn back<T: WithDType, const N: usize>(
-    g: [Vec<T>; N],
-    like: [&Tensor; N],
-) -> candle_core::Result<[Tensor; N]> {
-    let mut out = Vec::with_capacity(N);
-    for (v, t) in g.into_iter().zip(like) {
-        out.push(Tensor::from_vec(v, t.shape(), t.device())?);
-    }
-    out.try_into()
-        .map_err(|_| candle_core::Error::Msg("custom op: gradient count".into()))
 }
 
 /// Whether the CPU ops run for tensors like `t` (CPU, f32 or f64); others use candle's ops.

@@ -8,10 +8,9 @@
 //! dtypes use candle's `relu`. Tests: `tests/model_rowwise.rs` (values and gradients bit-identical
 //! to candle's op in f32 and f64).
 
-use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{bail, Layout, Shape, Tensor};
 
-use super::cpu_op::{cpu_float, slice_of};
+use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
 use crate::Result;
 
 /// `x` where `x > 0`, else `+0` (NaN and `−0` give `+0`, as candle's `relu` on the CPU).
@@ -24,24 +23,24 @@ fn positive<T: candle_core::WithDType>(x: &[T]) -> Vec<T> {
 #[derive(Clone, Copy, Debug)]
 pub struct Relu;
 
-impl CustomOp1 for Relu {
-    fn name(&self) -> &'static str {
-        "probe-relu"
+impl FloatOp for Relu {
+    const NAME: &'static str = "relu";
+
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        Ok(l[0].shape().clone())
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s {
-            CpuStorage::F32(x) => CpuStorage::F32(positive(slice_of(x, l, "relu")?)),
-            CpuStorage::F64(x) => CpuStorage::F64(positive(slice_of(x, l, "relu")?)),
-            other => bail!("relu: dtype {:?} is not supported", other.dtype()),
-        };
-        Ok((out, l.shape().clone()))
+    fn forward<T: Gate>(&self, x: &[&[T]], _: &[&[usize]]) -> Vec<T> {
+        positive(x[0])
     }
 
-    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(dy.contiguous()?.apply_op2_no_bwd(x, &ReluGrad)?))
+    /// One pass over the gradient and the input, without host copies.
+    fn backward(&self, x: &[&Tensor], _: &Tensor, dy: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        Ok(vec![dy.contiguous()?.apply_op2_no_bwd(x[0], &ReluGrad)?])
     }
 }
+
+float_op!(1: Relu);
 
 /// `(dy, x)` → `dy · [x ≥ 0]` (1 or 0 as a factor, as candle's ReLU backward).
 #[derive(Clone, Copy, Debug)]
@@ -55,38 +54,26 @@ fn masked<T: candle_core::WithDType>(dy: &[T], x: &[T]) -> Vec<T> {
         .collect()
 }
 
-impl CustomOp2 for ReluGrad {
-    fn name(&self) -> &'static str {
-        "probe-relu-grad"
-    }
+impl FloatOp for ReluGrad {
+    const NAME: &'static str = "relu-grad";
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        if l1.dims() != l2.dims() {
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        if l[0].dims() != l[1].dims() {
             bail!(
                 "relu-grad: gradient {:?} for input {:?}",
-                l1.dims(),
-                l2.dims()
+                l[0].dims(),
+                l[1].dims()
             )
         }
-        let w = "relu-grad";
-        let out = match (s1, s2) {
-            (CpuStorage::F32(g), CpuStorage::F32(x)) => {
-                CpuStorage::F32(masked(slice_of(g, l1, w)?, slice_of(x, l2, w)?))
-            }
-            (CpuStorage::F64(g), CpuStorage::F64(x)) => {
-                CpuStorage::F64(masked(slice_of(g, l1, w)?, slice_of(x, l2, w)?))
-            }
-            (a, _) => bail!("relu-grad: dtype {:?} is not supported", a.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
+        Ok(l[0].shape().clone())
+    }
+
+    fn forward<T: Gate>(&self, x: &[&[T]], _: &[&[usize]]) -> Vec<T> {
+        masked(x[0], x[1])
     }
 }
+
+float_op!(2: ReluGrad);
 
 /// `max(x, 0)`, differentiable; one-pass backward on f32/f64 CPU tensors.
 pub fn relu(x: &Tensor) -> Result<Tensor> {

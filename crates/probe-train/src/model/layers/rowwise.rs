@@ -17,11 +17,10 @@
 //! gradients against central differences in f64) and `tests/model_rowwise.rs` (against the
 //! composition in f32 and f64).
 
-use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Tensor};
+use candle_core::{bail, Layout, Shape, Tensor};
 use num_traits::Float;
 
-use super::cpu_op::{back, host, slice_of};
+use super::cpu_op::{float_op, FloatOp, Gate};
 use crate::Result;
 
 /// Softmax over the last dimension (see the module header).
@@ -59,35 +58,33 @@ fn softmax_grad<T: Float>(y: &[T], dy: &[T], n: usize) -> Vec<T> {
     dx
 }
 
-impl CustomOp1 for SoftmaxLast {
-    fn name(&self) -> &'static str {
-        "probe-softmax-last"
+impl FloatOp for SoftmaxLast {
+    const NAME: &'static str = "softmax";
+
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        Ok(l[0].shape().clone())
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let n = l.dims().last().copied().unwrap_or(1);
-        let w = "softmax";
-        let out = match s {
-            _ if n == 0 => s.clone(),
-            CpuStorage::F32(x) => CpuStorage::F32(softmax_rows(slice_of(x, l, w)?, n)),
-            CpuStorage::F64(x) => CpuStorage::F64(softmax_rows(slice_of(x, l, w)?, n)),
-            other => bail!("softmax: dtype {:?} is not supported", other.dtype()),
-        };
-        Ok((out, l.shape().clone()))
-    }
-
-    fn bwd(&self, x: &Tensor, y: &Tensor, dy: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let n = x.dims().last().copied().unwrap_or(1);
-        if n == 0 {
-            return Ok(Some(dy.clone()));
+    fn forward<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]]) -> Vec<T> {
+        match last(dims[0]) {
+            0 => x[0].to_vec(),
+            n => softmax_rows(x[0], n),
         }
-        let [dx] = match x.dtype() {
-            DType::F32 => back([softmax_grad::<f32>(&host(y)?, &host(dy)?, n)], [x])?,
-            DType::F64 => back([softmax_grad::<f64>(&host(y)?, &host(dy)?, n)], [x])?,
-            other => bail!("softmax: dtype {other:?} is not supported"),
-        };
-        Ok(Some(dx))
     }
+
+    fn grads<T: Gate>(&self, _: &[Vec<T>], dims: &[&[usize]], y: &[T], dy: &[T]) -> Vec<Vec<T>> {
+        match last(dims[0]) {
+            0 => vec![dy.to_vec()],
+            n => vec![softmax_grad(y, dy, n)],
+        }
+    }
+}
+
+float_op!(1: SoftmaxLast);
+
+/// The last dimension (1 for a scalar).
+fn last(dims: &[usize]) -> usize {
+    dims.last().copied().unwrap_or(1)
 }
 
 /// `softmax(x)` over the last dimension (CPU, f32 or f64).
@@ -160,74 +157,31 @@ fn norm_grads<T: Float>(x: &[T], g: &[T], dy: &[T], eps: T) -> [Vec<T>; 3] {
     [dx, dg, db]
 }
 
-impl CustomOp3 for LayerNorm {
-    fn name(&self) -> &'static str {
-        "probe-layer-norm"
-    }
+impl FloatOp for LayerNorm {
+    const NAME: &'static str = "layer-norm";
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let n = l1.dims().last().copied().unwrap_or(0);
-        if n == 0 || l2.dims() != [n] || l3.dims() != [n] {
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        let n = l[0].dims().last().copied().unwrap_or(0);
+        if n == 0 || l[1].dims() != [n] || l[2].dims() != [n] {
             bail!(
                 "layer-norm: γ {:?} and β {:?} for rows of {n}",
-                l2.dims(),
-                l3.dims()
+                l[1].dims(),
+                l[2].dims()
             )
         }
-        let w = "layer-norm";
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
-                let eps = self.eps as f32;
-                let (x, g, b) = (
-                    slice_of(x, l1, w)?,
-                    slice_of(g, l2, w)?,
-                    slice_of(b, l3, w)?,
-                );
-                CpuStorage::F32(norm_rows(x, g, b, eps))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
-                let (x, g, b) = (
-                    slice_of(x, l1, w)?,
-                    slice_of(g, l2, w)?,
-                    slice_of(b, l3, w)?,
-                );
-                CpuStorage::F64(norm_rows(x, g, b, self.eps))
-            }
-            (a, _, _) => bail!("layer-norm: dtype {:?} is not supported", a.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
+        Ok(l[0].shape().clone())
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        g: &Tensor,
-        b: &Tensor,
-        _res: &Tensor,
-        dy: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let [dx, dg, db] = match x.dtype() {
-            DType::F32 => {
-                let grads = norm_grads::<f32>(&host(x)?, &host(g)?, &host(dy)?, self.eps as f32);
-                back(grads, [x, g, b])?
-            }
-            DType::F64 => back(
-                norm_grads::<f64>(&host(x)?, &host(g)?, &host(dy)?, self.eps),
-                [x, g, b],
-            )?,
-            other => bail!("layer-norm: dtype {other:?} is not supported"),
-        };
-        Ok((Some(dx), Some(dg), Some(db)))
+    fn forward<T: Gate>(&self, x: &[&[T]], _: &[&[usize]]) -> Vec<T> {
+        norm_rows(x[0], x[1], x[2], T::from_f64(self.eps))
+    }
+
+    fn grads<T: Gate>(&self, x: &[Vec<T>], _: &[&[usize]], _: &[T], dy: &[T]) -> Vec<Vec<T>> {
+        norm_grads(&x[0], &x[1], dy, T::from_f64(self.eps)).into()
     }
 }
+
+float_op!(3: LayerNorm);
 
 /// Layer norm of `x [..., d]` with `γ`, `β` `[d]` (CPU, f32 or f64).
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
