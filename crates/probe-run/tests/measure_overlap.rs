@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 #[macro_use]
 mod common;
-use common::{assert_same_dirs, deep_tishby, resume_opts, small_tishby, tmp_dir, toml_opts};
+use common::{assert_same_dirs, deep_tishby, resume_opts, tmp_dir, toml_opts};
 use probe_run::error::Result;
 use probe_run::fit::{train_with, Overlap};
 use probe_run::observer::{EpochEnd, Measured, Observer, Stop};
@@ -35,12 +35,16 @@ estimators = [
 }
 
 /// A single model measured every epoch with flows and statistics (on by default), binned and
-/// adaptive; batches of 64 on 300 samples, so every epoch has batches to overlap with.
+/// adaptive, checkpointed only at its end (a checkpoint waits for the measurement in flight, so
+/// with one every epoch nothing could overlap); batches of 512 on 4096 samples, so every epoch
+/// has batches to overlap with.
 fn single() -> String {
-    small_tishby(
+    deep_tishby(
         "overlap-one",
-        7,
-        r#"estimators = [
+        "epochs = 7\ncheckpoint_every = 7",
+        r#"schedule = "every"
+on = "all"
+estimators = [
     { kind = "binned" },
     { kind = "adaptive", bins = 12 },
 ]
@@ -186,14 +190,20 @@ fn both(
 fn an_ensemble_measured_while_it_trains_writes_the_same_files() {
     let (off, on, errs) = both("ovl-ens", &ensemble(), (None, None));
     assert_eq!(errs, [None, None]);
-    // Measured at 2, 4, …, 12; those at 10 and 12 are delivered at their own checkpoint.
-    assert_eq!(on.overlapped, vec![2, 4, 6, 8], "events: {:#?}", on.events);
+    // Measured at 1 (the first epoch always), 2, 4, …, 12; those at 10 and 12 are delivered at
+    // their own checkpoint, the others while the next epoch trains.
+    assert_eq!(
+        on.overlapped,
+        vec![1, 2, 4, 6, 8],
+        "events: {:#?}",
+        on.events
+    );
     assert_eq!(
         off.events
             .iter()
             .filter(|e| e.starts_with("measure"))
             .count(),
-        6
+        7
     );
 }
 
@@ -201,7 +211,12 @@ fn an_ensemble_measured_while_it_trains_writes_the_same_files() {
 fn a_single_model_with_flows_and_stats_measured_while_it_trains_writes_the_same_files() {
     let (_, on, errs) = both("ovl-one", &single(), (None, None));
     assert_eq!(errs, [None, None]);
-    assert_eq!(on.overlapped, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        on.overlapped,
+        vec![1, 2, 3, 4, 5, 6],
+        "events: {:#?}",
+        on.events
+    );
 }
 
 #[test]
@@ -245,7 +260,7 @@ fn an_ensemble_stopped_and_resumed_with_overlap_equals_one_run_without() {
     let (r, on) = run(&opts, Overlap::On, (None, None));
     assert_eq!(r.unwrap().stopped_after, Some(7));
     // Epoch 6's measurement was in flight during epoch 7 and is in the checkpoint of epoch 7.
-    assert_eq!(on.overlapped, vec![2, 4, 6]);
+    assert_eq!(on.overlapped, vec![1, 2, 4, 6], "events: {:#?}", on.events);
     let (r, _) = run(&resume_opts(&parts), Overlap::On, (None, None));
     assert_eq!(r.unwrap().epoch, 12);
     assert_same_dirs(&whole, &parts);
