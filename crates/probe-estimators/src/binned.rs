@@ -97,6 +97,20 @@ pub struct BinnedMi {
     pub distinct: usize,
 }
 
+/// Checks that the input symbols `x_ids` and the labels `y` hold one id per sample (`n`).
+pub(crate) fn check_ids(n: usize, x_ids: &[u32], y: &[u32]) -> Result<()> {
+    for (what, ids) in [("x_ids", x_ids), ("y", y)] {
+        if ids.len() != n {
+            return Err(Error::LengthMismatch {
+                what,
+                expected: n,
+                got: ids.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Binned `I(X;T)` and `I(T;Y)` (bits) of the `[n, d]` activations `acts`, with `x_ids` the input
 /// symbol of each sample (e.g. [`exact_symbols`] of the inputs) and `y` its label. Errors on a bad
 /// shape, `x_ids`/`y` lengths other than `n`, or an invalid `binning`.
@@ -109,15 +123,7 @@ pub fn binned_mi(
     y: &[u32],
 ) -> Result<BinnedMi> {
     check_matrix("acts", acts.len(), n, d)?;
-    for (what, ids) in [("x_ids", x_ids), ("y", y)] {
-        if ids.len() != n {
-            return Err(Error::LengthMismatch {
-                what,
-                expected: n,
-                got: ids.len(),
-            });
-        }
-    }
+    check_ids(n, x_ids, y)?;
     binned_mi_from_symbols(&binned_symbols(acts, n, d, binning)?, x_ids, y)
 }
 

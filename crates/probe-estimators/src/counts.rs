@@ -26,9 +26,9 @@
 
 use candle_core::Tensor;
 
-use crate::binned::{binned_symbols, BinnedMi};
+use crate::binned::{binned_symbols, check_ids, BinnedMi};
 use crate::binning::{Binner, Binning, NAN_BIN};
-use crate::discrete::{clamp_rounding, entropy_from_counts, neumaier_add};
+use crate::discrete::{clamp_rounding, entropy_from_counts, neumaier_add, sorted_pairs};
 use crate::error::{Error, Result};
 
 /// `times` terms `(count, group)`: that many symbols (or pairs) occur `count` times in a group of
@@ -110,24 +110,7 @@ impl BinnedCounts {
                 expected: "at least 1 sample",
             });
         }
-        for (what, ids) in [("x_ids", x_ids), ("y", y)] {
-            if ids.len() != n {
-                return Err(Error::LengthMismatch {
-                    what,
-                    expected: n,
-                    got: ids.len(),
-                });
-            }
-        }
-        let pairs = |given: &[u32]| {
-            let mut k: Vec<u64> = t
-                .iter()
-                .zip(given)
-                .map(|(&a, &b)| ((b as u64) << 32) | a as u64)
-                .collect();
-            k.sort_unstable();
-            conditional_runs(&k)
-        };
+        check_ids(n, x_ids, y)?;
         let mut sorted = t.to_vec();
         sorted.sort_unstable();
         let h_t = normalise_runs(
@@ -144,8 +127,8 @@ impl BinnedCounts {
             n: n as u64,
             distinct: h_t.iter().map(|r| r.times).sum(),
             h_t,
-            h_t_given_x: pairs(x_ids),
-            h_t_given_y: pairs(y),
+            h_t_given_x: conditional_runs(&sorted_pairs(t, x_ids, "x_ids")?),
+            h_t_given_y: conditional_runs(&sorted_pairs(t, y, "y")?),
         })
     }
 

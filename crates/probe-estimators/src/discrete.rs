@@ -191,7 +191,7 @@ pub fn entropy_bits(ids: &[u32]) -> f64 {
 }
 
 /// `(given << 32) | a` for every sample, sorted: groups by `given`, then by `a`.
-fn sorted_pairs(a: &[u32], given: &[u32], what: &'static str) -> Result<Vec<u64>> {
+pub(crate) fn sorted_pairs(a: &[u32], given: &[u32], what: &'static str) -> Result<Vec<u64>> {
     if a.len() != given.len() {
         return Err(Error::LengthMismatch {
             what,

@@ -9,12 +9,9 @@ use probe_estimators::{
     binned_symbols, entropy_bits, kde_entropy, Activations, EstimatorSpec, ExtrasSpec,
     DEFAULT_SATURATION,
 };
-use probe_report::{plot_infoplane, CsvTable, InfoPoint, PlaneOptions};
+use probe_report::{plot_infoplane, InfoPoint, PlaneOptions};
 use probe_run::analyze::{
     analyze_layers, prepare_out_dir, write_analysis, Analysis, AnalysisSource, InputIds,
-};
-use probe_run::rundir::{
-    estimate_row, flow_row, stats_row, FLOW_HEADER, INFOPLANE_HEADER, STATS_HEADER,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -32,35 +29,6 @@ pub struct AnalysisResult {
     epoch: Option<usize>,
 }
 
-impl AnalysisResult {
-    fn tables(&self) -> probe_run::Result<[Option<CsvTable>; 3]> {
-        let (a, epoch) = (&self.analysis, self.epoch);
-        let mut rows = CsvTable::new(&INFOPLANE_HEADER);
-        for e in &a.rows {
-            rows.push(estimate_row(epoch, e))?;
-        }
-        let flow = if a.extras.flow {
-            let mut t = CsvTable::new(&FLOW_HEADER);
-            for f in &a.flows {
-                t.push(flow_row(epoch, f))?;
-            }
-            Some(t)
-        } else {
-            None
-        };
-        let stats = if a.extras.stats {
-            let mut t = CsvTable::new(&STATS_HEADER);
-            for s in &a.stats {
-                t.push(stats_row(epoch, s))?;
-            }
-            Some(t)
-        } else {
-            None
-        };
-        Ok([Some(rows), flow, stats])
-    }
-}
-
 #[pymethods]
 impl AnalysisResult {
     /// `{"infoplane": {...}, "flow": {...} or None, "stats": {...} or None, "samples", "distinct_inputs",
@@ -68,7 +36,7 @@ impl AnalysisResult {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = &self.analysis;
         let d = PyDict::new(py);
-        let [rows, flow, stats] = self.tables().map_err(to_py)?;
+        let [rows, flow, stats] = a.tables(self.epoch).map_err(to_py)?;
         for (key, t) in [("infoplane", rows), ("flow", flow), ("stats", stats)] {
             match t {
                 Some(t) => d.set_item(key, tables::table(py, &t)?)?,

@@ -31,14 +31,10 @@ impl Estimator {
     }
 }
 
-fn class_of(spec: &EstimatorSpec) -> &'static str {
-    match spec {
-        EstimatorSpec::Binned(Binning::Fixed { .. }) => "Binned",
-        EstimatorSpec::Binned(Binning::Floor { .. }) => "Floor",
-        EstimatorSpec::Binned(Binning::Adaptive { .. }) => "Adaptive",
-        EstimatorSpec::Kde { .. } => "Kde",
-        EstimatorSpec::Knn { .. } => "Knn",
-    }
+/// The Python class of `spec`: its kind, capitalised (`binned` → `Binned`).
+fn class_of(spec: &EstimatorSpec) -> String {
+    let kind = spec.kind();
+    format!("{}{}", kind[..1].to_uppercase(), &kind[1..])
 }
 
 /// The parameters of `spec` as `(key, Python value)` pairs.
@@ -137,83 +133,53 @@ impl Binned {
     }
 }
 
-/// Saxe et al.'s unbounded bins `floor(x / width)`; NaN, +inf and −inf each a bin of their own.
-#[pyclass(extends = Estimator, frozen, module = "probe._probe")]
-pub struct Floor;
+/// An estimator class of one parameter, `param` (and `name`): `$class(...)` makes the estimator
+/// of kind `$kind`, its messages naming `$class(param)`.
+macro_rules! one_param_estimator {
+    ($(#[doc = $doc:literal])* $class:ident, $kind:literal, ($($sig:tt)*), $param:ident: $ty:ident) => {
+        $(#[doc = $doc])*
+        #[pyclass(extends = Estimator, frozen, module = "probe._probe")]
+        pub struct $class;
 
-#[pymethods]
-impl Floor {
-    #[new]
-    #[pyo3(signature = (width, *, name = None))]
-    fn new(width: f64, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
-        let raw = RawEstimator {
-            kind: "floor".into(),
-            width: Some(width),
-            ..Default::default()
-        };
-        Ok(PyClassInitializer::from(Estimator::make("Floor", raw, name)?).add_subclass(Floor))
-    }
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = ($($sig)*))]
+            fn new($param: $ty, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
+                let raw = RawEstimator {
+                    kind: $kind.into(),
+                    $param: Some($param),
+                    ..Default::default()
+                };
+                let base = Estimator::make(stringify!($class), raw, name)?;
+                Ok(PyClassInitializer::from(base).add_subclass($class))
+            }
+        }
+    };
 }
 
-/// Chelombiev et al.'s `bins` equal-mass bins per layer (edges at ranks of the layer's sorted
-/// distinct finite values).
-#[pyclass(extends = Estimator, frozen, module = "probe._probe")]
-pub struct Adaptive;
+one_param_estimator!(
+    /// Saxe et al.'s unbounded bins `floor(x / width)`; NaN, +inf and −inf each a bin of their own.
+    Floor, "floor", (width, *, name = None), width: f64
+);
 
-#[pymethods]
-impl Adaptive {
-    #[new]
-    #[pyo3(signature = (bins = 30, *, name = None))]
-    fn new(bins: usize, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
-        let raw = RawEstimator {
-            kind: "adaptive".into(),
-            bins: Some(bins),
-            ..Default::default()
-        };
-        Ok(
-            PyClassInitializer::from(Estimator::make("Adaptive", raw, name)?)
-                .add_subclass(Adaptive),
-        )
-    }
-}
+one_param_estimator!(
+    /// Chelombiev et al.'s `bins` equal-mass bins per layer (edges at ranks of the layer's sorted
+    /// distinct finite values).
+    Adaptive, "adaptive", (bins = 30, *, name = None), bins: usize
+);
 
-/// Kolchinsky & Tracey's KDE bounds for `T + N(0, σ²I)` (Saxe et al.): `i_xt`, `i_ty` are the
-/// upper bounds, `i_xt_lower`, `i_ty_lower` the lower ones. `sigma2` in squared activation units.
-#[pyclass(extends = Estimator, frozen, module = "probe._probe")]
-pub struct Kde;
+one_param_estimator!(
+    /// Kolchinsky & Tracey's KDE bounds for `T + N(0, σ²I)` (Saxe et al.): `i_xt`, `i_ty` are the
+    /// upper bounds, `i_xt_lower`, `i_ty_lower` the lower ones. `sigma2` in squared activation units.
+    Kde, "kde", (sigma2, *, name = None), sigma2: f64
+);
 
-#[pymethods]
-impl Kde {
-    #[new]
-    #[pyo3(signature = (sigma2, *, name = None))]
-    fn new(sigma2: f64, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
-        let raw = RawEstimator {
-            kind: "kde".into(),
-            sigma2: Some(sigma2),
-            ..Default::default()
-        };
-        Ok(PyClassInitializer::from(Estimator::make("Kde", raw, name)?).add_subclass(Kde))
-    }
-}
-
-/// KSG k-nearest-neighbour estimates (max-norm) of `I(X;T)` from the inputs, and Ross's mixed
-/// form for the discrete labels. Needs `inputs`.
-#[pyclass(extends = Estimator, frozen, module = "probe._probe")]
-pub struct Knn;
-
-#[pymethods]
-impl Knn {
-    #[new]
-    #[pyo3(signature = (k = 3, *, name = None))]
-    fn new(k: usize, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
-        let raw = RawEstimator {
-            kind: "knn".into(),
-            k: Some(k),
-            ..Default::default()
-        };
-        Ok(PyClassInitializer::from(Estimator::make("Knn", raw, name)?).add_subclass(Knn))
-    }
-}
+one_param_estimator!(
+    /// KSG k-nearest-neighbour estimates (max-norm) of `I(X;T)` from the inputs, and Ross's mixed
+    /// form for the discrete labels. Needs `inputs`.
+    Knn, "knn", (k = 3, *, name = None), k: usize
+);
 
 /// `obj` as an estimator: an `Estimator` object, or a kind's name (`"binned"`, `"adaptive"`,
 /// `"knn"` with their defaults; `"floor"` and `"kde"` need a parameter and say so).

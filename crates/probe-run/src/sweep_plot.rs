@@ -70,28 +70,34 @@ pub fn plot_sweep(csv: &Path, out: &Path) -> Result<()> {
             .collect(),
         err: None,
     };
-    plot_lines(
-        &[series("test error", 1, false)],
-        &LineOptions {
-            title: "VIB: test error against β".into(),
+    let figures = [
+        (
+            "sweep_error",
+            "VIB: test error against β",
+            "test error (%)",
+            vec![series("test error", 1, false)],
+        ),
+        (
+            "sweep_bounds",
+            "VIB: information bounds against β",
+            "log10 bits",
+            vec![
+                series("I(Z;X) upper bound", 2, true),
+                series("I(Z;Y) lower bound", 3, true),
+            ],
+        ),
+    ];
+    for (stem, title, y_label, lines) in figures {
+        let opts = LineOptions {
+            title: title.into(),
             x_label: "log10 β".into(),
-            y_label: "test error (%)".into(),
-        },
-        &out.join("sweep_error.png"),
-        &out.join("sweep_error.svg"),
-    )?;
-    plot_lines(
-        &[
-            series("I(Z;X) upper bound", 2, true),
-            series("I(Z;Y) lower bound", 3, true),
-        ],
-        &LineOptions {
-            title: "VIB: information bounds against β".into(),
-            x_label: "log10 β".into(),
-            y_label: "log10 bits".into(),
-        },
-        &out.join("sweep_bounds.png"),
-        &out.join("sweep_bounds.svg"),
-    )?;
+            y_label: y_label.into(),
+        };
+        let (png, svg) = (
+            out.join(format!("{stem}.png")),
+            out.join(format!("{stem}.svg")),
+        );
+        plot_lines(&lines, &opts, &png, &svg)?;
+    }
     Ok(())
 }

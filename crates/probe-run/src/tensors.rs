@@ -294,10 +294,7 @@ pub fn load_inputs(path: &Path, key: Option<&str>, n: usize) -> Result<InputIds>
             view.dtype()
         );
     };
-    if keys.is_empty() {
-        bail!("{what} has shape {shape:?}: no values");
-    }
-    Ok(InputIds::group(&keys, values, n))
+    InputIds::group(&keys, values, n, &format!("{what} has shape {shape:?}"))
 }
 
 impl InputIds {
@@ -320,15 +317,16 @@ impl InputIds {
                 x.dtype()
             );
         };
-        if keys.is_empty() {
-            bail!("the inputs have shape {dims:?}: no values");
-        }
-        Ok(InputIds::group(&keys, values, n))
+        InputIds::group(&keys, values, n, &format!("the inputs have shape {dims:?}"))
     }
 
     /// Symbols of the `n` rows of `keys` (one key per element, row-major, `keys.len()` a
-    /// multiple of `n > 0`), dense in first-appearance order; `values` are kept for knn.
-    fn group(keys: &[u64], values: Vec<f32>, n: usize) -> InputIds {
+    /// multiple of `n > 0`), dense in first-appearance order; `values` are kept for knn. No keys
+    /// is an error: `"{shape}: no values"`, with `shape` saying what has which shape.
+    fn group(keys: &[u64], values: Vec<f32>, n: usize, shape: &str) -> Result<InputIds> {
+        if keys.is_empty() {
+            bail!("{shape}: no values");
+        }
         let d = keys.len() / n;
         let mut seen: HashMap<&[u64], u32> = HashMap::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
@@ -336,12 +334,12 @@ impl InputIds {
             let next = seen.len() as u32;
             ids.push(*seen.entry(&keys[row * d..(row + 1) * d]).or_insert(next));
         }
-        InputIds {
+        Ok(InputIds {
             distinct: seen.len(),
             ids,
             values,
             d,
-        }
+        })
     }
 }
 

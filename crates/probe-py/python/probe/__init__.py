@@ -246,6 +246,11 @@ def mutual_information(t, labels, inputs=None, estimator=None) -> MutualInformat
     return MutualInformation(*_probe.mutual_information(arr, y, x, estimator, bf16))
 
 
+def _table(file: str, doc: str) -> property:
+    """A read-only property of a ``Run``: its table ``file`` (``None`` when the run has none)."""
+    return property(lambda self: self.tables.get(file), doc=doc)
+
+
 class Run:
     """A finished (or stopped) ``probe.train`` run.
 
@@ -262,25 +267,13 @@ class Run:
         self.stopped_after: Optional[int] = d["stopped_after"]
         self.tables: dict = {k: _frame(v) for k, v in d["tables"].items()}
 
-    @property
-    def metrics(self):
-        """``metrics.csv``: losses (nats) and accuracies per epoch."""
-        return self.tables.get("metrics.csv")
-
-    @property
-    def infoplane(self):
-        """``infoplane.csv``: I(X;T), I(T;Y) in bits per measured epoch, layer and estimator."""
-        return self.tables.get("infoplane.csv")
-
-    @property
-    def flow(self):
-        """``flow.csv`` (``None`` without ``[measure] flow``)."""
-        return self.tables.get("flow.csv")
-
-    @property
-    def stats(self):
-        """``stats.csv`` (``None`` without ``[measure] stats``)."""
-        return self.tables.get("stats.csv")
+    metrics = _table("metrics.csv", "``metrics.csv``: losses (nats) and accuracies per epoch.")
+    infoplane = _table(
+        "infoplane.csv",
+        "``infoplane.csv``: I(X;T), I(T;Y) in bits per measured epoch, layer and estimator.",
+    )
+    flow = _table("flow.csv", "``flow.csv`` (``None`` without ``[measure] flow``).")
+    stats = _table("stats.csv", "``stats.csv`` (``None`` without ``[measure] stats``).")
 
     def __repr__(self) -> str:
         return f"<probe.Run {self.out!r}: epoch {self.epoch}, tables {sorted(self.tables)}>"

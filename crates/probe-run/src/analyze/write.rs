@@ -37,28 +37,44 @@ pub struct AnalysisSource {
     pub title: String,
 }
 
+impl Analysis {
+    /// The tables of the analysis with `epoch` in their `epoch` column, in the order of their
+    /// files: the rows (the columns of `infoplane.csv`), then the flows and the statistics
+    /// (those of `flow.csv` and `stats.csv`; `None` when the analysis did not run them).
+    pub fn tables(&self, epoch: Option<usize>) -> Result<[Option<CsvTable>; 3]> {
+        let rows = table(&INFOPLANE_HEADER, &self.rows, |e| estimate_row(epoch, e))?;
+        let flow = (self.extras.flow)
+            .then(|| table(&FLOW_HEADER, &self.flows, |f| flow_row(epoch, f)))
+            .transpose()?;
+        let stats = (self.extras.stats)
+            .then(|| table(&STATS_HEADER, &self.stats, |s| stats_row(epoch, s)))
+            .transpose()?;
+        Ok([Some(rows), flow, stats])
+    }
+}
+
+/// A table of `header`'s columns with `row` of each of `items`.
+fn table<T, const N: usize>(
+    header: &[&str],
+    items: &[T],
+    row: impl Fn(&T) -> [String; N],
+) -> Result<CsvTable> {
+    let mut t = CsvTable::new(header);
+    for item in items {
+        t.push(row(item))?;
+    }
+    Ok(t)
+}
+
 /// Writes `analysis`'s files into `dir`, which must exist (see [`super::prepare_out_dir`]).
 pub fn write_analysis(dir: &Path, analysis: &Analysis, source: &AnalysisSource) -> Result<()> {
     let a = analysis;
     let epoch = source.epoch;
-    let mut csv = CsvTable::new(&INFOPLANE_HEADER);
-    for e in &a.rows {
-        csv.push(estimate_row(epoch, e))?;
-    }
-    csv.write_atomic(&dir.join("analysis.csv"))?;
-    if a.extras.flow {
-        let mut csv = CsvTable::new(&FLOW_HEADER);
-        for f in &a.flows {
-            csv.push(flow_row(epoch, f))?;
+    let files = ["analysis.csv", "analysis-flow.csv", "analysis-stats.csv"];
+    for (table, file) in a.tables(epoch)?.iter().zip(files) {
+        if let Some(t) = table {
+            t.write_atomic(&dir.join(file))?;
         }
-        csv.write_atomic(&dir.join("analysis-flow.csv"))?;
-    }
-    if a.extras.stats {
-        let mut csv = CsvTable::new(&STATS_HEADER);
-        for s in &a.stats {
-            csv.push(stats_row(epoch, s))?;
-        }
-        csv.write_atomic(&dir.join("analysis-stats.csv"))?;
     }
 
     let mut text = serde_json::to_string_pretty(&analysis_json(a, source))?;
