@@ -78,15 +78,7 @@ pub(crate) fn binned_counts(
     y: &[u32],
 ) -> Result<BinnedCounts> {
     check_dims(n, d)?;
-    for (what, ids) in [("x_ids", x_ids), ("y", y)] {
-        if ids.len() != n {
-            return Err(Error::LengthMismatch {
-                what,
-                expected: n,
-                got: ids.len(),
-            });
-        }
-    }
+    crate::binned::check_ids(n, x_ids, y)?;
     order_after_producers(t)?;
     let plan = BinPlan::new(&resolve(t, binning)?);
     with_values(t, n * d, |dev, act| {
