@@ -66,6 +66,13 @@ struct Recorder {
     fail_measure: Option<usize>,
 }
 
+impl Recorder {
+    /// Appends `event` to the log.
+    fn record(&self, event: String) {
+        self.log.lock().unwrap().events.push(event);
+    }
+}
+
 impl Observer for Recorder {
     fn on_batch(&mut self, epoch: usize, _batches: usize) {
         let mut l = self.log.lock().unwrap();
@@ -115,19 +122,11 @@ impl Observer for Recorder {
         }
     }
     fn on_checkpoint(&mut self, epoch: usize) -> Result<()> {
-        self.log
-            .lock()
-            .unwrap()
-            .events
-            .push(format!("checkpoint {epoch}"));
+        self.record(format!("checkpoint {epoch}"));
         Ok(())
     }
     fn on_stop(&mut self, stop: Stop) -> Result<()> {
-        self.log
-            .lock()
-            .unwrap()
-            .events
-            .push(format!("stop {stop:?}"));
+        self.record(format!("stop {stop:?}"));
         Ok(())
     }
 }
