@@ -66,13 +66,6 @@ struct Recorder {
     fail_measure: Option<usize>,
 }
 
-impl Recorder {
-    /// Appends `event` to the log.
-    fn record(&self, event: String) {
-        self.log.lock().unwrap().events.push(event);
-    }
-}
-
 impl Observer for Recorder {
     fn on_batch(&mut self, epoch: usize, _batches: usize) {
         let mut l = self.log.lock().unwrap();
@@ -122,11 +115,19 @@ impl Observer for Recorder {
         }
     }
     fn on_checkpoint(&mut self, epoch: usize) -> Result<()> {
-        self.record(format!("checkpoint {epoch}"));
+        self.log
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("checkpoint {epoch}"));
         Ok(())
     }
     fn on_stop(&mut self, stop: Stop) -> Result<()> {
-        self.record(format!("stop {stop:?}"));
+        self.log
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("stop {stop:?}"));
         Ok(())
     }
 }
