@@ -6,59 +6,27 @@
 //! the limit) the documented remedy — `probe train --resume DIR` — must end with the run
 //! directory byte-identical to the run's that never hit the limit.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::{ok, probe, root, s, tmp_dir};
+use common::{
+    assert_mentions, assert_same_dirs, deep_tishby, dir_files, ok, probe, quiet_train_args, root,
+    s, tmp_dir, train_quietly,
+};
 
 /// The 12-bit MLP for 40 epochs, measured every epoch (the CSVs grow by about 2 KB per epoch),
 /// checkpointed every 10th. Its files: checkpoint 8.5 KB, CSVs up to 29 KB, figures 100-175 KB.
-const CONFIG: &str = r#"name = "disk"
-seed = 5
-device = "cpu"
-[data]
-dataset = "tishby12"
-split = "ordered"
-[model]
-widths = [12, 10, 7, 5, 4, 3, 2]
-activation = "tanh"
-init = "truncated_normal"
-[train]
-optimizer = "adam"
-lr = 0.01
-batch_size = 512
-epochs = 40
-checkpoint_every = 10
-[measure]
-schedule = "every"
+fn disk_config() -> String {
+    deep_tishby(
+        "disk",
+        "epochs = 40\ncheckpoint_every = 10",
+        r#"schedule = "every"
 on = "all"
 [[measure.estimators]]
 kind = "binned"
-"#;
-
-/// Every file of `dir`: name → bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
-fn assert_same_dirs(want: &Path, got: &Path) {
-    let (a, b) = (files(want), files(got));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name} differs from the run without a limit"
-        );
-    }
+"#,
+    )
 }
 
 /// `probe train --config CONFIG --out OUT -q` with files limited to `blocks` × 512 bytes.
@@ -68,13 +36,8 @@ fn train_limited(config: &Path, out: &Path, blocks: usize) -> Output {
             "-c",
             &format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""),
             env!("CARGO_BIN_EXE_probe"),
-            "train",
-            "--config",
-            s(config),
-            "--out",
-            s(out),
-            "-q",
         ])
+        .args(quiet_train_args(config, out))
         .current_dir(root())
         .output()
         .expect("run probe under sh")
@@ -86,15 +49,13 @@ fn assert_failed_cleanly(o: &Output, dir: &Path, file: &str) -> String {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let path = dir.join(file).display().to_string();
-    for part in [path.as_str(), "File too large"] {
-        assert!(err.contains(part), "missing {part:?} in: {err}");
-    }
+    assert_mentions(&err, &[&path, "File too large"]);
     assert_eq!(
         err.matches("File too large").count(),
         1,
         "cause said twice: {err}"
     );
-    for (name, bytes) in files(dir) {
+    for (name, bytes) in dir_files(dir) {
         assert!(!name.contains(".tmp."), "temporary file left: {name}");
         if name.ends_with(".csv") {
             assert!(bytes.ends_with(b"\n"), "{name} ends inside a line");
@@ -107,16 +68,9 @@ fn assert_failed_cleanly(o: &Output, dir: &Path, file: &str) -> String {
 fn setup(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let tmp = tmp_dir(tag);
     let config = tmp.join("disk.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, disk_config()).unwrap();
     let full = tmp.join("full");
-    ok(&probe(&[
-        "train",
-        "--config",
-        s(&config),
-        "--out",
-        s(&full),
-        "-q",
-    ]));
+    train_quietly(&config, &full);
     (tmp, config, full)
 }
 
@@ -126,13 +80,14 @@ fn a_full_disk_during_the_run_is_named_and_resume_after_freeing_space_ends_as_th
     let (tmp, config, full) = setup("cli-disk-run");
     let cut = tmp.join("cut");
     let err = assert_failed_cleanly(&train_limited(&config, &cut, 48), &cut, "stats.csv");
-    for part in [
-        "run stopped at epoch",
-        "the last good checkpoint (epoch 30)",
-        &format!("probe train --resume {}", cut.display()),
-    ] {
-        assert!(err.contains(part), "missing {part:?} in: {err}");
-    }
+    assert_mentions(
+        &err,
+        &[
+            "run stopped at epoch",
+            "the last good checkpoint (epoch 30)",
+            &format!("probe train --resume {}", cut.display()),
+        ],
+    );
     // Space freed: resume continues from the checkpoint (verifying its checksums) to the end.
     ok(&probe(&["train", "--resume", s(&cut), "-q"]));
     assert_same_dirs(&full, &cut);

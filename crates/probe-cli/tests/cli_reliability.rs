@@ -5,11 +5,11 @@
 //! `reliability*.rs`.)
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{ok, probe, root, s, tmp_dir};
+use common::{assert_same_files, ok, probe, root, s, tmp_dir};
 
 /// Starts `probe train` on the 8000-epoch tishby_tanh config into `out`, quietly.
 fn start(out: &Path) -> Child {
@@ -49,6 +49,17 @@ fn signal(child: &Child, sig: &str) {
     assert!(st.success());
 }
 
+/// Starts the run into `out`, sends it each of `signals` (flags of `kill`, e.g. `-TERM`) once it
+/// has finished some epochs, and waits for it to exit.
+fn signalled(out: &Path, signals: &[&str]) -> Output {
+    let child = start(out);
+    wait_for_epochs(out);
+    for sig in signals {
+        signal(&child, sig);
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// The `epoch` of the checkpoint in `dir`, from its header.
 fn checkpoint_epoch(dir: &Path) -> usize {
     let bytes = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
@@ -68,10 +79,7 @@ fn temporary_files(dir: &Path) -> Vec<String> {
 fn sigterm_stops_with_a_checkpoint_and_resume_continues_exactly() {
     let tmp = tmp_dir("cli-rel-term");
     let cut = tmp.join("cut");
-    let child = start(&cut);
-    wait_for_epochs(&cut);
-    signal(&child, "-TERM");
-    let o = child.wait_with_output().unwrap();
+    let o = signalled(&cut, &["-TERM"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(143), "{err}");
     // The signal arrives where it arrives: inside an epoch (stopped after its batch) or during a
@@ -112,18 +120,17 @@ fn sigterm_stops_with_a_checkpoint_and_resume_continues_exactly() {
         &stop,
         "-q",
     ]));
-    for f in [
-        "metrics.csv",
-        "infoplane.csv",
-        "flow.csv",
-        "stats.csv",
-        "checkpoint.safetensors",
-    ] {
-        assert!(
-            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f} differs after SIGTERM and --resume"
-        );
-    }
+    assert_same_files(
+        &full,
+        &cut,
+        &[
+            "metrics.csv",
+            "infoplane.csv",
+            "flow.csv",
+            "stats.csv",
+            "checkpoint.safetensors",
+        ],
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
@@ -131,11 +138,7 @@ fn sigterm_stops_with_a_checkpoint_and_resume_continues_exactly() {
 fn a_second_sigint_exits_at_once_and_leaves_finished_files_whole() {
     let tmp = tmp_dir("cli-rel-int");
     let out = tmp.join("run");
-    let child = start(&out);
-    wait_for_epochs(&out);
-    signal(&child, "-INT");
-    signal(&child, "-INT");
-    let o = child.wait_with_output().unwrap();
+    let o = signalled(&out, &["-INT", "-INT"]);
     assert_eq!(
         o.status.code(),
         Some(130),

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 mod common;
-use common::{ok, probe, resume_config, run_error, tmp_dir, RESUME_RESULTS};
+use common::{assert_same_files, ok, probe, resume_config, run_error, tmp_dir, RESUME_RESULTS};
 
 /// A 12-bit run: 8 epochs, measured every 3rd, checkpoints every 4th, gradients on.
 fn config(dir: &Path) -> String {
@@ -46,12 +46,7 @@ fn stop_after_and_resume_through_the_binary() {
     assert!(cut.join("checkpoint.safetensors").is_file());
     assert!(!cut.join("model.safetensors").exists());
     ok(&probe(&["train", "--resume", cut_s, "-q"]));
-    for f in RESUME_RESULTS {
-        assert!(
-            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f} differs after --resume"
-        );
-    }
+    assert_same_files(&full, &cut, &RESUME_RESULTS);
     assert!(
         cut.join("checkpoint.safetensors").is_file(),
         "kept to extend the run"

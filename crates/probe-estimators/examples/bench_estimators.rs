@@ -20,16 +20,13 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use probe_estimators::{binned_mi, kde_mi, ksg_mi, layer_stats, Binning};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+mod common;
+use common::{gaussian, tanh_layer};
 
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Writes a C-order `.npy` file (format 1.0) of little-endian values.
 fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) -> Res<()> {
@@ -112,10 +109,7 @@ fn main() -> Res<()> {
     eprintln!("probe: N = {n}, d = {d}, {threads} CPU threads");
 
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
-    let acts: Vec<f32> = (0..n * d)
-        .map(|e| (0.02 * gaussian(&mut rng) + 0.02 * y[e / d] as f64).tanh() as f32)
-        .collect();
+    let (y, acts) = tanh_layer(&mut rng, n, d);
     write_npy(&dir.join("layer.npy"), "<f4", &[n, d], &f32_bytes(&acts))?;
     let y64: Vec<u8> = y.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect();
     write_npy(&dir.join("labels.npy"), "<i8", &[n], &y64)?;

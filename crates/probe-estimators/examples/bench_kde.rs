@@ -24,13 +24,10 @@ use probe_estimators::{kde_mi, kde_mi_chunked};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+mod common;
+use common::gaussian;
 
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// `n × d` tanh-like activations with `classes` labels (seeded).
 fn layer(n: usize, d: usize, classes: u32, seed: u64) -> Res<(Tensor, Vec<u32>)> {

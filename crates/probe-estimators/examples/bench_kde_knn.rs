@@ -31,14 +31,11 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use probe_estimators::{kde_mi, ksg_mi};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
+mod common;
+use common::{gaussian, tanh_layer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
@@ -53,10 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("machine: {threads} CPU threads");
 
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
-    let acts: Vec<f32> = (0..n * d)
-        .map(|e| (0.02 * gaussian(&mut rng) + 0.02 * y[e / d] as f64).tanh() as f32)
-        .collect();
+    let (y, acts) = tanh_layer(&mut rng, n, d);
     let cpu = Tensor::from_vec(acts, (n, d), &Device::Cpu)?;
     let sigma2 = 0.1;
 

@@ -311,26 +311,17 @@ fn trained_layers(dev: &Device) -> (Tensor, Tensor) {
         param(8, 2),
         param(1, 2),
     ];
+    // `h · W + b` with the weights `w` and bias `b`.
+    let dense = |h: &Tensor, w: &Var, b: &Var| {
+        h.matmul(w.as_tensor())
+            .unwrap()
+            .broadcast_add(b.as_tensor())
+            .unwrap()
+    };
     let forward = |p: &[Var]| {
-        let h1 = x
-            .matmul(p[0].as_tensor())
-            .unwrap()
-            .broadcast_add(p[1].as_tensor())
-            .unwrap()
-            .tanh()
-            .unwrap();
-        let h2 = h1
-            .matmul(p[2].as_tensor())
-            .unwrap()
-            .broadcast_add(p[3].as_tensor())
-            .unwrap()
-            .tanh()
-            .unwrap();
-        let logits = h2
-            .matmul(p[4].as_tensor())
-            .unwrap()
-            .broadcast_add(p[5].as_tensor())
-            .unwrap();
+        let h1 = dense(&x, &p[0], &p[1]).tanh().unwrap();
+        let h2 = dense(&h1, &p[2], &p[3]).tanh().unwrap();
+        let logits = dense(&h2, &p[4], &p[5]);
         let lse = logits.exp().unwrap().sum_keepdim(1).unwrap().log().unwrap();
         let logp = logits.broadcast_sub(&lse).unwrap();
         let loss = (logp * &onehot)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 #[macro_use]
 mod common;
 use common::{
-    assert_tables_match_files, deep_tishby, lines, resume_opts, tmp_dir, toml_opts, train,
+    assert_tables_match_files, deep_tishby, lines, stop_and_resume, tmp_dir, toml_opts, train,
 };
 
 fn config(repeats: usize, extra_train: &str) -> String {
@@ -117,22 +117,18 @@ fn replicas_equal_singles(tag: &str, extra_train: &str) {
     }
 
     // Stopped after epoch 5 and resumed: the same files.
-    let cut = tmp.join("cut");
-    let mut opts = toml_opts(&cfg3, &cut);
-    opts.stop_after = Some(5);
-    train(&opts);
-    train(&resume_opts(&cut));
-    for f in [
-        "metrics.csv",
-        "infoplane.csv",
-        "infoplane_mean.csv",
-        "gradients.csv",
-        "model-seed6.safetensors",
-    ] {
-        assert!(
-            std::fs::read(ens.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f} differs after resume"
-        );
-    }
+    stop_and_resume(
+        &cfg3,
+        &tmp.join("cut"),
+        5,
+        &ens,
+        &[
+            "metrics.csv",
+            "infoplane.csv",
+            "infoplane_mean.csv",
+            "gradients.csv",
+            "model-seed6.safetensors",
+        ],
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 mod common;
 mod reference;
-use common::{assert_tables_match_files, read_csv, tmp_dir, toml_opts, train};
+use common::{assert_tables_match_files, read_csv, tmp_dir, toml_opts, train, TINY_LSTM, TINY_VIT};
 use reference::{check_run, Bins};
 
 fn col(header: &[String], name: &str) -> usize {
@@ -121,12 +121,7 @@ dropout = 0.1"#,
 fn transformer_trains_and_measures_its_hook_points() {
     let cfg = config(
         "vit_tiny",
-        r#"kind = "transformer"
-patch = 7
-d_model = 8
-heads = 2
-layers = 1
-d_mlp = 16"#,
+        TINY_VIT,
         r#"hooks = ["hook_embed", "blocks.0.hook_resid_*", "blocks.0.attn.hook_z", "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post", "head.hook_post"]
 [measure.represent]
 "hook_embed" = "token_mean"
@@ -158,9 +153,7 @@ d_mlp = 16"#,
 fn rnn_trains_and_measures_its_hook_points() {
     let cfg = config(
         "lstm_tiny",
-        r#"kind = "rnn"
-cell = "lstm"
-hidden = 8"#,
+        TINY_LSTM,
         r#"hooks = ["rnn.0.steps.3.hook_h", "rnn.0.steps.27.hook_c", "rnn.0.hook_h_n", "rnn.0.hook_c_n", "head.hook_pre"]"#,
     );
     run_and_check(

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 mod common;
-use common::{small_tishby, tmp_dir, toml_opts, train};
+use common::{small_tishby, tmp_dir, toml_opts, train, train_stopped};
 
 /// Bytes this process has passed to `write` so far.
 fn wchar() -> u64 {
@@ -45,9 +45,7 @@ fn bytes_written_are_at_most_three_times_the_results_plus_the_checkpoints() {
 
     // The size of one checkpoint: that of a run stopped after its first epoch.
     let one = tmp.join("one");
-    let mut opts = toml_opts(&cfg, &one);
-    opts.stop_after = Some(1);
-    train(&opts);
+    train_stopped(&cfg, &one, 1);
     let checkpoint = std::fs::metadata(one.join("checkpoint.safetensors"))
         .unwrap()
         .len();

@@ -15,7 +15,8 @@ use probe_train::checkpoint::Checkpoint;
 
 mod common;
 use common::{
-    dir_files, resume_config, resume_opts, tmp_dir, toml_opts, train, train_err, RESUME_RESULTS,
+    assert_mentions, assert_same_files, dir_files, refused_resume, resume_config, resume_opts,
+    tmp_dir, toml_opts, train, train_err, train_stopped, RESUME_RESULTS,
 };
 
 /// An 8-epoch 12-bit run, measured every 3rd epoch, checkpoints every 4th.
@@ -27,31 +28,18 @@ fn checkpoint(dir: &Path) -> Checkpoint {
     Checkpoint::read(&dir.join("checkpoint.safetensors"), &Device::Cpu).unwrap()
 }
 
-/// A run of `text` stopped after epoch `n` in `dir`.
-fn stopped(text: &str, dir: &Path, n: usize) {
-    let mut opts = toml_opts(text, dir);
-    opts.stop_after = Some(n);
-    assert_eq!(train(&opts).stopped_after, Some(n));
-}
-
 /// Trains the 8-epoch run uninterrupted into `full` and asserts that `resumed` holds the same
 /// results, byte for byte.
 fn assert_ends_as_the_uninterrupted_run(resumed: &Path, full: &Path) {
     train(&toml_opts(&config(8), full));
-    for f in RESUME_RESULTS {
-        let (a, b) = (std::fs::read(full.join(f)), std::fs::read(resumed.join(f)));
-        assert!(
-            a.unwrap() == b.unwrap(),
-            "{f} differs from the uninterrupted run"
-        );
-    }
+    assert_same_files(full, resumed, &RESUME_RESULTS);
 }
 
 #[test]
 fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
     let tmp = tmp_dir("rel-edited");
     let cut = tmp.join("cut");
-    stopped(&config(8), &cut, 4);
+    train_stopped(&config(8), &cut, 4);
     let file = cut.join("config.toml");
     let original = std::fs::read_to_string(&file).unwrap();
     let edited = original
@@ -59,20 +47,19 @@ fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
         .replace("lr = 0.01", "lr = 0.02");
     assert_ne!(edited, original, "the edit must change the file");
     std::fs::write(&file, &edited).unwrap();
-    let before = dir_files(&cut);
-    let err = train_err(&resume_opts(&cut));
+    let err = refused_resume(&cut);
     let msg = err.chain();
-    for part in [
-        "config.toml was edited",
-        "`model.activation`: \"tanh\" in the checkpoint, \"relu\" in config.toml",
-        "`train.lr`: 0.01 in the checkpoint, 0.02 in config.toml",
-        "--epochs N",
-        "--lr X",
-    ] {
-        assert!(msg.contains(part), "missing {part:?} in: {msg}");
-    }
+    assert_mentions(
+        &msg,
+        &[
+            "config.toml was edited",
+            "`model.activation`: \"tanh\" in the checkpoint, \"relu\" in config.toml",
+            "`train.lr`: 0.01 in the checkpoint, 0.02 in config.toml",
+            "--epochs N",
+            "--lr X",
+        ],
+    );
     assert!(err.is_invalid_input(), "{msg}");
-    assert_eq!(dir_files(&cut), before, "a refused resume changes nothing");
 
     // Restored, it resumes and ends as the uninterrupted run.
     std::fs::write(&file, &original).unwrap();
@@ -87,13 +74,11 @@ fn more_epochs_extend_a_finished_run_as_if_it_had_been_that_long() {
     let short = tmp.join("short");
     train(&toml_opts(&config(4), &short));
     // Without --epochs a finished run has nothing to resume, and says how to extend it.
-    let before = dir_files(&short);
-    let msg = train_err(&resume_opts(&short)).chain();
+    let msg = refused_resume(&short).chain();
     assert!(
         msg.contains("already finished all 4 epochs") && msg.contains("--epochs N (N > 4)"),
         "{msg}"
     );
-    assert_eq!(dir_files(&short), before);
 
     let mut opts = resume_opts(&short);
     opts.epochs = Some(8);
@@ -179,7 +164,7 @@ fn data_range(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
 fn a_corrupted_checkpoint_is_refused_naming_the_file_and_the_tensor() {
     let tmp = tmp_dir("rel-corrupt");
     let cut = tmp.join("cut");
-    stopped(&config(8), &cut, 4);
+    train_stopped(&config(8), &cut, 4);
     let p = cut.join("checkpoint.safetensors");
     let good = std::fs::read(&p).unwrap();
     let name = "model.layers.0.weight";
@@ -189,12 +174,8 @@ fn a_corrupted_checkpoint_is_refused_naming_the_file_and_the_tensor() {
     let mut bad = good.clone();
     bad[r.start + 16..r.start + 80].fill(0x3f);
     std::fs::write(&p, &bad).unwrap();
-    let before = dir_files(&cut);
-    let msg = train_err(&resume_opts(&cut)).chain();
-    for part in [p.to_str().unwrap(), name, "corrupted"] {
-        assert!(msg.contains(part), "missing {part:?} in: {msg}");
-    }
-    assert_eq!(dir_files(&cut), before);
+    let msg = refused_resume(&cut).chain();
+    assert_mentions(&msg, &[p.to_str().unwrap(), name, "corrupted"]);
     // One flipped bit of the metadata (the epoch) is caught by the header's checksum.
     let text = String::from_utf8_lossy(&good).into_owned();
     let at = text.find("\"epoch\":\"4\"").unwrap() + 9;
@@ -212,8 +193,8 @@ fn checkpoints_of_the_same_state_are_the_same_bytes() {
     // and per map; probe's writer sorts it. Two runs stopped at the same epoch: same bytes.
     let tmp = tmp_dir("rel-stable");
     let (a, b) = (tmp.join("a"), tmp.join("b"));
-    stopped(&config(8), &a, 4);
-    stopped(&config(8), &b, 4);
+    train_stopped(&config(8), &a, 4);
+    train_stopped(&config(8), &b, 4);
     let (x, y) = (
         std::fs::read(a.join("checkpoint.safetensors")).unwrap(),
         std::fs::read(b.join("checkpoint.safetensors")).unwrap(),

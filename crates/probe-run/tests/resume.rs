@@ -12,8 +12,8 @@ use probe_train::checkpoint::Checkpoint;
 #[macro_use]
 mod common;
 use common::{
-    assert_tables_match_files, crash_after, resume_config, resume_opts, tmp_dir, toml_opts, train,
-    train_err, RESUME_RESULTS,
+    assert_same_files, assert_tables_match_files, crash_after, resume_config, resume_opts, tmp_dir,
+    toml_opts, train, train_err, train_stopped, RESUME_RESULTS,
 };
 
 /// A 12-bit run short enough for a debug build: 12 epochs, measured every 3rd, checkpoints every
@@ -23,21 +23,6 @@ fn config(extra_train: &str) -> String {
         &format!("epochs = 12\ncheckpoint_every = 4\n{extra_train}"),
         "[[measure.estimators]]\nkind = \"adaptive\"\nbins = 12\n",
     )
-}
-
-fn assert_same_results(a: &Path, b: &Path) {
-    for f in RESUME_RESULTS {
-        let (x, y) = (
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-        );
-        assert!(
-            x == y,
-            "{f} differs between {} and {}",
-            a.display(),
-            b.display()
-        );
-    }
 }
 
 fn checkpoint_epoch(dir: &Path) -> String {
@@ -69,15 +54,12 @@ fn resume_round_trip(tag: &str, extra_train: &str) {
 
     // Stopped cleanly after epoch 6, then resumed.
     let cut = tmp.join("cut");
-    let mut opts = toml_opts(&cfg, &cut);
-    opts.stop_after = Some(6);
-    let stopped = train(&opts);
-    assert_eq!((stopped.epoch, stopped.stopped_after), (6, Some(6)));
+    train_stopped(&cfg, &cut, 6);
     assert_eq!(checkpoint_epoch(&cut), "6");
     assert!(!cut.join("model.safetensors").exists());
     let resumed = train(&resume_opts(&cut));
     assert_eq!((resumed.epoch, resumed.stopped_after), (12, None));
-    assert_same_results(&full, &cut);
+    assert_same_files(&full, &cut, &RESUME_RESULTS);
     // The resumed run returns the whole run's tables, not only the epochs it trained.
     assert_tables_match_files(&resumed);
     assert_eq!(
@@ -93,7 +75,7 @@ fn resume_round_trip(tag: &str, extra_train: &str) {
     assert_eq!(m.lines().count(), 8, "epochs 1-7 on disk before the crash");
     assert_eq!(checkpoint_epoch(&crash), "4");
     train(&resume_opts(&crash));
-    assert_same_results(&full, &crash);
+    assert_same_files(&full, &crash, &RESUME_RESULTS);
 
     // A finished run has nothing to resume, and resume refuses a directory without checkpoint.
     let err = train_err(&resume_opts(&full));

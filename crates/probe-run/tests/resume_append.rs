@@ -14,7 +14,7 @@ use probe_train::checkpoint::Checkpoint;
 mod common;
 use common::{
     assert_same_dirs, crash_after, deep_tishby, dir_files, resume_config, resume_opts, tmp_dir,
-    toml_opts, train, train_err,
+    toml_opts, train, train_err, train_stopped,
 };
 
 /// Appends a line cut in the middle (what a kill during a write can leave) to every CSV of `dir`.
@@ -77,9 +77,7 @@ fn checkpoint_keeps_marks_not_tables_and_resume_refuses_changed_tables() {
     let tmp = tmp_dir("append-marks");
     let cfg = &configs()[0].1;
     let out = tmp.join("run");
-    let mut opts = toml_opts(cfg, &out);
-    opts.stop_after = Some(4);
-    train(&opts);
+    train_stopped(cfg, &out, 4);
     let p = out.join("checkpoint.safetensors");
     let c = Checkpoint::read(&p, &Device::Cpu).unwrap();
     assert!(

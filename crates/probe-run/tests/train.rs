@@ -5,8 +5,8 @@
 
 mod common;
 use common::{
-    assert_mentions, assert_tables_match_files, config_file, file_opts, read_csv, tmp_dir,
-    toml_opts, train, train_err, INFOPLANE_HEADER,
+    assert_mentions, assert_same_files, assert_tables_match_files, config_file, file_opts,
+    read_csv, tmp_dir, toml_opts, train, train_err, INFOPLANE_HEADER,
 };
 
 /// H(Y) of the 12-bit labels (2118 of 4096 positive), in bits.
@@ -110,13 +110,11 @@ fn same_config_and_seed_are_bit_identical_on_cpu() {
         opts.device = Some("cpu".parse().unwrap());
         train(&opts);
     }
-    for f in ["metrics.csv", "infoplane.csv", "model.safetensors"] {
-        let (x, y) = (
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-        );
-        assert!(x == y, "{f} differs between two runs of the same seed");
-    }
+    assert_same_files(
+        &a,
+        &b,
+        &["metrics.csv", "infoplane.csv", "model.safetensors"],
+    );
     // A different seed must give different weights (the test above could otherwise pass trivially).
     let mut opts = file_opts(&cfg, &c);
     opts.epochs = Some(12);

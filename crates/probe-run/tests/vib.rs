@@ -5,41 +5,14 @@
 //! bit-identically (two random streams: shuffling and the reparameterisation noise).
 
 mod common;
-use common::{assert_tables_match_files, resume_opts, tmp_dir, toml_opts, train};
-
-const CONFIG: &str = r#"name = "vib_small"
-seed = 2
-device = "cpu"
-[data]
-dataset = "fashion-mnist-subset"
-[model]
-widths = [784, 32, 10]
-activation = "relu"
-[vib]
-k = 4
-beta = 0.01
-samples = 3
-lr_decay = 0.5
-lr_decay_every = 1
-[train]
-optimizer = "adam"
-lr = 0.001
-batch_size = 100
-epochs = 3
-checkpoint_every = 1
-[measure]
-schedule = "every"
-on = "test"
-hooks = ["encoder.*.hook_post", "z.hook_mu", "z.hook_sigma"]
-dump_activations = [3]
-estimators = [{ kind = "floor", width = 0.5 }]
-"#;
+use common::{assert_tables_match_files, small_vib, stop_and_resume, tmp_dir, toml_opts, train};
 
 #[test]
 fn vib_run_logs_bounds_per_epoch_and_resumes_bit_identically() {
+    let config = small_vib("dump_activations = [3]\n");
     let tmp = tmp_dir("vib");
     let full = tmp.join("full");
-    let outcome = train(&toml_opts(CONFIG, &full));
+    let outcome = train(&toml_opts(&config, &full));
     assert_tables_match_files(&outcome);
     assert!(outcome.tables.contains_key("vib.csv"));
     let text = std::fs::read_to_string(full.join("vib.csv")).unwrap();
@@ -94,21 +67,17 @@ fn vib_run_logs_bounds_per_epoch_and_resumes_bit_identically() {
     let plane = std::fs::read_to_string(full.join("infoplane.csv")).unwrap();
     assert!(plane.contains(",z.hook_mu,floor,") && plane.contains(",encoder.0.hook_post,floor,"));
 
-    let cut = tmp.join("cut");
-    let mut opts = toml_opts(CONFIG, &cut);
-    opts.stop_after = Some(1);
-    train(&opts);
-    train(&resume_opts(&cut));
-    for f in [
-        "vib.csv",
-        "metrics.csv",
-        "infoplane.csv",
-        "model.safetensors",
-    ] {
-        assert!(
-            std::fs::read(full.join(f)).unwrap() == std::fs::read(cut.join(f)).unwrap(),
-            "{f} differs after resume"
-        );
-    }
+    stop_and_resume(
+        &config,
+        &tmp.join("cut"),
+        1,
+        &full,
+        &[
+            "vib.csv",
+            "metrics.csv",
+            "infoplane.csv",
+            "model.safetensors",
+        ],
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }

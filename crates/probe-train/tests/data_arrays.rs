@@ -231,6 +231,14 @@ fn write_safetensors(path: &Path, tensors: &[(&str, T)]) {
     std::fs::write(path, serialize(map, None).unwrap()).unwrap();
 }
 
+/// Writes `tensors` to `path` and returns the error of loading it (default keys, NCHW).
+fn load_error(path: &Path, tensors: &[(&str, T)]) -> String {
+    write_safetensors(path, tensors);
+    load_arrays(path, &ArrayKeys::default(), ArrayLayout::Nchw, "t")
+        .unwrap_err()
+        .to_string()
+}
+
 fn le<const N: usize>(vals: impl IntoIterator<Item = [u8; N]>) -> Vec<u8> {
     vals.into_iter().flatten().collect()
 }
@@ -275,26 +283,21 @@ fn inconsistent_arrays_name_both_keys() {
     let f32s = |n: usize| le((0..n).map(|i| (i as f32).to_le_bytes()));
     let i64s = |n: usize| le((0..n).map(|i| ((i % 2) as i64).to_le_bytes()));
 
-    let p = dir.path("count.safetensors");
-    write_safetensors(
-        &p,
+    let msg = load_error(
+        &dir.path("count.safetensors"),
         &[
             ("x_train", T(Dtype::F32, vec![4, 2], f32s(8))),
             ("y_train", T(Dtype::I64, vec![3], i64s(3))),
         ],
     );
-    let msg = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t")
-        .unwrap_err()
-        .to_string();
     assert!(
         msg.contains("count.safetensors")
             && msg.contains("`x_train` holds 4 samples but `y_train` holds 3 labels"),
         "{msg}"
     );
 
-    let p = dir.path("shape.safetensors");
-    write_safetensors(
-        &p,
+    let msg = load_error(
+        &dir.path("shape.safetensors"),
         &[
             ("x_train", T(Dtype::F32, vec![2, 3], f32s(6))),
             ("y_train", T(Dtype::I64, vec![2], i64s(2))),
@@ -302,33 +305,25 @@ fn inconsistent_arrays_name_both_keys() {
             ("y_test", T(Dtype::I64, vec![3], i64s(3))),
         ],
     );
-    let msg = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t")
-        .unwrap_err()
-        .to_string();
     assert!(
         msg.contains("[3]") && msg.contains("[2]") && msg.contains("`x_test`"),
         "{msg}"
     );
 
     // Only one of the two test arrays.
-    let p = dir.path("half.safetensors");
-    write_safetensors(
-        &p,
+    let msg = load_error(
+        &dir.path("half.safetensors"),
         &[
             ("x_train", T(Dtype::F32, vec![2, 3], f32s(6))),
             ("y_train", T(Dtype::I64, vec![2], i64s(2))),
             ("x_test", T(Dtype::F32, vec![2, 3], f32s(6))),
         ],
     );
-    let msg = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t")
-        .unwrap_err()
-        .to_string();
     assert!(msg.contains("no array `y_test`"), "{msg}");
 
     // One-hot labels, infinite and f32-overflowing features.
-    let p = dir.path("onehot.safetensors");
-    write_safetensors(
-        &p,
+    let msg = load_error(
+        &dir.path("onehot.safetensors"),
         &[
             (
                 "x_train",
@@ -341,9 +336,6 @@ fn inconsistent_arrays_name_both_keys() {
             ("y_train", T(Dtype::I64, vec![2, 2], i64s(4))),
         ],
     );
-    let msg = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t")
-        .unwrap_err()
-        .to_string();
     assert!(
         msg.contains("value 1e300 at sample 1, feature 0") && msg.contains("too large for f32"),
         "{msg}"

@@ -11,15 +11,8 @@ use probe_train::model::{Activation, Init, Mlp, MlpSpec, Model};
 use probe_train::optim::{OptimSpec, Optimizer};
 use probe_train::trainer::{evaluate, DeviceData, Trainer};
 
-fn bits(t: &Tensor) -> Vec<u32> {
-    t.flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
-        .iter()
-        .map(|x| x.to_bits())
-        .collect()
-}
+mod common;
+use common::bits;
 
 fn check(activation: Activation, init: Init, spec_opt: OptimSpec, batch: usize) {
     let dev = Device::Cpu;

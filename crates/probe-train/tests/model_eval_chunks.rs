@@ -12,15 +12,8 @@ use probe_train::model::{
     Tokens, Transformer, TransformerSpec,
 };
 
-fn bits(t: &Tensor) -> Vec<u32> {
-    t.flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
-}
+mod common;
+use common::bits;
 
 /// Logits and every hook's activation, in training mode (one pass) and in evaluation mode
 /// (sliced), must be identical bit for bit.

@@ -19,6 +19,9 @@ use probe_train::model::layers::Hooks;
 use probe_train::model::Init;
 use probe_train::rng::{self, Stream};
 
+mod common;
+use common::grad_f32;
+
 const H: f64 = 1e-6;
 
 /// Uniform values in ±1, f64, from a seeded stream.
@@ -253,14 +256,7 @@ fn max_pool_passes_the_whole_gradient_to_the_maximum() {
         .unwrap()
         .backward()
         .unwrap();
-    let g: Vec<f32> = g
-        .get(x.as_tensor())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    assert_eq!(g, vec![0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(grad_f32(&g, &x), vec![0.0, 0.0, 0.0, 1.0]);
 }
 
 /// `linear` adds its bias with probe's `AddBias` op on the CPU (backward: the gradient's row

@@ -13,6 +13,7 @@ use probe_train::model::{
 };
 
 mod common;
+use common::max_abs_diff;
 
 const B: usize = 5;
 
@@ -96,20 +97,6 @@ fn all_hooks(m: &dyn Model, d: usize) -> BTreeMap<String, Tensor> {
         .collect()
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
-
 #[test]
 fn cnn_hooks_have_their_documented_shapes_and_meaning() {
     let h = all_hooks(&cnn(true, 0.0), 120);
@@ -128,9 +115,9 @@ fn cnn_hooks_have_their_documented_shapes_and_meaning() {
         assert_eq!(h[name].dims(), shape, "{name}");
     }
     let post = pool2d(&h["convs.0.hook_pre"].relu().unwrap(), 2, PoolType::Max).unwrap();
-    assert_eq!(max_diff(&post, &h["convs.0.hook_post"]), 0.0);
+    assert_eq!(max_abs_diff(&post, &h["convs.0.hook_post"]), 0.0);
     let probs = candle_nn::ops::softmax(&h["fc.1.hook_pre"], 1).unwrap();
-    assert!(max_diff(&probs, &h["fc.1.hook_post"]) < 1e-6);
+    assert!(max_abs_diff(&probs, &h["fc.1.hook_post"]) < 1e-6);
 }
 
 #[test]
@@ -157,14 +144,14 @@ fn transformer_hooks_have_their_documented_shapes_and_meaning() {
     for l in 0..2 {
         let g = |s: &str| &h[&format!("blocks.{l}.{s}")];
         let mid = (g("hook_resid_pre") + g("hook_attn_out")).unwrap();
-        assert!(max_diff(&mid, g("hook_resid_mid")) < 1e-6);
+        assert!(max_abs_diff(&mid, g("hook_resid_mid")) < 1e-6);
         let post = (g("hook_resid_mid") + g("hook_mlp_out")).unwrap();
-        assert!(max_diff(&post, g("hook_resid_post")) < 1e-6);
+        assert!(max_abs_diff(&post, g("hook_resid_post")) < 1e-6);
         let gelu = g("mlp.hook_pre").gelu_erf().unwrap();
-        assert!(max_diff(&gelu, g("mlp.hook_post")) < 1e-6);
+        assert!(max_abs_diff(&gelu, g("mlp.hook_post")) < 1e-6);
         // Each query's pattern is a distribution over the keys.
         let sums = g("attn.hook_pattern").sum(3).unwrap();
-        assert!(max_diff(&sums, &sums.ones_like().unwrap()) < 1e-5);
+        assert!(max_abs_diff(&sums, &sums.ones_like().unwrap()) < 1e-5);
     }
     // CLS pooling reads token 0 of the final layer norm.
     let cls = h["ln_final.hook_normalized"]
@@ -172,14 +159,14 @@ fn transformer_hooks_have_their_documented_shapes_and_meaning() {
         .unwrap()
         .squeeze(1)
         .unwrap();
-    assert_eq!(max_diff(&cls, &h["hook_pooled"]), 0.0);
+    assert_eq!(max_abs_diff(&cls, &h["hook_pooled"]), 0.0);
 
     // Rows and mean pooling: 8 tokens, no CLS; the pooled vector is the token mean.
     let h = all_hooks(&transformer(Tokens::Rows, Pooling::Mean), 64);
     assert_eq!(h["hook_embed"].dims(), &[B, 8, 12]);
     assert_eq!(h["blocks.0.attn.hook_pattern"].dims(), &[B, 3, 8, 8]);
     let mean = h["ln_final.hook_normalized"].mean(1).unwrap();
-    assert!(max_diff(&mean, &h["hook_pooled"]) < 1e-6);
+    assert!(max_abs_diff(&mean, &h["hook_pooled"]) < 1e-6);
 }
 
 #[test]
@@ -195,9 +182,9 @@ fn rnn_hooks_have_their_documented_shapes_and_meaning() {
             assert_eq!(h[&format!("rnn.{l}.steps.{t}.hook_c")].dims(), &[B, 7]);
         }
         let last = &h[&format!("rnn.{l}.steps.5.hook_h")];
-        assert_eq!(max_diff(last, &h[&format!("rnn.{l}.hook_h_n")]), 0.0);
+        assert_eq!(max_abs_diff(last, &h[&format!("rnn.{l}.hook_h_n")]), 0.0);
         let last_c = &h[&format!("rnn.{l}.steps.5.hook_c")];
-        assert_eq!(max_diff(last_c, &h[&format!("rnn.{l}.hook_c_n")]), 0.0);
+        assert_eq!(max_abs_diff(last_c, &h[&format!("rnn.{l}.hook_c_n")]), 0.0);
     }
     let gru = rnn(CellKind::Gru, 1);
     let h = all_hooks(&gru, 30);

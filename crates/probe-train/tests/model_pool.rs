@@ -7,6 +7,9 @@
 use candle_core::{Device, Tensor, Var};
 use probe_train::model::layers::pool::{pool2d, PoolType};
 
+mod common;
+use common::{grad_f32, max_abs_diff};
+
 /// `x [N, C, H, W]` pooled by a reshape and a reduction over each `k×k` window.
 fn slow(x: &Tensor, k: usize, kind: PoolType) -> Tensor {
     let (n, c, h, w) = x.dims4().unwrap();
@@ -32,19 +35,6 @@ fn slow(x: &Tensor, k: usize, kind: PoolType) -> Tensor {
         PoolType::Avg => (r.sum(3).unwrap() * (1.0 / (k * k) as f64)).unwrap(),
     };
     r.reshape((n, c, oh, ow)).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 #[test]
@@ -89,14 +79,10 @@ fn max_pool_gradient_goes_to_the_first_maximum_of_each_window() {
         let x = Var::from_tensor(&Tensor::from_vec(v, (planes, 1, h, w), &Device::Cpu).unwrap())
             .unwrap();
         let y = pool2d(x.as_tensor(), k, PoolType::Max).unwrap();
-        let g = (y * 3.0).unwrap().sum_all().unwrap().backward().unwrap();
-        let g: Vec<f32> = g
-            .get(x.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let g = grad_f32(
+            &(y * 3.0).unwrap().sum_all().unwrap().backward().unwrap(),
+            &x,
+        );
         for (i, gv) in g.iter().enumerate() {
             let (r, c) = (i % (h * w) / w, i % w);
             let first = r % k == 0 && c % k == 0 && c < 2 * k;

@@ -38,6 +38,16 @@ pub fn train_one_quiet_epoch(out: &Path) -> Output {
     ])
 }
 
+/// The arguments of `probe train --config CONFIG --out OUT -q`.
+pub fn quiet_train_args<'a>(config: &'a Path, out: &'a Path) -> [&'a str; 6] {
+    ["train", "--config", s(config), "--out", s(out), "-q"]
+}
+
+/// Runs `probe train --config CONFIG --out OUT -q`, asserting it succeeded.
+pub fn train_quietly(config: &Path, out: &Path) {
+    ok(&probe(&quiet_train_args(config, out)));
+}
+
 /// Asserts the run succeeded, showing its stderr if not.
 pub fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

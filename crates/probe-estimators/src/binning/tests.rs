@@ -28,14 +28,12 @@ fn linspace_matches_numpy_values() {
     assert_eq!(x.map(|v| b.bin(v)), [0, 0, 7, 14, 28, 28, 28]);
 }
 
+/// Fixed binnings `(lo, hi, edges)` of a few edges: the default, three edges, two edges.
+const FEW_EDGES: [(f64, f64, usize); 3] = [(-1.0, 1.0, 30), (-1.0, 1.0, 3), (0.0, 1.0, 2)];
+
 #[test]
 fn fixed_guess_agrees_with_edge_count_around_every_edge() {
-    for (lo, hi, n) in [
-        (-1.0, 1.0, 30),
-        (-1.0, 1.0, 3),
-        (0.0, 1.0, 2),
-        (-3.7, 11.1, 1000),
-    ] {
+    for (lo, hi, n) in FEW_EDGES.into_iter().chain([(-3.7, 11.1, 1000)]) {
         let binning = Binning::Fixed { lo, hi, edges: n };
         let b = binning.binner().unwrap();
         let edges = binning.edges().unwrap();
@@ -66,12 +64,7 @@ fn next_up_steps_one_ulp() {
 
 #[test]
 fn one_step_guess_holds_for_ordinary_edges() {
-    for (lo, hi, n) in [
-        (-1.0, 1.0, 30),
-        (-1.0, 1.0, 3),
-        (0.0, 1.0, 2),
-        (-3.7, 11.1, 100_000),
-    ] {
+    for (lo, hi, n) in FEW_EDGES.into_iter().chain([(-3.7, 11.1, 100_000)]) {
         let Binner::Fixed(b) = Binning::Fixed { lo, hi, edges: n }.binner().unwrap() else {
             unreachable!()
         };

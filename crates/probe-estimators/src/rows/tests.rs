@@ -1,7 +1,7 @@
 //! Unit tests of `rows` (private items).
 
 use super::*;
-use crate::binning::{Binner, Binning};
+use crate::binning::{Binner, Binning, FixedBins};
 use crate::keys::ExactKeys;
 
 fn naive(data: &[f32], d: usize, key: &impl Fn(f32) -> i64) -> Vec<u32> {
@@ -13,6 +13,14 @@ fn naive(data: &[f32], d: usize, key: &impl Fn(f32) -> i64) -> Vec<u32> {
             *seen.entry(k).or_insert(next)
         })
         .collect()
+}
+
+/// The binner of fixed binning with `edges` edges on [-1, 1].
+fn fixed_bins(edges: usize) -> FixedBins {
+    match Binning::fixed(-1.0, 1.0, edges).binner().unwrap() {
+        Binner::Fixed(b) => b,
+        _ => unreachable!("fixed binning"),
+    }
 }
 
 fn data(n: usize, d: usize) -> Vec<f32> {
@@ -91,17 +99,7 @@ fn dispatched_kernels_agree_with_the_baseline_build() {
     let (n, d) = (64, 150);
     let m = data(n, d);
     let row = |r: usize| &m[r * d..(r + 1) * d];
-    let fixed = match (Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    })
-    .binner()
-    .unwrap()
-    {
-        Binner::Fixed(b) => b,
-        _ => unreachable!(),
-    };
+    let fixed = fixed_bins(30);
     for r in 0..n {
         assert_eq!(hash_row(row(r), &fixed), hash_row_body(row(r), &fixed));
         assert_eq!(
@@ -171,15 +169,7 @@ fn every_instruction_set_gives_the_same_hashes_and_comparisons() {
     let (head, tail) = vals.split_at_mut(6 * d);
     tail[..2 * d].copy_from_slice(&head[..2 * d]);
     tail[d + 17] = 0.5;
-    let fixed = Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    };
-    match fixed.binner().unwrap() {
-        Binner::Fixed(b) => check_isas(&vals, n, d, &b, "fixed 30 edges"),
-        _ => unreachable!("fixed binning"),
-    }
+    check_isas(&vals, n, d, &fixed_bins(30), "fixed 30 edges");
     match (Binning::Floor { width: 0.07 }).binner().unwrap() {
         Binner::Floor(b) => check_isas(&vals, n, d, &b, "floor 0.07"),
         _ => unreachable!("floor binning"),
@@ -226,17 +216,6 @@ fn packed_words_group_like_the_hash_path() {
     // Fixed, 30 edges: 5-bit codes, so d <= 12 packs into a u64, d <= 25 into a u128, wider rows
     // take the hash; 3 edges: 2-bit codes (u64 up to d = 32, exactly 64 bits). Edge arrays: 2 edges
     // (2 bits) and 40 (6 bits). Rows counts cross the threading threshold at d = 25.
-    let fixed = |edges| match (Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges,
-    })
-    .binner()
-    .unwrap()
-    {
-        Binner::Fixed(b) => b,
-        _ => unreachable!(),
-    };
     let edges = |k: usize| {
         let e: Vec<f32> = (0..k).map(|i| -1.0 + 2.0 * i as f32 / k as f32).collect();
         crate::adaptive::EdgeBins::new(e).unwrap()
@@ -245,7 +224,7 @@ fn packed_words_group_like_the_hash_path() {
     for d in [1, 2, 10, 12, 13, 25, 26, 32, 33, 64, 65] {
         for n in [1, 3, 500, 6000] {
             let m = special_rows(n, d, (n * 131 + d) as u64);
-            for (what, keys) in [("fixed 30", fixed(30)), ("fixed 3", fixed(3))] {
+            for (what, keys) in [("fixed 30", fixed_bins(30)), ("fixed 3", fixed_bins(3))] {
                 let bits = keys.code_bits().unwrap();
                 packed_cases += (d as u32 * bits <= 128) as usize;
                 let want = naive(&m, d, &|x| keys.bin(x));
@@ -279,15 +258,7 @@ fn packed_words_group_like_the_hash_path() {
 fn packed_words_are_the_same_at_every_instruction_set() {
     let (n, d) = (300, 20);
     let m = special_rows(n, d, 7);
-    let Binner::Fixed(keys) = (Binning::Fixed {
-        lo: -1.0,
-        hi: 1.0,
-        edges: 30,
-    })
-    .binner()
-    .unwrap() else {
-        unreachable!()
-    };
+    let keys = fixed_bins(30);
     let mut base = vec![0u128; n];
     packed::pack_with(Isa::Baseline, &m, d, 5, &keys, &mut base);
     // Column j's code sits at bits 5j: decode and compare with the scalar bins.

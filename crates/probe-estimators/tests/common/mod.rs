@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use probe_estimators::Error;
+use probe_estimators::{BinnedMi, Error};
 
 /// The 4096 12-bit inputs, row r = bits of r, MSB first, as 0.0 / 1.0 (`[4096, 12]`).
 pub fn twelve_bit_inputs() -> Vec<f32> {
@@ -84,4 +84,24 @@ pub fn assert_zero_dimension(e: &Error, what: &str) {
         matches!(e, Error::InvalidDimension { what: w, got: 0, .. } if *w == what),
         "expected {what} = 0 to be rejected: {e}"
     );
+}
+
+/// Asserts that `mi` holds the entropies `h_t` = H(T), `h_t_x` = H(T|X) and `h_t_y` = H(T|Y)
+/// and the informations I(X;T) = H(T) − H(T|X) and I(T;Y) = H(T) − H(T|Y), each within `tol`;
+/// `case` names a failure.
+pub fn assert_mi_entropies(
+    mi: &BinnedMi,
+    (h_t, h_t_x, h_t_y): (f64, f64, f64),
+    tol: f64,
+    case: &str,
+) {
+    for (got, want, what) in [
+        (mi.h_t, h_t, "H(T)"),
+        (mi.h_t_given_x, h_t_x, "H(T|X)"),
+        (mi.h_t_given_y, h_t_y, "H(T|Y)"),
+        (mi.i_xt, h_t - h_t_x, "I(X;T)"),
+        (mi.i_ty, h_t - h_t_y, "I(T;Y)"),
+    ] {
+        assert!((got - want).abs() < tol, "{case}: {what}: {got} vs {want}");
+    }
 }

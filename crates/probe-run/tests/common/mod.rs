@@ -64,6 +64,26 @@ pub fn train(opts: &TrainOptions) -> RunOutcome {
     probe_run::train(opts, &mut []).unwrap_or_else(|e| panic!("run failed: {}", e.chain()))
 }
 
+/// Trains `cfg` into `dir`, stopped (as by `--stop-after`) after epoch `n`, which must not be
+/// the last; returns the outcome.
+pub fn train_stopped(cfg: &str, dir: &Path, n: usize) -> RunOutcome {
+    let mut opts = toml_opts(cfg, dir);
+    opts.stop_after = Some(n);
+    let stopped = train(&opts);
+    assert_eq!((stopped.epoch, stopped.stopped_after), (n, Some(n)));
+    stopped
+}
+
+/// Trains `cfg` into `cut` stopped after epoch `n`, resumes it to the end, and asserts that its
+/// files `names` are those of `full`, the same run uninterrupted; returns the resumed run.
+pub fn stop_and_resume(cfg: &str, cut: &Path, n: usize, full: &Path, names: &[&str]) -> RunOutcome {
+    train_stopped(cfg, cut, n);
+    let resumed = train(&resume_opts(cut));
+    assert_eq!(resumed.stopped_after, None, "the resumed run ends");
+    assert_same_files(full, cut, names);
+    resumed
+}
+
 /// Trains `opts`, which must fail; returns the error.
 pub fn train_err(opts: &TrainOptions) -> Error {
     match probe_run::train(opts, &mut []) {
@@ -87,46 +107,114 @@ pub fn assert_tables_match_files(outcome: &RunOutcome) {
     }
 }
 
-/// Every file of run directory `dir` (name → bytes), to compare directories byte for byte.
-pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
+/// Resumes the run in `dir`, which must be refused without changing a byte of the directory;
+/// returns the error.
+pub fn refused_resume(dir: &Path) -> Error {
+    let before = dir_files(dir);
+    let err = train_err(&resume_opts(dir));
+    assert_eq!(dir_files(dir), before, "a refused resume changes nothing");
+    err
 }
+
+/// A small VIB run on the committed Fashion-MNIST subset: a 784-32 ReLU encoder to K = 4
+/// (β 0.01, 3 noise samples, lr 0.001 halved every epoch), 3 epochs in batches of 100 with a
+/// checkpoint after each, measured every epoch on the test images at the encoder's hooks and
+/// μ, σ by the floor estimator of width 0.5. `measure` is added to the `[measure]` table.
+pub fn small_vib(measure: &str) -> String {
+    format!(
+        r#"name = "vib_small"
+seed = 2
+device = "cpu"
+[data]
+dataset = "fashion-mnist-subset"
+[model]
+widths = [784, 32, 10]
+activation = "relu"
+[vib]
+k = 4
+beta = 0.01
+samples = 3
+lr_decay = 0.5
+lr_decay_every = 1
+[train]
+optimizer = "adam"
+lr = 0.001
+batch_size = 100
+epochs = 3
+checkpoint_every = 1
+[measure]
+schedule = "every"
+on = "test"
+hooks = ["encoder.*.hook_post", "z.hook_mu", "z.hook_sigma"]
+estimators = [{{ kind = "floor", width = 0.5 }}]
+{measure}"#
+    )
+}
+
+/// A run of `epochs` epochs of the `[model]` table's keys `model` on 100 images of the committed
+/// Fashion-MNIST subset (seed 3, Adam, lr 0.003, batches of 25, a checkpoint every 2nd epoch),
+/// measured every epoch on the test images at `hooks` (a `measure.hooks` list) by the adaptive
+/// estimator with 10 bins.
+pub fn small_fashion(name: &str, model: &str, hooks: &str, epochs: usize) -> String {
+    format!(
+        r#"
+name = "{name}"
+seed = 3
+device = "cpu"
+[data]
+dataset = "fashion-mnist-subset"
+train_limit = 100
+[model]
+{model}
+[train]
+optimizer = "adam"
+lr = 0.003
+batch_size = 25
+epochs = {epochs}
+checkpoint_every = 2
+[measure]
+schedule = "every"
+on = "test"
+flow = false
+hooks = {hooks}
+estimators = [{{ kind = "adaptive", bins = 10 }}]
+"#
+    )
+}
+
+/// A `[model]` table for [`small_fashion`]: a CNN of two convolutions with batch norm and
+/// dropout, whose running statistics and dropout stream are state outside the trained weights.
+pub const SMALL_CNN: &str = r#"kind = "cnn"
+channels = [2, 4]
+fc = [8]
+batch_norm = true
+dropout = 0.3"#;
+
+/// A `[model]` table: a vision transformer of one block on 7×7 patches (d_model 8, 2 heads, an
+/// MLP of 16).
+pub const TINY_VIT: &str = r#"kind = "transformer"
+patch = 7
+d_model = 8
+heads = 2
+layers = 1
+d_mlp = 16"#;
+
+/// A `[model]` table: an LSTM of one layer of 8 units.
+pub const TINY_LSTM: &str = r#"kind = "rnn"
+cell = "lstm"
+hidden = 8"#;
+
+/// The hooks [`small_fashion`] measures on [`SMALL_CNN`].
+pub const SMALL_CNN_HOOKS: &str = r#"["convs.*.hook_post", "fc.0.hook_post"]"#;
 
 /// Trains `cfg` into `dir` as a run killed after epoch `killed` whose last checkpoint is from
 /// epoch `ckpt`: the tables already hold the rows up to `killed` (which resume must not
 /// duplicate), and `checkpoint.safetensors` is put back to epoch `ckpt`'s bytes.
 pub fn crash_after(cfg: &str, dir: &Path, ckpt: usize, killed: usize) {
-    let mut opts = toml_opts(cfg, dir);
-    opts.stop_after = Some(ckpt);
-    train(&opts);
+    train_stopped(cfg, dir, ckpt);
     let saved = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
     let mut opts = resume_opts(dir);
     opts.stop_after = Some(killed);
     train(&opts);
     std::fs::write(dir.join("checkpoint.safetensors"), saved).unwrap();
-}
-
-/// Asserts that run directory `got` holds the same files as `want`, byte for byte.
-pub fn assert_same_dirs(want: &Path, got: &Path) {
-    let (a, b) = (dir_files(want), dir_files(got));
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "file names"
-    );
-    for (name, bytes) in &a {
-        assert!(
-            bytes == &b[name],
-            "{name} differs from the uninterrupted run's"
-        );
-    }
 }

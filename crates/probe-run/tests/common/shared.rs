@@ -1,11 +1,12 @@
 //! Helpers shared by the tests of probe-run (in process) and of probe-cli (through the binary),
 //! which check the same runs and the same tables from both sides: scratch directories, the TOML
-//! of the small 12-bit runs they train, and readers of the CSV files probe writes.
+//! of the small 12-bit runs they train, readers of the CSV files probe writes, and byte-for-byte
+//! comparisons of run directories.
 //!
 //! Plain `std` only, so that probe-cli's `tests/common/mod.rs` can include this file by path.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The repository root (`configs/` and `datasets/` live there).
@@ -184,4 +185,52 @@ pub fn num(field: &str) -> f64 {
     field
         .parse()
         .unwrap_or_else(|e| panic!("{field:?} is not a number: {e}"))
+}
+
+/// Every file of run directory `dir` (name → bytes), to compare directories byte for byte.
+pub fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that run directory `got` holds the same files as `want` (the same run uninterrupted),
+/// byte for byte.
+pub fn assert_same_dirs(want: &Path, got: &Path) {
+    let (a, b) = (dir_files(want), dir_files(got));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "file names"
+    );
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs from the uninterrupted run's"
+        );
+    }
+}
+
+/// Asserts that each of the files `names` is the same in run directories `a` and `b`, byte for
+/// byte.
+pub fn assert_same_files(a: &Path, b: &Path, names: &[&str]) {
+    for f in names {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
 }

@@ -43,6 +43,16 @@ fn vars(m: &Mlp) -> Vec<Var> {
     m.named_vars().into_iter().map(|(_, v)| v).collect()
 }
 
+/// The MLP of `spec` from `seed`, its Adam optimiser, and a fused trainer for batches of up to
+/// `batch` rows loaded from both.
+fn fused_adam(spec: &MlpSpec, seed: u64, batch: usize) -> Result<(Mlp, Optimizer, FusedMlp)> {
+    let m = Mlp::new(spec, seed, &Device::Cpu)?;
+    let opt = Optimizer::new(ADAM, vars(&m))?;
+    let mut f = FusedMlp::new(spec, &ADAM, batch)?;
+    f.load(&vars(&m), &opt)?;
+    Ok((m, opt, f))
+}
+
 fn values(v: &Var) -> Result<Vec<f32>> {
     Ok(v.as_tensor().flatten_all()?.to_vec1()?)
 }
@@ -104,11 +114,8 @@ fn gradients_and_loss_match_candle_autograd() -> Result<()> {
             (&[13, 33, 17, 3], 0),
         ] {
             let s = spec(widths, act);
-            let m = Mlp::new(&s, 7, &Device::Cpu)?;
-            let opt = Optimizer::new(ADAM, vars(&m))?;
-            let mut f = FusedMlp::new(&s, &ADAM, 64)?;
+            let (m, _, mut f) = fused_adam(&s, 7, 64)?;
             f.net.gemm_min = gemm_min;
-            f.load(&vars(&m), &opt)?;
             let (x, y) = data(100, widths[0], *widths.last().unwrap_or(&2), 3);
             // 37 rows: not a multiple of the 16 partial sums.
             let idx: Vec<u32> = (0..37).map(|i| (i * 7 % 100) as u32).collect();
@@ -132,10 +139,7 @@ fn gradients_and_loss_match_candle_autograd() -> Result<()> {
 #[test]
 fn evaluation_matches_candle() -> Result<()> {
     let s = spec(&[12, 10, 7, 5, 4, 3, 2], Activation::Tanh);
-    let m = Mlp::new(&s, 1, &Device::Cpu)?;
-    let opt = Optimizer::new(ADAM, vars(&m))?;
-    let mut f = FusedMlp::new(&s, &ADAM, 50)?;
-    f.load(&vars(&m), &opt)?;
+    let (m, _, mut f) = fused_adam(&s, 1, 50)?;
     let (x, y) = data(123, 12, 2, 9);
     let (loss, correct) = f.evaluate(&x, &y)?;
     let xt = Tensor::from_slice(&x, (123, 12), &Device::Cpu)?;
@@ -192,10 +196,7 @@ fn optimiser_updates_are_candles_bit_for_bit() -> Result<()> {
 /// Trains `steps` batches of the 12-bit-sized net from seed 11 and returns the parameters.
 fn train(isa: Isa, steps: usize) -> Result<Vec<Vec<f32>>> {
     let s = spec(&[12, 10, 7, 5, 4, 3, 2], Activation::Tanh);
-    let m = Mlp::new(&s, 11, &Device::Cpu)?;
-    let opt = Optimizer::new(ADAM, vars(&m))?;
-    let mut f = FusedMlp::new(&s, &ADAM, 512)?;
-    f.load(&vars(&m), &opt)?;
+    let (_, _, mut f) = fused_adam(&s, 11, 512)?;
     f.isa = isa;
     let (x, y) = data(1000, 12, 2, 2);
     let idx: Vec<u32> = (0..1000).collect();
@@ -263,10 +264,7 @@ fn load_after_store_continues_identically() -> Result<()> {
     let s = spec(&[12, 10, 7, 5, 4, 3, 2], Activation::Relu);
     let (x, y) = data(300, 12, 2, 8);
     let idx: Vec<u32> = (0..300).collect();
-    let m = Mlp::new(&s, 4, &Device::Cpu)?;
-    let mut opt = Optimizer::new(ADAM, vars(&m))?;
-    let mut a = FusedMlp::new(&s, &ADAM, 100)?;
-    a.load(&vars(&m), &opt)?;
+    let (m, mut opt, mut a) = fused_adam(&s, 4, 100)?;
     let mut b = a.clone();
     for k in 0..6 {
         a.step(&x, &y, &idx[(k % 3) * 100..][..100])?;
@@ -288,10 +286,7 @@ fn load_after_store_continues_identically() -> Result<()> {
 #[test]
 fn bad_batches_are_errors() -> Result<()> {
     let s = spec(&[3, 4, 2], Activation::Tanh);
-    let m = Mlp::new(&s, 1, &Device::Cpu)?;
-    let opt = Optimizer::new(ADAM, vars(&m))?;
-    let mut f = FusedMlp::new(&s, &ADAM, 4)?;
-    f.load(&vars(&m), &opt)?;
+    let (_, _, mut f) = fused_adam(&s, 1, 4)?;
     let x = vec![0.5f32; 15];
     let ok = [0u32, 1, 0, 1, 1];
     let msg = |r: Result<super::StepResult>| r.err().map(|e| e.to_string()).unwrap_or_default();
@@ -310,16 +305,13 @@ fn a_batch_gradient_is_the_mean_of_single_sample_gradients() -> Result<()> {
     // Counting identity: the batch loss is the mean of per-sample losses, so its gradient is the
     // mean of the per-sample gradients.
     let s = spec(&[5, 6, 3], Activation::Sigmoid);
-    let m = Mlp::new(&s, 2, &Device::Cpu)?;
-    let opt = Optimizer::new(ADAM, vars(&m))?;
+    let (_, _, f) = fused_adam(&s, 2, 8)?;
     let (x, y) = data(8, 5, 3, 1);
     let net = super::kernels::Net {
         widths: vec![5, 6, 3],
         act: super::kernels::Act::Sigmoid,
         gemm_min: usize::MAX,
     };
-    let mut f = FusedMlp::new(&s, &ADAM, 8)?;
-    f.load(&vars(&m), &opt)?;
     let mut bufs = Buffers::new(&net, 8);
     let mut whole = f.grads.clone();
     let idx: Vec<u32> = (0..8).collect();
@@ -375,10 +367,7 @@ fn gemm_layers_give_the_same_parameters_on_any_thread_count() -> Result<()> {
             .build()
             .map_err(|e| crate::Error::invalid("threads", e.to_string()))?;
         pool.install(|| {
-            let m = Mlp::new(&s, 2, &Device::Cpu)?;
-            let opt = Optimizer::new(ADAM, vars(&m))?;
-            let mut f = FusedMlp::new(&s, &ADAM, 100)?;
-            f.load(&vars(&m), &opt)?;
+            let (_, _, mut f) = fused_adam(&s, 2, 100)?;
             for k in 0..6 {
                 f.step(&x, &y, &idx[(k % 3) * 100..][..100])?;
             }

@@ -10,7 +10,8 @@ pub mod scratch;
 
 use std::io::Write;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var};
 
 /// Records that `test` was skipped because of `why` (say what is missing and how to get it).
 pub fn skip(test: &str, why: &str) {
@@ -35,6 +36,43 @@ pub fn inputs(n: usize, d: usize, lo: f32, hi: f32) -> Tensor {
         .map(|i| lo + (hi - lo) * (i as f64 * 0.618_033_988_749_895).fract() as f32)
         .collect();
     Tensor::from_vec(v, (n, d), &Device::Cpu).unwrap()
+}
+
+/// The bit patterns of `t`'s f32 values in row-major order, to compare tensors bit for bit.
+pub fn bits(t: &Tensor) -> Vec<u32> {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+/// The gradient of `v` in `grads` as a flat f32 vector (panics if `v` got none).
+pub fn grad_f32(grads: &GradStore, v: &Var) -> Vec<f32> {
+    grads
+        .get(v.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// `max |a − b|` over all elements of two f32 tensors of the same shape.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
 }
 
 /// Checks `m`'s gradients of the mean cross-entropy on `(x, y)` against central differences: for

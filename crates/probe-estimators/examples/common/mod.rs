@@ -1,0 +1,23 @@
+//! Seeded synthetic data shared by the estimator benchmarks (`bench_estimators`, `bench_kde`,
+//! `bench_kde_knn`), so that they time the same inputs.
+#![allow(dead_code)] // each example uses its own subset
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// A standard normal draw (Box–Muller, cosine branch) from two uniforms of `rng`.
+pub fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// `n` labels of 10 classes and `n × d` activations `tanh(0.02·g + 0.02·y)` (row-major, `g`
+/// standard normal), drawn from `rng` in that order: spread so that neither KDE bound saturates.
+pub fn tanh_layer(rng: &mut ChaCha8Rng, n: usize, d: usize) -> (Vec<u32>, Vec<f32>) {
+    let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..10)).collect();
+    let acts: Vec<f32> = (0..n * d)
+        .map(|e| (0.02 * gaussian(rng) + 0.02 * y[e / d] as f64).tanh() as f32)
+        .collect();
+    (y, acts)
+}
