@@ -6,7 +6,7 @@
 //! candle `CustomOp1/2/3`: the dtype dispatch, the slice extraction and the shape checks are here
 //! once instead of in every op. Used by the fused recurrent cells, the row ops and ReLU.
 //!
-//! ```ignore
+//! ```text
 //! impl FloatOp for SoftmaxLast { const NAME = "probe-softmax-last"; fn shape(..); fn forward(..); fn grads(..) }
 //! float_op!(1: SoftmaxLast);
 //! let y = x.contiguous()?.apply_op1(SoftmaxLast)?;
