@@ -7,8 +7,9 @@
 //! step (`perf`, issue 20). Values are the same as `broadcast_add`'s (one f32 addition per
 //! element; the rows summed in order).
 
-use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, Var};
+use candle_core::{bail, Layout, Shape, Tensor, Var};
+
+use super::cpu_op::{float_op, FloatOp, Gate};
 
 use super::param::{named, ParamInit};
 use crate::Result;
@@ -76,13 +77,6 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 #[derive(Clone, Copy, Debug)]
 pub struct AddBias;
 
-fn rows_of<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("{what}: the input must be contiguous"),
-    }
-}
-
 fn add_rows<T: candle_core::WithDType>(y: &[T], b: &[T]) -> Vec<T> {
     let mut out = Vec::with_capacity(y.len());
     for row in y.chunks_exact(b.len()) {
@@ -91,50 +85,37 @@ fn add_rows<T: candle_core::WithDType>(y: &[T], b: &[T]) -> Vec<T> {
     out
 }
 
-impl CustomOp2 for AddBias {
-    fn name(&self) -> &'static str {
-        "probe-add-bias"
+impl FloatOp for AddBias {
+    const NAME: &'static str = "add-bias";
+
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        let (_, n) = l[0].shape().dims2()?;
+        if l[1].dims() != [n] {
+            bail!("add-bias: bias {:?} for rows of {n}", l[1].dims())
+        }
+        Ok(l[0].shape().clone())
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, n) = l1.shape().dims2()?;
-        if l2.dims() != [n] {
-            bail!("add-bias: bias {:?} for rows of {n}", l2.dims())
+    fn forward<T: Gate>(&self, x: &[&[T]], _: &[&[usize]]) -> Vec<T> {
+        match x[1].len() {
+            0 => x[0].to_vec(),
+            _ => add_rows(x[0], x[1]),
         }
-        if n == 0 {
-            return Ok((s1.clone(), l1.shape().clone()));
-        }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(b)) => CpuStorage::F32(add_rows(
-                rows_of(y, l1, "add-bias")?,
-                rows_of(b, l2, "add-bias")?,
-            )),
-            (CpuStorage::F64(y), CpuStorage::F64(b)) => CpuStorage::F64(add_rows(
-                rows_of(y, l1, "add-bias")?,
-                rows_of(b, l2, "add-bias")?,
-            )),
-            (a, _) => bail!("add-bias: dtype {:?} is not supported", a.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
     }
 
-    fn bwd(
+    /// The gradient itself to `y`, its row sums ([`SumRows`], no host copy) to `b`.
+    fn backward(
         &self,
-        _y: &Tensor,
-        _b: &Tensor,
-        _res: &Tensor,
+        _: &[&Tensor],
+        _: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> candle_core::Result<Vec<Tensor>> {
         let db = grad.contiguous()?.apply_op1_no_bwd(&SumRows)?;
-        Ok((Some(grad.clone()), Some(db)))
+        Ok(vec![grad.clone(), db])
     }
 }
+
+float_op!(2: AddBias);
 
 /// `g [rows, n]` → `[n]`, the sum of the rows, accumulated row by row from zero.
 #[derive(Clone, Copy, Debug)]
@@ -150,19 +131,20 @@ fn sum_rows<T: candle_core::WithDType>(g: &[T], n: usize) -> Vec<T> {
     acc
 }
 
-impl CustomOp1 for SumRows {
-    fn name(&self) -> &'static str {
-        "probe-sum-rows"
+impl FloatOp for SumRows {
+    const NAME: &'static str = "sum-rows";
+
+    fn shape(&self, l: &[&Layout]) -> candle_core::Result<Shape> {
+        let (_, n) = l[0].shape().dims2()?;
+        Ok(Shape::from(n))
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (_, n) = l.shape().dims2()?;
-        let out = match s {
-            _ if n == 0 => return Ok((s.clone(), Shape::from(0))),
-            CpuStorage::F32(g) => CpuStorage::F32(sum_rows(rows_of(g, l, "sum-rows")?, n)),
-            CpuStorage::F64(g) => CpuStorage::F64(sum_rows(rows_of(g, l, "sum-rows")?, n)),
-            other => bail!("sum-rows: dtype {:?} is not supported", other.dtype()),
-        };
-        Ok((out, Shape::from(n)))
+    fn forward<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]]) -> Vec<T> {
+        match dims[0][1] {
+            0 => Vec::new(),
+            n => sum_rows(x[0], n),
+        }
     }
 }
+
+float_op!(1: SumRows);
