@@ -36,21 +36,24 @@
 //! # Computation and cost
 //!
 //! **CPU** (the fast path, `kde/fast.rs`): the activations are copied to the host as `f64`; identical
-//! rows are merged into groups with weights (their counts); squared distances are `f64` direct
-//! differences (relative error `≤ d·2⁻⁵³`, no cancellation); pairs with `D/(8σ²) > ln N + 40`
-//! are left out, found by a sweep over the rows sorted by their widest coordinate; one vectorised
-//! pass forms both bounds' row sums with one `exp` per pair (`exp(−D/(2σ²)) = exp(−D/(8σ²))⁴`,
-//! the crate's branch-free `exp`, compiled for AVX-512, AVX2 and the baseline with bit-identical
-//! results); rows are split over the cores, each row summed whole by one thread in a fixed order,
-//! so the results are identical at every thread count. `I(T;Y)` runs the same pass on each class's
-//! rows (extra work `Σ_y N_y²/N²` of the first pass: `1/C` for `C` balanced classes); the `I(X;T)`
-//! figures are those of [`kde_entropy`], to the bit. Left-out pairs move each reported value by
-//! at most `1.2·10⁻¹⁷` bits; `tests/kde_fast.rs` checks the path against the plain double loop
-//! kept as `kde_mi_reference` (`kde/reference.rs`, every pair, libm's `exp`) within `10⁻⁹` bits on
-//! random, saturated and duplicate-heavy data, `d = 1 … 100`, `σ² = 10⁻⁹ … 10⁶`. Cost: one `exp`
-//! per pair within the cutoff (in `tishby_tanh` at `σ² = 10⁻³`: 0.5–1 % of the pairs of the
-//! 10-wide first layer, 20–85 % in the narrow later ones, where the cutoff radius `≈ 0.62` is
-//! not small next to the spread of the activations), plus `O(d)` per pair the sweep visits.
+//! samples (row and class) are merged into groups with weights (their counts); the coordinates are
+//! ordered by decreasing variance and the groups along a k-d tree, cut into tiles of 64
+//! (`kde/tiles.rs`); pairs with `D/(8σ²) > ln N + 40` are left out, whole pairs of tiles at once
+//! when their bounding boxes are that far apart; squared distances are `f64` direct differences
+//! (relative error `≤ d·2⁻⁵³`, no cancellation). One vectorised pass (`kde/kernel.rs`) visits
+//! each unordered pair of tiles once and forms, with one `exp` per pair of groups
+//! (`exp(−D/(2σ²)) = exp(−D/(8σ²))⁴`, a branch-free `exp` compiled for AVX-512, AVX2 and the
+//! baseline with bit-identical results), both groups' row sums at both scales and, with labels,
+//! their sums over their own class, which is all `I(T;Y)` needs. Every row sum is added in a
+//! fixed order whichever thread computed which tile, so the results are identical at every
+//! thread count; the `I(X;T)` figures are those of [`kde_entropy`], to the bit unless equal rows
+//! carry different labels. Left-out pairs move each reported value by at most `1.2·10⁻¹⁷` bits;
+//! `tests/kde_fast.rs` checks the path against the plain double loop kept as `kde_mi_reference`
+//! (`kde/reference.rs`, every pair, libm's `exp`) within `10⁻⁹` bits on random, saturated and
+//! duplicate-heavy data, `d = 1 … 100`, `σ² = 10⁻⁹ … 10⁶`. Cost: one `exp` per unordered pair
+//! within the cutoff (in `tishby_tanh` at `σ² = 10⁻³`: 0.5–1 % of the pairs of the 10-wide first
+//! layer, 20–85 % in the narrow later ones, where the cutoff radius `≈ 0.62` is not small next to
+//! the spread of the activations), plus `O(d)` per pair in the tiles visited.
 //!
 //! **Other devices (CUDA)**: the activations are converted to `f32` and centred (the column mean
 //! is subtracted: distances do not change, the norms in the identity below shrink); squared
@@ -87,7 +90,9 @@ use crate::rows::{self, Isa};
 use crate::shape::{check_samples, samples_shape};
 
 mod fast;
+mod kernel;
 pub(crate) mod reference;
+mod tiles;
 
 /// Target number of elements of one `rows × N` distance chunk on other devices (`2²⁴`: the generic
 /// path holds about three `f64` temporaries of 128 MiB each).
@@ -319,7 +324,7 @@ fn check_norms(norms: &Tensor, max: f32) -> Result<()> {
 /// Where and how the KDE terms are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
-    /// On the host: deduplication, cutoff, sweep and the vectorised kernel of [`fast`], compiled
+    /// On the host: deduplication, cutoff, tiles and the vectorised kernel of [`fast`], compiled
     /// for this instruction set (one of `rows::supported_isas`).
     Fast(Isa),
     /// Generic candle ops (f32 distance matmul, relu, `f64` cast, affine, exp, sums) on the

@@ -76,10 +76,6 @@ pub mod spec;
 pub mod stats;
 pub mod tensor;
 
-// The KDE kernel's branch-free `exp` (called as `fast_exp::exp` in `kde.rs`) lives in `probe_simd`,
-// shared with the fused trainer; `rows` re-exports the instruction-set dispatch from there.
-use probe_simd as fast_exp;
-
 pub use adaptive::{adaptive_edges, EdgeBins};
 pub use binned::{
     binned_mi, binned_mi_from_symbols, binned_symbols, exact_symbols, BinnedMi, Symbols,

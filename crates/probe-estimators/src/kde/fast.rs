@@ -1,44 +1,40 @@
-//! The fast CPU path of the KDE bounds: exact deduplication, a cutoff radius with a sweep over
-//! sorted samples, one vectorised pass that forms both bounds' row sums, rows split over the
-//! cores. `I(T;Y)` runs the whole path once more on each class's rows.
+//! The fast CPU path of the KDE bounds: exact deduplication, tiles of nearby rows with a
+//! cutoff radius, one `exp` per unordered pair for both bounds and the class terms, rows split
+//! over the cores.
 //!
-//! 1. **Deduplication.** Samples with the same row form one group of weight `w_g` (their
-//!    count); a saturated `tanh` layer has few distinct rows. Every sample of a group has the
-//!    same row sums, so the sums run over groups (`Σ_h w_h·K_gh`) and the logarithms are
-//!    weighted by `w_g`: exactly the per-sample formula, in fewer terms.
+//! 1. **Deduplication.** Samples with the same row (and, with labels, the same class) form one
+//!    group of weight `w_g` (their count); a saturated `tanh` layer has few distinct rows. Every
+//!    sample of a group has the same row sums, so the sums run over groups (`Σ_h w_h·K_gh`) and
+//!    the logarithms are weighted by `w_g`: exactly the per-sample formula, in fewer terms.
 //! 2. **Cutoff.** With `x = D/(8σ²)` (`D` the squared distance), pairs with `x > X = ln N + 40`
 //!    are left out. Every row sum holds its own group's term `w_g·e⁰ ≥ 1`, and the left-out
 //!    terms add up to at most `N·e^−X = e^−40`, so each `ln S` moves by at most
 //!    `e^−40 ≈ 4.2·10⁻¹⁸` and each reported value by at most `2·e^−40/ln 2 ≈ 1.2·10⁻¹⁷` bits.
-//! 3. **Sweep.** Groups are sorted by the coordinate with the widest range (the *axis*). Pairs
-//!    with `x ≤ X` lie within `r = √(8σ²·X)` of each other on every coordinate, so row `g` only
-//!    visits the groups whose axis value is within `r` of its own (two binary searches; `r` is
-//!    enlarged by `10⁻⁹` relative against rounding, and the `x ≤ X` test per pair decides, so the
-//!    sums are exactly those over all pairs with `x ≤ X`). In low dimensions at small `σ²` this
-//!    visits a fraction of the pairs; in high dimensions it visits about all of them.
-//! 4. **Kernel.** Distances are `f64` direct differences `Σ_k (t_gk − t_hk)²` (no cancellation:
-//!    relative error `≤ d·2⁻⁵³`, entering `x` as `≤ d·2⁻⁵³·X` absolute), eight groups per block
-//!    in a block-major layout; blocks whose eight `x` all exceed `X` are skipped after one
-//!    comparison. `K = exp(−x)` by the crate's branch-free `exp` and `K⁴ = (K²)²` give both
-//!    bounds from one `exp`. The loop is
-//!    compiled for AVX-512, AVX2 and the baseline (chosen at run time), IEEE `f64` without fused
-//!    operations, so every instruction set gives the same bits.
-//! 5. **Determinism.** Each row's sums are formed by one thread in a fixed order (8 lanes added
-//!    in a fixed order at the end), whichever thread takes it; the logarithms are added in group
-//!    order. The results are identical at every thread count.
+//! 3. **Tiles.** The groups are ordered along a k-d tree and cut into tiles of 64
+//!    ([`super::tiles`]); pairs of tiles whose boxes are farther apart than the cutoff radius are
+//!    never visited, which leaves out only pairs beyond the cutoff (so the sums are exactly those
+//!    over all pairs with `x ≤ X`).
+//! 4. **Kernel** ([`super::kernel`]). Distances are `f64` direct differences
+//!    `Σ_k (t_gk − t_hk)²` (no cancellation: relative error `≤ d·2⁻⁵³`, entering `x` as
+//!    `≤ d·2⁻⁵³·X` absolute), eight groups per block in a block-major layout; blocks whose eight
+//!    `x` all exceed `X` are skipped after one comparison. `K = exp(−x)` by the crate's
+//!    branch-free `exp` and `K⁴ = (K²)²` give both bounds from one `exp`, and `K_gh = K_hg`
+//!    serves both rows of the pair.
+//! 5. **Classes.** Every group's samples share one class, so the same pass also forms each
+//!    row's sum over its own class (a lane mask on the class), which is all `I(T;Y)` needs.
+//! 6. **Determinism.** Every row's sums are added in a fixed order whichever thread computed
+//!    which part (see [`super::kernel`]), and the logarithms are added in group order: the
+//!    results are identical at every thread count and instruction set. The totals do not depend
+//!    on the labels, so unless equal rows carry different labels (then they are separate groups
+//!    in `kde_mi` and one in `kde_entropy`, a different rounding of the same sums)
+//!    `kde_entropy` equals `kde_mi`'s `I(X;T)` to the bit.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
+use super::kernel::{Kernel, NoClasses, Points, WithClasses, LANES};
 use super::neg_log_mean;
-use crate::fast_exp;
+use super::tiles::kd_order;
 use crate::rows::Isa;
-
-/// `f64` lanes of the kernel loop (one block of groups).
-const LANES: usize = 8;
-
-/// Rows per unit of work handed to a thread.
-const ROWS_PER_TASK: usize = 32;
 
 /// The cutoff beyond `ln N` (see the module docs): left-out terms sum to at most `e^−40`.
 const CUTOFF_MARGIN: f64 = 40.0;
@@ -64,258 +60,182 @@ pub(super) fn kde_terms(
     threads: usize,
 ) -> Terms {
     let n = rows.len() / d;
-    let (f_upper, f_lower) = entropy_terms(rows, d, sigma2, isa, threads);
-    let (mut cond_upper, mut cond_lower) = (0.0, 0.0);
-    let mut classes: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    for (row, &y) in rows.chunks_exact(d).zip(labels.unwrap_or_default()) {
-        classes.entry(y).or_default().extend_from_slice(row);
+    let groups = Groups::new(rows, d, labels);
+    let x_cut = (n as f64).ln() + CUTOFF_MARGIN;
+    let kernel = Kernel::new(groups.points(), sigma2, x_cut);
+    let sums = match labels {
+        Some(_) => kernel.sums(WithClasses, isa, threads),
+        None => kernel.sums(NoClasses, isa, threads),
+    };
+    let ln_n = (n as f64).ln();
+    let (mut f_upper, mut f_lower) = (0.0, 0.0);
+    for (s, &w) in sums.iter().zip(&groups.weight) {
+        f_upper += w * neg_log_mean(s[0], ln_n);
+        f_lower += w * neg_log_mean(s[1], ln_n);
     }
-    for class in classes.values() {
-        let p = (class.len() / d) as f64 / n as f64;
-        let (u, l) = entropy_terms(class, d, sigma2, isa, threads);
-        cond_upper += p * u;
-        cond_lower += p * l;
-    }
+    let (cond_upper, cond_lower) = match labels {
+        Some(_) => groups.class_terms(&sums),
+        None => (0.0, 0.0),
+    };
     Terms {
-        f_upper,
-        f_lower,
+        f_upper: f_upper / n as f64,
+        f_lower: f_lower / n as f64,
         cond_upper,
         cond_lower,
     }
 }
 
-/// `(F(2σ²), F(8σ²))` in nats of the row-major `[m, d]` samples `rows` (see [`kde_terms`]).
-fn entropy_terms(rows: &[f64], d: usize, sigma2: f64, isa: Isa, threads: usize) -> (f64, f64) {
-    let m = rows.len() / d;
-    let groups = Groups::new(rows, d);
-    let x_cut = (m as f64).ln() + CUTOFF_MARGIN;
-    let kernel = Kernel {
-        groups: &groups,
-        inv_s: 1.0 / (8.0 * sigma2),
-        x_cut,
-        radius: (8.0 * sigma2 * x_cut).sqrt() * (1.0 + 1e-9),
-    };
-    let sums = kernel.all_row_sums(isa, threads);
-    // The logarithms weighted by the group sizes, added in group order.
-    let ln_m = (m as f64).ln();
-    let (mut f_upper, mut f_lower) = (0.0, 0.0);
-    for (s, &w) in sums.iter().zip(&groups.weight) {
-        f_upper += w * neg_log_mean(s[0], ln_m);
-        f_lower += w * neg_log_mean(s[1], ln_m);
-    }
-    (f_upper / m as f64, f_lower / m as f64)
-}
-
-/// The distinct rows of the samples, sorted by their axis coordinate.
+/// The distinct samples (equal rows of equal class) in k-d tree order, with their weights and
+/// classes.
 struct Groups {
     d: usize,
     /// Number of groups.
     m: usize,
-    /// `[m, d]` row-major coordinates (for the row being summed).
+    /// `[m, d]` row-major coordinates.
     rows: Vec<f64>,
-    /// Block-major coordinates for the kernel: block `b` holds `d` arrays of `LANES` values
-    /// (coordinate `k` of groups `b·LANES …`); the padding groups have weight 0.
+    /// Block-major coordinates (see [`Points::blocks`]).
     blocks: Vec<f64>,
     /// Weight (sample count) of each group, padded with 0 to a multiple of `LANES`.
     weight: Vec<f64>,
-    /// Axis coordinate of each group, ascending.
-    axis: Vec<f64>,
+    /// Class index (into `class_sizes`) of each group's samples, padded with −1.
+    class: Vec<f64>,
+    /// Samples per class, in increasing label order.
+    class_sizes: Vec<f64>,
+}
+
+/// The `[m, d]` rows with their coordinates reordered by decreasing variance (ties in
+/// coordinate order). Squared distances are sums over the coordinates, so this changes them only
+/// by the rounding of the summation order; the kernel's partial-distance test then leaves far
+/// blocks after the most telling coordinates.
+fn by_decreasing_variance(rows: &[f64], d: usize) -> Vec<f64> {
+    let m = (rows.len() / d) as f64;
+    let mut mean = vec![0.0; d];
+    for row in rows.chunks_exact(d) {
+        for (s, &v) in mean.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    mean.iter_mut().for_each(|s| *s /= m);
+    let mut var = vec![0.0; d];
+    for row in rows.chunks_exact(d) {
+        for ((s, &v), &mu) in var.iter_mut().zip(row).zip(&mean) {
+            *s += (v - mu) * (v - mu);
+        }
+    }
+    let mut columns: Vec<usize> = (0..d).collect();
+    columns.sort_by(|&a, &b| var[b].total_cmp(&var[a]).then(a.cmp(&b)));
+    rows.chunks_exact(d)
+        .flat_map(|row| columns.iter().map(move |&k| row[k]))
+        .collect()
 }
 
 impl Groups {
-    fn new(rows: &[f64], d: usize) -> Self {
+    fn new(rows: &[f64], d: usize, labels: Option<&[u32]>) -> Self {
         let n = rows.len() / d;
         // `+ 0.0` turns −0 into +0, so that equal values compare equal under `total_cmp`.
         let rows: Vec<f64> = rows.iter().map(|&v| v + 0.0).collect();
         let row = |i: usize| &rows[i * d..(i + 1) * d];
-        let axis = (0..d)
-            .map(|k| {
-                let column = (0..n).map(|i| rows[i * d + k]);
-                let (lo, hi) = column.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                    (lo.min(v), hi.max(v))
-                });
-                (k, hi - lo)
-            })
-            .fold((0, f64::NEG_INFINITY), |best, (k, w)| {
-                if w > best.1 {
-                    (k, w)
-                } else {
-                    best
-                }
-            })
-            .0;
+        // Class indices in increasing label order.
+        let mut index: BTreeMap<u32, usize> = BTreeMap::new();
+        for &y in labels.unwrap_or_default() {
+            index.entry(y).or_insert(0);
+        }
+        let mut class_sizes = vec![0.0; index.len().max(1)];
+        for (k, v) in index.values_mut().enumerate() {
+            *v = k;
+        }
+        let class_of = |i: usize| labels.map_or(0, |y| index[&y[i]]);
+        // Equal samples (row and class) next to each other, then merged.
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_unstable_by(|&i, &j| {
-            let (a, b) = (row(i), row(j));
-            a[axis].total_cmp(&b[axis]).then_with(|| {
-                a.iter()
-                    .zip(b)
-                    .map(|(u, v)| u.total_cmp(v))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
+            row(i)
+                .iter()
+                .zip(row(j))
+                .map(|(u, v)| u.total_cmp(v))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(class_of(i).cmp(&class_of(j)))
         });
-        let mut groups = Groups {
-            d,
-            m: 0,
-            rows: Vec::new(),
-            blocks: Vec::new(),
-            weight: Vec::new(),
-            axis: Vec::new(),
-        };
+        let (mut distinct, mut weight, mut class) = (Vec::new(), Vec::new(), Vec::new());
         let mut last: Option<usize> = None;
         for &i in &order {
+            class_sizes[class_of(i)] += 1.0;
             match last {
-                Some(j) if row(i) == row(j) => {
-                    if let Some(w) = groups.weight.last_mut() {
+                Some(j) if row(i) == row(j) && class_of(i) == class_of(j) => {
+                    if let Some(w) = weight.last_mut() {
                         *w += 1.0;
                     }
                 }
                 _ => {
-                    groups.rows.extend_from_slice(row(i));
-                    groups.weight.push(1.0);
-                    groups.axis.push(row(i)[axis]);
+                    distinct.extend_from_slice(row(i));
+                    weight.push(1.0);
+                    class.push(class_of(i) as f64);
                     last = Some(i);
                 }
             }
         }
-        groups.m = groups.weight.len();
-        let padded = groups.m.div_ceil(LANES) * LANES;
-        groups.weight.resize(padded, 0.0);
-        groups.blocks = vec![0.0; padded * d];
-        for (g, coords) in groups.rows.chunks_exact(d).enumerate() {
-            let block = &mut groups.blocks[g / LANES * LANES * d..];
+        let m = weight.len();
+        let distinct = by_decreasing_variance(&distinct, d);
+        // The k-d tree order of the groups.
+        let kd = kd_order(&distinct, d);
+        let rows: Vec<f64> = kd
+            .iter()
+            .flat_map(|&g| distinct[g * d..(g + 1) * d].iter().copied())
+            .collect();
+        let padded = m.div_ceil(LANES) * LANES;
+        let mut weight: Vec<f64> = kd.iter().map(|&g| weight[g]).collect();
+        weight.resize(padded, 0.0);
+        let mut class: Vec<f64> = kd.iter().map(|&g| class[g]).collect();
+        class.resize(padded, -1.0);
+        let mut blocks = vec![0.0; padded * d];
+        for (g, coords) in rows.chunks_exact(d).enumerate() {
+            let block = &mut blocks[g / LANES * LANES * d..];
             for (k, &v) in coords.iter().enumerate() {
                 block[k * LANES + g % LANES] = v;
             }
         }
-        groups
-    }
-}
-
-/// The kernel sums over [`Groups`] at one noise variance.
-struct Kernel<'a> {
-    groups: &'a Groups,
-    /// `1/(8σ²)`.
-    inv_s: f64,
-    /// Cutoff `X` on `x = D/(8σ²)`.
-    x_cut: f64,
-    /// `√(8σ²·X)`, slightly enlarged: the half-width of the sweep window.
-    radius: f64,
-}
-
-impl Kernel<'_> {
-    /// `[Σ_h w_h K⁴_gh, Σ_h w_h K_gh]` for every group `g`, on `threads` threads (each row
-    /// computed whole by one of them).
-    fn all_row_sums(&self, isa: Isa, threads: usize) -> Vec<[f64; 2]> {
-        let m = self.groups.m;
-        let mut sums = vec![[0.0f64; 2]; m];
-        let fill = |first: usize, out: &mut [[f64; 2]]| {
-            for (r, s) in out.iter_mut().enumerate() {
-                *s = row_sums(isa, self, first + r);
-            }
-        };
-        let threads = threads.clamp(1, m.div_ceil(ROWS_PER_TASK));
-        if threads == 1 {
-            fill(0, &mut sums);
-            return sums;
-        }
-        let tasks = Mutex::new(sums.chunks_mut(ROWS_PER_TASK).enumerate());
-        let work = || loop {
-            // A poisoned lock means another worker panicked; that panic propagates from `scope`.
-            let Some((t, out)) = tasks.lock().ok().and_then(|mut it| it.next()) else {
-                return;
-            };
-            fill(t * ROWS_PER_TASK, out);
-        };
-        std::thread::scope(|scope| {
-            for _ in 1..threads {
-                scope.spawn(work);
-            }
-            work();
-        });
-        sums
-    }
-}
-
-/// The four sums of [`Kernel::all_row_sums`] for group `g` (see the module docs).
-#[inline(always)]
-fn row_sums_body(kernel: &Kernel, g: usize) -> [f64; 2] {
-    let groups = kernel.groups;
-    let d = groups.d;
-    let p = groups.axis[g];
-    let lo = groups.axis.partition_point(|&q| q < p - kernel.radius) / LANES;
-    let hi = groups
-        .axis
-        .partition_point(|&q| q <= p + kernel.radius)
-        .div_ceil(LANES);
-    let own_row = &groups.rows[g * d..(g + 1) * d];
-    let (blocks, _) = groups.blocks[lo * LANES * d..hi * LANES * d].as_chunks::<LANES>();
-    let (weights, _) = groups.weight[lo * LANES..hi * LANES].as_chunks::<LANES>();
-    let mut acc = [[0.0f64; LANES]; 2];
-    for (block, w) in blocks.chunks_exact(d).zip(weights) {
-        let mut dist = [0.0f64; LANES];
-        for (&a, coords) in own_row.iter().zip(block) {
-            for (s, &b) in dist.iter_mut().zip(coords) {
-                let t = a - b;
-                *s += t * t;
-            }
-        }
-        let mut xs = [0.0f64; LANES];
-        for (x, &s) in xs.iter_mut().zip(&dist) {
-            *x = s * kernel.inv_s;
-        }
-        if xs.iter().fold(true, |far, &x| far & (x > kernel.x_cut)) {
-            continue;
-        }
-        for l in 0..LANES {
-            let x = xs[l];
-            // Computed for every lane and then selected (branch-free); the argument is clamped
-            // so that neither K nor K⁴ is ever subnormal.
-            let k = fast_exp::exp(-(if x < kernel.x_cut { x } else { kernel.x_cut }));
-            let k = if x <= kernel.x_cut { k } else { 0.0 };
-            acc[0][l] += w[l] * ((k * k) * (k * k));
-            acc[1][l] += w[l] * k;
+        Groups {
+            d,
+            m,
+            rows,
+            blocks,
+            weight,
+            class,
+            class_sizes,
         }
     }
-    acc.map(|lanes| lanes.iter().fold(0.0, |s, &v| s + v))
-}
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX2. Safety: the CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn row_sums(kernel: &Kernel, g: usize) -> [f64; 2] {
-        row_sums_body(kernel, g)
+    /// The kernel's view of the groups.
+    fn points(&self) -> Points<'_> {
+        Points {
+            d: self.d,
+            m: self.m,
+            rows: &self.rows,
+            blocks: &self.blocks,
+            weight: &self.weight,
+            class: &self.class,
+        }
     }
-}
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-
-    /// [`row_sums_body`] compiled for AVX-512. Safety: the CPU must support AVX-512 F/DQ/VL/BW,
-    /// AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    pub(super) unsafe fn row_sums(kernel: &Kernel, g: usize) -> [f64; 2] {
-        row_sums_body(kernel, g)
-    }
-}
-
-/// [`row_sums_body`] with the code for `isa` (IEEE `f64` without fused operations: the same
-/// bits at every instruction set).
-fn row_sums(isa: Isa, kernel: &Kernel, g: usize) -> [f64; 2] {
-    match isa {
-        // SAFETY: `isa` comes from `rows::supported_isas()`/`rows::isa()`, which give Avx2 only
-        // after detecting AVX2 and FMA on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::row_sums(kernel, g) },
-        // SAFETY: as above, Avx512 only after detecting every feature it enables.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::row_sums(kernel, g) },
-        Isa::Baseline => row_sums_body(kernel, g),
+    /// `Σ_y p(y)·F_y` at both scales from the same-class sums (`sums[g][2..]`):
+    /// `F_y = −(1/N_y) Σ_{g∈y} w_g ln(S_g/N_y)`, each class's terms added in group order, the
+    /// classes in label order.
+    fn class_terms(&self, sums: &[[f64; 4]]) -> (f64, f64) {
+        let n: f64 = self.class_sizes.iter().sum();
+        let ln_sizes: Vec<f64> = self.class_sizes.iter().map(|s| s.ln()).collect();
+        let mut per_class = vec![[0.0f64; 2]; self.class_sizes.len()];
+        for ((s, &w), &c) in sums.iter().zip(&self.weight).zip(&self.class) {
+            let c = c as usize;
+            per_class[c][0] += w * neg_log_mean(s[2], ln_sizes[c]);
+            per_class[c][1] += w * neg_log_mean(s[3], ln_sizes[c]);
+        }
+        let (mut cond_upper, mut cond_lower) = (0.0, 0.0);
+        for (f, &size) in per_class.iter().zip(&self.class_sizes) {
+            let p = size / n;
+            cond_upper += p * (f[0] / size);
+            cond_lower += p * (f[1] / size);
+        }
+        (cond_upper, cond_lower)
     }
 }
 
