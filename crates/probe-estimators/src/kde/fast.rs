@@ -256,14 +256,19 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        // Half the values coarse (exact duplicates), half spread.
+        // The first half of the rows coarse (exact duplicates, some with different labels, so
+        // groups of weight > 1), the second half spread.
         let rows: Vec<f64> = (0..n * d)
-            .map(|e| match e % 2 {
-                0 => (next() * 3.0).floor() - 1.0,
-                _ => next() * 2.0 - 1.0,
+            .map(|e| match e < n * d / 2 {
+                true => (next() * 3.0).floor() - 1.0,
+                false => next() * 2.0 - 1.0,
             })
             .collect();
         let labels: Vec<u32> = (0..n).map(|_| (next() * 3.0) as u32).collect();
+        assert!(
+            Groups::new(&rows, d, Some(&labels)).m < n * 3 / 4,
+            "too few duplicates"
+        );
         for sigma2 in [1e-4, 1e-2, 1.0, 1e3] {
             for y in [Some(&labels[..]), None] {
                 let base = kde_terms(&rows, d, y, sigma2, Isa::Baseline, 1);
