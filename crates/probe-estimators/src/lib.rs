@@ -75,6 +75,8 @@ mod shape;
 pub mod spec;
 pub mod stats;
 pub mod tensor;
+#[cfg(test)]
+mod test_values;
 
 // The KDE kernel's branch-free `exp` (called as `fast_exp::exp` in `kde.rs`) lives in `probe_simd`,
 // shared with the fused trainer; `rows` re-exports the instruction-set dispatch from there.
