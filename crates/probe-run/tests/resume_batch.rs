@@ -15,6 +15,7 @@ use candle_core::Device;
 use probe_run::{Error, Observer, TrainOptions};
 use probe_train::checkpoint::Checkpoint;
 
+#[macro_use]
 mod common;
 use common::{
     assert_mentions, assert_same_dirs, assert_same_files, deep_tishby, dir_files, refused_resume,
@@ -127,15 +128,12 @@ fn mlp(extra_train: &str) -> String {
     )
 }
 
-#[test]
-fn fused_mlp_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-fused", &mlp(""), 2, 3);
-}
-
-#[test]
-fn candle_mlp_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-candle", &mlp("fused = false"), 2, 3);
-}
+on_both_paths!(
+    |tag, extra| stops_at_the_batch_and_resumes_exactly(tag, &mlp(extra), 2, 3),
+    "batch-mlp",
+    fused_mlp_stops_at_the_batch_and_resumes_exactly,
+    candle_mlp_stops_at_the_batch_and_resumes_exactly
+);
 
 #[test]
 fn a_stop_in_the_first_epoch_resumes_from_no_finished_epoch() {
@@ -170,15 +168,12 @@ kind = "binned"
     )
 }
 
-#[test]
-fn fused_ensemble_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-ens", &ensemble(""), 2, 4);
-}
-
-#[test]
-fn candle_ensemble_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-ens-candle", &ensemble("fused = false"), 2, 4);
-}
+on_both_paths!(
+    |tag, extra| stops_at_the_batch_and_resumes_exactly(tag, &ensemble(extra), 2, 4),
+    "batch-ens",
+    fused_ensemble_stops_at_the_batch_and_resumes_exactly,
+    candle_ensemble_stops_at_the_batch_and_resumes_exactly
+);
 
 #[test]
 fn an_epoch_with_gradient_statistics_ends_whole_before_the_stop() {
