@@ -367,6 +367,21 @@ kind = "kde"
 sigma2 = 0.1
 EOF
 add_case cnn-bn-avg-dropout c_train "$cfg" 2
+# adam_2_epochs_every: the [train] table of the Transformer and LSTM cases (Adam at lr 0.002,
+# batches of 100, 2 epochs) and the start of their [measure] table (every epoch measured).
+adam_2_epochs_every() {
+  cat <<'EOF'
+
+[train]
+optimizer = "adam"
+lr = 0.002
+batch_size = 100
+epochs = 2
+
+[measure]
+schedule = "every"
+EOF
+}
 cfg=$(variant transformer-rows-mean "$SUB")
 cat >>"$cfg" <<'EOF'
 
@@ -378,15 +393,9 @@ heads = 2
 layers = 1
 pooling = "mean"
 init = "truncated_normal"
-
-[train]
-optimizer = "adam"
-lr = 0.002
-batch_size = 100
-epochs = 2
-
-[measure]
-schedule = "every"
+EOF
+adam_2_epochs_every >>"$cfg"
+cat >>"$cfg" <<'EOF'
 on = "test"
 hooks = ["blocks.*.hook_resid_post", "head.hook_post"]
 dump_activations = [2]
@@ -411,15 +420,9 @@ kind = "rnn"
 cell = "lstm"
 hidden = 16
 layers = 2
-
-[train]
-optimizer = "adam"
-lr = 0.002
-batch_size = 100
-epochs = 2
-
-[measure]
-schedule = "every"
+EOF
+adam_2_epochs_every >>"$cfg"
+cat >>"$cfg" <<'EOF'
 on = "all"
 hooks = ["rnn.1.hook_h_n", "head.hook_post"]
 
@@ -481,26 +484,29 @@ add_case bad-sweep-csv c_bad_sweep
 # Running: P = the binary, W = the case's directory (stdout/stderr/exit code of every command are
 # kept there as LABEL.stdout, LABEL.stderr, LABEL.rc and compared like the outputs)
 
+# probe_run LABEL ARGS…: runs probe into LABEL.stdout, LABEL.stderr and LABEL.rc and sets RC to
+# its exit code, unless an earlier command of the case failed (.failed exists): then RC is empty.
+probe_run() {
+  local label=$1
+  shift
+  RC=''
+  [[ ! -e $W/.failed ]] || return 0
+  RC=0
+  "$P" "$@" >"$W/$label.stdout" 2>"$W/$label.stderr" || RC=$?
+  echo "$RC" >"$W/$label.rc"
+}
 # probe_ok LABEL ARGS…: runs probe, which must succeed; after a failure the case's later commands
 # are not run (.failed holds why).
 probe_ok() {
-  local label=$1 rc=0
-  shift
-  [[ ! -e $W/.failed ]] || return 0
-  "$P" "$@" >"$W/$label.stdout" 2>"$W/$label.stderr" || rc=$?
-  echo "$rc" >"$W/$label.rc"
-  if [[ $rc != 0 ]]; then
-    printf '%s exited %s: %s\n' "$label" "$rc" "$(head -c 400 "$W/$label.stderr" | tr '\n' ' ')" >"$W/.failed"
+  probe_run "$@"
+  if [[ -n $RC && $RC != 0 ]]; then
+    printf '%s exited %s: %s\n' "$1" "$RC" "$(head -c 400 "$W/$1.stderr" | tr '\n' ' ')" >"$W/.failed"
   fi
 }
 # probe_fails LABEL ARGS…: runs probe, which must fail (exit code and stderr are compared).
 probe_fails() {
-  local label=$1 rc=0
-  shift
-  [[ ! -e $W/.failed ]] || return 0
-  "$P" "$@" >"$W/$label.stdout" 2>"$W/$label.stderr" || rc=$?
-  echo "$rc" >"$W/$label.rc"
-  if [[ $rc == 0 ]]; then echo "$label succeeded but should fail" >"$W/.failed"; fi
+  probe_run "$@"
+  if [[ $RC == 0 ]]; then echo "$1 succeeded but should fail" >"$W/.failed"; fi
 }
 
 train_args() { # CONFIG EPOCHS → the flags of a training run into $W/run

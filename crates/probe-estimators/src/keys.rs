@@ -159,36 +159,7 @@ impl RowKeys for ExactKeys {
 mod tests {
     use super::*;
     use crate::binning::{Binner, Binning};
-
-    /// Specials, a grid, and every boundary `bounds` (edges or multiples of the width) as the
-    /// nearest `f32` and one ulp either side.
-    fn tricky(bounds: &[f64]) -> Vec<f32> {
-        let mut v = vec![
-            0.0,
-            -0.0,
-            f32::NAN,
-            -f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-        ];
-        v.extend([
-            f32::MAX,
-            f32::MIN,
-            f32::MIN_POSITIVE,
-            -f32::MIN_POSITIVE,
-            1e-45,
-            -1e-45,
-        ]);
-        v.extend([4.5e15, -4.5e15, 9.3e18, -9.3e18, 1e30, -1e30]);
-        let grid = (-300i32..=300).map(|i| i as f64 * 0.01);
-        for e in bounds.iter().copied().chain(grid) {
-            let x = e as f32;
-            let up = f32::from_bits(x.to_bits().wrapping_add(1));
-            let down = f32::from_bits(x.to_bits().wrapping_sub(1));
-            v.extend([x, up, down, -x, -up, -down]);
-        }
-        v
-    }
+    use crate::test_values::tricky;
 
     /// Keys must induce exactly the same partition as the scalar bins.
     fn check_same_partition(

@@ -75,6 +75,8 @@ mod shape;
 pub mod spec;
 pub mod stats;
 pub mod tensor;
+#[cfg(test)]
+mod test_values;
 
 pub use adaptive::{adaptive_edges, EdgeBins};
 pub use binned::{

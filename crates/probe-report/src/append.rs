@@ -375,27 +375,19 @@ mod tests {
         t.flush().unwrap();
         let mark = t.mark();
         drop(t);
+        // Resuming now is refused with a message naming the file and saying `why`.
+        let refused = |why: &str| {
+            let e = AppendedCsv::resume(&path, &header, &mark)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("metrics.csv") && e.contains(why), "{e}");
+        };
         fs::write(&path, "epoch\n1\n3\n").unwrap();
-        let e = AppendedCsv::resume(&path, &header, &mark)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("metrics.csv") && e.contains("changed after the checkpoint"),
-            "{e}"
-        );
+        refused("changed after the checkpoint");
         fs::write(&path, "epoch\n1\n").unwrap();
-        let e = AppendedCsv::resume(&path, &header, &mark)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("metrics.csv") && e.contains("expects at least"),
-            "{e}"
-        );
+        refused("expects at least");
         fs::remove_file(&path).unwrap();
-        let e = AppendedCsv::resume(&path, &header, &mark)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("metrics.csv") && e.contains("missing"), "{e}");
+        refused("missing");
         // A file the checkpoint did not know (created after it) is removed.
         fs::write(&path, "epoch\n9\n").unwrap();
         let empty = AppendedCsv::new(&path, &header).mark();

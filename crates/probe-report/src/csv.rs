@@ -219,12 +219,19 @@ pub fn fmt_f64(x: f64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn quotes_fields_with_comma_quote_or_newline() {
+    /// A table with every quoting case: a comma in the header, a quote, a line feed, a carriage
+    /// return, an empty field and surrounding spaces.
+    fn quoting_cases() -> CsvTable {
         let mut t = CsvTable::new(&["a", "b,c"]);
         t.push(["plain", "has \"quote\""]).unwrap();
         t.push(["line\nbreak", "cr\rhere"]).unwrap();
         t.push(["", " spaced "]).unwrap();
+        t
+    }
+
+    #[test]
+    fn quotes_fields_with_comma_quote_or_newline() {
+        let t = quoting_cases();
         assert_eq!(
             t.to_string(),
             "a,\"b,c\"\nplain,\"has \"\"quote\"\"\"\n\"line\nbreak\",\"cr\rhere\"\n, spaced \n"
@@ -236,10 +243,7 @@ mod tests {
     /// the same fields, and text probe would not write is refused with its line.
     #[test]
     fn parse_reads_back_what_display_writes() {
-        let mut t = CsvTable::new(&["a", "b,c"]);
-        t.push(["plain", "has \"quote\""]).unwrap();
-        t.push(["line\nbreak", "cr\rhere"]).unwrap();
-        t.push(["", " spaced "]).unwrap();
+        let t = quoting_cases();
         let text = t.to_string();
         let p = Path::new("t.csv");
         assert_eq!(CsvTable::parse(&text, p).unwrap(), t);

@@ -216,6 +216,14 @@ mod tests {
             .to_string()
     }
 
+    /// [`config`] of the `arrays` fixture `file`, with the further `[data]` keys `extra`.
+    fn arrays_config(file: &str, extra: &str) -> Config {
+        config(&format!(
+            "dataset = \"arrays\"\npath = {:?}\n{extra}",
+            fixture(file)
+        ))
+    }
+
     #[test]
     fn new_keys_are_written_back_only_when_set() {
         let plain = config("dataset = \"fashion-mnist-subset\"")
@@ -224,11 +232,10 @@ mod tests {
         for key in ["keys", "layout", "normalize"] {
             assert!(!plain.contains(key), "{plain}");
         }
-        let cfg = config(&format!(
-            "dataset = \"arrays\"\npath = {:?}\nlayout = \"nhwc\"\nnormalize = true\n\
-             [data.keys]\nx_train = \"a\"\ny_train = \"b\"",
-            fixture("basic.npz")
-        ));
+        let cfg = arrays_config(
+            "basic.npz",
+            "layout = \"nhwc\"\nnormalize = true\n[data.keys]\nx_train = \"a\"\ny_train = \"b\"",
+        );
         let text = cfg.to_toml().unwrap();
         assert!(
             text.contains("layout = \"nhwc\"") && text.contains("normalize = true"),
@@ -267,40 +274,27 @@ mod tests {
 
     #[test]
     fn arrays_load_split_and_normalise() {
-        let s = load(&config(&format!(
-            "dataset = \"arrays\"\npath = {:?}",
-            fixture("basic.npz")
-        )))
-        .unwrap();
+        let s = load(&arrays_config("basic.npz", "")).unwrap();
         assert_eq!(
             (s.train.n, s.test.n, s.train.name.as_str()),
             (6, 3, "basic-train")
         );
 
         // Pooled and re-split.
-        let s = load(&config(&format!(
-            "dataset = \"arrays\"\npath = {:?}\nsplit = \"ordered\"\ntrain_fraction = 0.5",
-            fixture("basic.npz")
-        )))
+        let s = load(&arrays_config(
+            "basic.npz",
+            "split = \"ordered\"\ntrain_fraction = 0.5",
+        ))
         .unwrap();
         assert_eq!((s.train.n, s.test.n), (4, 5)); // round(4.5) to even
 
         // A file without test arrays: split it, or say why "original" cannot work.
-        let s = load(&config(&format!(
-            "dataset = \"arrays\"\npath = {:?}\nsplit = \"shuffled\"",
-            fixture("train_only.npz")
-        )))
-        .unwrap();
+        let s = load(&arrays_config("train_only.npz", "split = \"shuffled\"")).unwrap();
         assert_eq!(
             (s.train.n, s.test.n, s.test.name.as_str()),
             (8, 2, "train_only-test")
         );
-        let err = load(&config(&format!(
-            "dataset = \"arrays\"\npath = {:?}",
-            fixture("train_only.npz")
-        )))
-        .err()
-        .unwrap();
+        let err = load(&arrays_config("train_only.npz", "")).err().unwrap();
         let msg = format!("{err:#}");
         assert!(
             msg.contains("train_only.npz has no test arrays (`x_test`, `y_test`)"),
@@ -308,11 +302,7 @@ mod tests {
         );
 
         // Normalised with the training set's statistics: mean 0 per feature on the training set.
-        let s = load(&config(&format!(
-            "dataset = \"arrays\"\npath = {:?}\nnormalize = true",
-            fixture("basic.npz")
-        )))
-        .unwrap();
+        let s = load(&arrays_config("basic.npz", "normalize = true")).unwrap();
         for j in 0..4 {
             let m: f32 = (0..6).map(|i| s.train.row(i)[j]).sum::<f32>() / 6.0;
             assert!(m.abs() < 1e-6, "feature {j}: {m}");

@@ -41,6 +41,7 @@ use crate::observer::{Finished, Observer, RunInfo, Stop};
 use crate::resume;
 use crate::rundir::writer::{RunDirWriter, WriterSpec};
 use crate::setup::{setup, Setup, TrainOptions};
+use crate::step::EpochArgs;
 
 pub mod overlap;
 pub use overlap::Overlap;
@@ -210,7 +211,13 @@ pub fn fit_with(
                 resume: resumed,
                 stop: Some(&mut between),
             };
-            let e = match step.epoch(epoch, &mut opt, gstats.as_mut(), ctl)? {
+            let args = EpochArgs {
+                epoch,
+                opt: &mut opt,
+                grads: gstats.as_mut(),
+                ctl,
+            };
+            let e = match step.epoch(args)? {
                 Epoch::Done(e) => e,
                 Epoch::Paused(p) => {
                     // Tables and marks are those of the last finished epoch; the checkpoint

@@ -38,19 +38,34 @@ fn fails(name: &str, config_text: &str) -> String {
     fails_with(name, config_text, |_| {})
 }
 
-#[test]
-fn unknown_key() {
-    let err = fails(
-        "unknown",
-        &variant("lr = 0.0004", "lr = 0.0004\nlearning_rate = 1"),
-    );
-    assert_mentions(&err, &["learning_rate", "unknown field"]);
+/// One bad variant of tishby_tanh: `(name, from, to, words)`, `from` replaced by `to`, fails
+/// with a chain that mentions every one of `words`.
+type BadVariant<'a> = (&'a str, &'a str, &'a str, &'a [&'a str]);
+
+/// Asserts of every case that it [`fails`] as bad user input mentioning its words.
+fn variants_fail(cases: &[BadVariant]) {
+    for &(name, from, to, words) in cases {
+        assert_mentions(&fails(name, &variant(from, to)), words);
+    }
 }
 
 #[test]
-fn wrong_type() {
-    let err = fails("type", &variant("batch_size = 512", "batch_size = \"big\""));
-    assert_mentions(&err, &["batch_size", "invalid type"]);
+fn bad_keys_types_and_values() {
+    variants_fail(&[
+        (
+            "unknown",
+            "lr = 0.0004",
+            "lr = 0.0004\nlearning_rate = 1",
+            &["learning_rate", "unknown field"],
+        ),
+        (
+            "type",
+            "batch_size = 512",
+            "batch_size = \"big\"",
+            &["batch_size", "invalid type"],
+        ),
+        ("lr", "lr = 0.0004", "lr = -0.1", &["train.lr", "positive"]),
+    ]);
 }
 
 #[test]
@@ -62,45 +77,55 @@ fn zero_bins() {
 }
 
 #[test]
-fn negative_learning_rate() {
-    let err = fails("lr", &variant("lr = 0.0004", "lr = -0.1"));
-    assert_mentions(&err, &["train.lr", "positive"]);
-}
-
-#[test]
 fn widths_that_do_not_match_the_data() {
-    let err = fails("width-in", &variant("widths = [12,", "widths = [13,"));
-    assert_mentions(&err, &["model.widths[0]", "12 features"]);
-    let err = fails("width-out", &variant("3, 2]", "3, 5]"));
-    assert_mentions(&err, &["model.widths[6]", "2 classes"]);
+    variants_fail(&[
+        (
+            "width-in",
+            "widths = [12,",
+            "widths = [13,",
+            &["model.widths[0]", "12 features"],
+        ),
+        (
+            "width-out",
+            "3, 2]",
+            "3, 5]",
+            &["model.widths[6]", "2 classes"],
+        ),
+    ]);
 }
 
 #[test]
 fn a_filter_that_matches_nothing() {
-    let err = fails(
+    variants_fail(&[(
         "filter",
-        &variant("hooks = [\"layers.*.hook_post\"]", "hooks = [\"blocks.*\"]"),
-    );
-    assert_mentions(&err, &["measure.hooks", "blocks.*", "layers.0.hook_pre"]);
+        "hooks = [\"layers.*.hook_post\"]",
+        "hooks = [\"blocks.*\"]",
+        &["measure.hooks", "blocks.*", "layers.0.hook_pre"],
+    )]);
 }
 
 #[test]
 fn bad_enum_values() {
-    let err = fails(
-        "act",
-        &variant("activation = \"tanh\"", "activation = \"swish\""),
-    );
-    assert_mentions(&err, &["swish", "tanh", "relu"]);
-    let err = fails(
-        "sched",
-        &variant("schedule = \"log\"", "schedule = \"sometimes\""),
-    );
-    assert_mentions(&err, &["measure.schedule", "every_k"]);
-    let err = fails(
-        "opt",
-        &variant("optimizer = \"adam\"", "optimizer = \"lbfgs\""),
-    );
-    assert_mentions(&err, &["train.optimizer", "sgd"]);
+    variants_fail(&[
+        (
+            "act",
+            "activation = \"tanh\"",
+            "activation = \"swish\"",
+            &["swish", "tanh", "relu"],
+        ),
+        (
+            "sched",
+            "schedule = \"log\"",
+            "schedule = \"sometimes\"",
+            &["measure.schedule", "every_k"],
+        ),
+        (
+            "opt",
+            "optimizer = \"adam\"",
+            "optimizer = \"lbfgs\"",
+            &["train.optimizer", "sgd"],
+        ),
+    ]);
 }
 
 #[test]
@@ -144,53 +169,68 @@ fn cuda_without_the_feature_is_a_clear_error() {
 #[test]
 fn estimator_tables_of_every_kind_are_validated() {
     let table = "kind = \"binned\"\nlo = -1.0\nhi = 1.0\nedges = 30";
-    let err = fails("kind", &variant(table, "kind = \"mine\""));
-    assert_mentions(
-        &err,
-        &[
-            "measure.estimators[0].kind",
-            "\"mine\"",
-            "\"kde\"",
-            "\"knn\"",
-        ],
-    );
-    let err = fails("kde-sigma", &variant(table, "kind = \"kde\"\nname = \"k\""));
-    assert_mentions(&err, &["measure.estimators[0].sigma2", "required"]);
-    let err = fails("kde-neg", &variant(table, "kind = \"kde\"\nsigma2 = -1.0"));
-    assert_mentions(&err, &["measure.estimators[0].sigma2", "-1"]);
-    let err = fails("knn-k", &variant(table, "kind = \"knn\"\nk = 0"));
-    assert_mentions(&err, &["measure.estimators[0].k", "at least 1"]);
-    // `lo`, `hi` and `edges` of the binned table do not apply to kde.
-    let err = fails(
-        "kde-lo",
-        &variant("kind = \"binned\"", "kind = \"kde\"\nsigma2 = 0.1"),
-    );
-    assert_mentions(
-        &err,
-        &["measure.estimators[0].lo", "does not apply", "sigma2"],
-    );
+    variants_fail(&[
+        (
+            "kind",
+            table,
+            "kind = \"mine\"",
+            &[
+                "measure.estimators[0].kind",
+                "\"mine\"",
+                "\"kde\"",
+                "\"knn\"",
+            ],
+        ),
+        (
+            "kde-sigma",
+            table,
+            "kind = \"kde\"\nname = \"k\"",
+            &["measure.estimators[0].sigma2", "required"],
+        ),
+        (
+            "kde-neg",
+            table,
+            "kind = \"kde\"\nsigma2 = -1.0",
+            &["measure.estimators[0].sigma2", "-1"],
+        ),
+        (
+            "knn-k",
+            table,
+            "kind = \"knn\"\nk = 0",
+            &["measure.estimators[0].k", "at least 1"],
+        ),
+        // `lo`, `hi` and `edges` of the binned table do not apply to kde.
+        (
+            "kde-lo",
+            "kind = \"binned\"",
+            "kind = \"kde\"\nsigma2 = 0.1",
+            &["measure.estimators[0].lo", "does not apply", "sigma2"],
+        ),
+    ]);
 }
 
 #[test]
 fn dump_epochs_must_be_measured() {
-    let err = fails(
-        "dump-epoch",
-        &variant("points = 274", "points = 274\ndump_activations = [1, 7999]"),
-    );
-    assert_mentions(&err, &["measure.dump_activations", "7999", "not measured"]);
-    let err = fails(
-        "dump-word",
-        &variant(
+    variants_fail(&[
+        (
+            "dump-epoch",
+            "points = 274",
+            "points = 274\ndump_activations = [1, 7999]",
+            &["measure.dump_activations", "7999", "not measured"],
+        ),
+        (
+            "dump-word",
             "points = 274",
             "points = 274\ndump_activations = \"sometimes\"",
+            &["measure.dump_activations", "\"measured\""],
         ),
-    );
-    assert_mentions(&err, &["measure.dump_activations", "\"measured\""]);
-    let err = fails(
-        "dump-type",
-        &variant("points = 274", "points = 274\ndump_activations = 3"),
-    );
-    assert_mentions(&err, &["dump_activations"]);
+        (
+            "dump-type",
+            "points = 274",
+            "points = 274\ndump_activations = 3",
+            &["dump_activations"],
+        ),
+    ]);
 }
 
 #[test]

@@ -186,18 +186,33 @@ fn both(
     (off, on, [errs.pop().unwrap(), on_err])
 }
 
+/// [`both`] of a run that succeeds: asserts no error, and that the run with overlap delivered the
+/// measurements of the epochs `overlapped` while a later epoch trained; returns both logs.
+fn both_succeed(tag: &str, cfg: &str, overlapped: &[usize]) -> (Log, Log) {
+    let (off, on, errs) = both(tag, cfg, (None, None));
+    assert_eq!(errs, [None, None]);
+    assert_eq!(on.overlapped, overlapped, "events: {:#?}", on.events);
+    (off, on)
+}
+
+/// [`both`] of the ensemble with the recorder failing at `fail`: asserts that both runs fail
+/// alike, stopped at `epoch`; returns the log with overlap.
+fn both_stop_at(tag: &str, fail: (Option<usize>, Option<usize>), epoch: usize) -> Log {
+    let (_, on, errs) = both(tag, &ensemble(), fail);
+    let msg = errs[1].as_deref().unwrap();
+    assert_eq!(errs[0].as_deref(), Some(msg));
+    assert!(
+        msg.contains(&format!("run stopped at epoch {epoch}")),
+        "{msg}"
+    );
+    on
+}
+
 #[test]
 fn an_ensemble_measured_while_it_trains_writes_the_same_files() {
-    let (off, on, errs) = both("ovl-ens", &ensemble(), (None, None));
-    assert_eq!(errs, [None, None]);
     // Measured at 1 (the first epoch always), 2, 4, …, 12; those at 10 and 12 are delivered at
     // their own checkpoint, the others while the next epoch trains.
-    assert_eq!(
-        on.overlapped,
-        vec![1, 2, 4, 6, 8],
-        "events: {:#?}",
-        on.events
-    );
+    let (off, _) = both_succeed("ovl-ens", &ensemble(), &[1, 2, 4, 6, 8]);
     assert_eq!(
         off.events
             .iter()
@@ -209,23 +224,13 @@ fn an_ensemble_measured_while_it_trains_writes_the_same_files() {
 
 #[test]
 fn a_single_model_with_flows_and_stats_measured_while_it_trains_writes_the_same_files() {
-    let (_, on, errs) = both("ovl-one", &single(), (None, None));
-    assert_eq!(errs, [None, None]);
-    assert_eq!(
-        on.overlapped,
-        vec![1, 2, 3, 4, 5, 6],
-        "events: {:#?}",
-        on.events
-    );
+    both_succeed("ovl-one", &single(), &[1, 2, 3, 4, 5, 6]);
 }
 
 #[test]
 fn an_epoch_that_fails_while_held_back_stops_the_run_there() {
     // Epoch 5's `on_epoch` waits for epoch 4's measurement, then fails: the run stops at 5.
-    let (_, on, errs) = both("ovl-fail-epoch", &ensemble(), (Some(5), None));
-    let msg = errs[1].as_deref().unwrap();
-    assert_eq!(errs[0].as_deref(), Some(msg));
-    assert!(msg.contains("run stopped at epoch 5"), "{msg}");
+    let on = both_stop_at("ovl-fail-epoch", (Some(5), None), 5);
     assert!(
         on.events.last().unwrap().contains("Error { epoch: 5 }"),
         "{:?}",
@@ -237,10 +242,7 @@ fn an_epoch_that_fails_while_held_back_stops_the_run_there() {
 fn a_measurement_that_fails_stops_the_run_at_its_epoch() {
     // Epoch 6's measurement is delivered during epoch 7 and fails: the run stops at 6, epoch 7 is
     // never told.
-    let (_, on, errs) = both("ovl-fail-measure", &ensemble(), (None, Some(6)));
-    let msg = errs[1].as_deref().unwrap();
-    assert_eq!(errs[0].as_deref(), Some(msg));
-    assert!(msg.contains("run stopped at epoch 6"), "{msg}");
+    let on = both_stop_at("ovl-fail-measure", (None, Some(6)), 6);
     assert!(
         !on.events.iter().any(|e| e.starts_with("epoch 7")),
         "{:?}",

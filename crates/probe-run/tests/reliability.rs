@@ -5,7 +5,7 @@
 //! with a checkpoint it resumes from exactly. Every refusal leaves the run's files as they were.
 //! (Bad values, names and data sets: `reliability_inputs.rs`.)
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -35,11 +35,18 @@ fn assert_ends_as_the_uninterrupted_run(resumed: &Path, full: &Path) {
     assert_same_files(full, resumed, &RESUME_RESULTS);
 }
 
-#[test]
-fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
-    let tmp = tmp_dir("rel-edited");
+/// A fresh `tmp_dir(tag)` and, in its `cut`, the 8-epoch run stopped after epoch 4 (a
+/// checkpoint epoch): `(tmp, cut)`.
+fn stopped_after_4(tag: &str) -> (PathBuf, PathBuf) {
+    let tmp = tmp_dir(tag);
     let cut = tmp.join("cut");
     train_stopped(&config(8), &cut, 4);
+    (tmp, cut)
+}
+
+#[test]
+fn resume_refuses_an_edited_config_and_lists_every_changed_key() {
+    let (tmp, cut) = stopped_after_4("rel-edited");
     let file = cut.join("config.toml");
     let original = std::fs::read_to_string(&file).unwrap();
     let edited = original
@@ -162,9 +169,7 @@ fn data_range(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
 
 #[test]
 fn a_corrupted_checkpoint_is_refused_naming_the_file_and_the_tensor() {
-    let tmp = tmp_dir("rel-corrupt");
-    let cut = tmp.join("cut");
-    train_stopped(&config(8), &cut, 4);
+    let (tmp, cut) = stopped_after_4("rel-corrupt");
     let p = cut.join("checkpoint.safetensors");
     let good = std::fs::read(&p).unwrap();
     let name = "model.layers.0.weight";

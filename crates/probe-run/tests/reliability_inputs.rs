@@ -29,48 +29,50 @@ fn refused(tag: &str, text: &str, tweak: impl FnOnce(&mut TrainOptions), words: 
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn bad_value(tag: &str, from: &str, to: &str, words: &[&str]) {
-    refused(tag, &variant(from, to), |_| {}, words);
-}
-
 #[test]
 fn absurd_sizes_are_config_errors_before_any_work() {
     let t = std::time::Instant::now();
-    // `stop_after`: were the value accepted, the run would stop after one epoch (and fail).
-    refused(
-        "epochs",
-        &variant("epochs = 8000", "epochs = 1000000000000"),
-        |o| o.stop_after = Some(1),
-        &["`train.epochs`", "1000000000000", "at most 10000000"],
-    );
-    bad_value(
-        "points",
-        "points = 274",
-        "points = 100000000",
-        &["`measure.points`", "at most 100000"],
-    );
     // Ten million epochs are allowed, but not measuring each of them.
     let every = variant("epochs = 8000", "epochs = 10000000")
         .replace("schedule = \"log\"", "schedule = \"every\"")
         .replace("points = 274\n", "");
-    refused(
-        "every",
-        &every,
-        |o| o.stop_after = Some(1),
-        &["`measure.schedule`", "10000000", "every_k"],
-    );
-    bad_value(
-        "width",
-        "widths = [12, 10, 7, 5, 4, 3, 2]",
-        "widths = [12, 100000000, 2]",
-        &["`model.widths[1]`", "100000000"],
-    );
-    bad_value(
-        "edges",
-        "edges = 30",
-        "edges = 4000000000",
-        &["`measure.estimators[0].edges`"],
-    );
+    // `stop_after`: were the value accepted, the run would stop after one epoch (and fail).
+    for (tag, text, words) in [
+        (
+            "epochs",
+            variant("epochs = 8000", "epochs = 1000000000000"),
+            &["`train.epochs`", "1000000000000", "at most 10000000"][..],
+        ),
+        (
+            "every",
+            every,
+            &["`measure.schedule`", "10000000", "every_k"],
+        ),
+    ] {
+        refused(tag, &text, |o| o.stop_after = Some(1), words);
+    }
+    for (tag, from, to, words) in [
+        (
+            "points",
+            "points = 274",
+            "points = 100000000",
+            &["`measure.points`", "at most 100000"][..],
+        ),
+        (
+            "width",
+            "widths = [12, 10, 7, 5, 4, 3, 2]",
+            "widths = [12, 100000000, 2]",
+            &["`model.widths[1]`", "100000000"],
+        ),
+        (
+            "edges",
+            "edges = 30",
+            "edges = 4000000000",
+            &["`measure.estimators[0].edges`"],
+        ),
+    ] {
+        refused(tag, &variant(from, to), |_| {}, words);
+    }
     // The checks are arithmetic, not work proportional to the values.
     assert!(t.elapsed().as_secs() < 30, "{:?}", t.elapsed());
 }

@@ -7,7 +7,7 @@
 //! norm and dropout (candle, its own random stream), a VIB (noise stream), and seed ensembles on
 //! both paths. An epoch that collects gradient statistics ends whole first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use candle_core::Device;
 use probe_run::{Error, Observer, TrainOptions};
 use probe_train::checkpoint::Checkpoint;
 
+#[macro_use]
 mod common;
 use common::{
     assert_mentions, assert_same_dirs, assert_same_files, deep_tishby, dir_files, refused_resume,
@@ -127,15 +128,12 @@ fn mlp(extra_train: &str) -> String {
     )
 }
 
-#[test]
-fn fused_mlp_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-fused", &mlp(""), 2, 3);
-}
-
-#[test]
-fn candle_mlp_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-candle", &mlp("fused = false"), 2, 3);
-}
+on_both_paths!(
+    |tag, extra| stops_at_the_batch_and_resumes_exactly(tag, &mlp(extra), 2, 3),
+    "batch-mlp",
+    fused_mlp_stops_at_the_batch_and_resumes_exactly,
+    candle_mlp_stops_at_the_batch_and_resumes_exactly
+);
 
 #[test]
 fn a_stop_in_the_first_epoch_resumes_from_no_finished_epoch() {
@@ -170,15 +168,12 @@ kind = "binned"
     )
 }
 
-#[test]
-fn fused_ensemble_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-ens", &ensemble(""), 2, 4);
-}
-
-#[test]
-fn candle_ensemble_stops_at_the_batch_and_resumes_exactly() {
-    stops_at_the_batch_and_resumes_exactly("batch-ens-candle", &ensemble("fused = false"), 2, 4);
-}
+on_both_paths!(
+    |tag, extra| stops_at_the_batch_and_resumes_exactly(tag, &ensemble(extra), 2, 4),
+    "batch-ens",
+    fused_ensemble_stops_at_the_batch_and_resumes_exactly,
+    candle_ensemble_stops_at_the_batch_and_resumes_exactly
+);
 
 #[test]
 fn an_epoch_with_gradient_statistics_ends_whole_before_the_stop() {
@@ -210,14 +205,21 @@ fn an_epoch_with_gradient_statistics_ends_whole_before_the_stop() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// A fresh `tmp_dir(tag)` and, in its `cut`, [`mlp`] stopped after 3 batches of epoch 2:
+/// `(tmp, cut)`.
+fn mlp_stopped_in_epoch_2(tag: &str) -> (PathBuf, PathBuf) {
+    let tmp = tmp_dir(tag);
+    let cut = tmp.join("cut");
+    interrupted(toml_opts(&mlp(""), &cut), 2, 3);
+    (tmp, cut)
+}
+
 #[test]
 fn more_epochs_extend_a_run_stopped_inside_an_epoch() {
     // `--resume DIR --epochs N` from a checkpoint inside epoch 2: the run continues that epoch
     // and trains to N, as a run of N epochs from the start (training does not depend on the
     // run's length, and the schedule is recomputed for N before any epoch is measured).
-    let tmp = tmp_dir("batch-extend");
-    let cut = tmp.join("cut");
-    interrupted(toml_opts(&mlp(""), &cut), 2, 3);
+    let (tmp, cut) = mlp_stopped_in_epoch_2("batch-extend");
     let mut opts = resume_opts(&cut);
     opts.epochs = Some(7);
     assert_eq!(train(&opts).epoch, 7);
@@ -237,9 +239,7 @@ fn more_epochs_extend_a_run_stopped_inside_an_epoch() {
 #[test]
 fn a_changed_byte_of_the_stopped_epoch_is_refused() {
     // The stopped epoch's metadata is covered by the header's checksum like the rest.
-    let tmp = tmp_dir("batch-corrupt");
-    let cut = tmp.join("cut");
-    interrupted(toml_opts(&mlp(""), &cut), 2, 3);
+    let (tmp, cut) = mlp_stopped_in_epoch_2("batch-corrupt");
     let p = cut.join("checkpoint.safetensors");
     let good = std::fs::read(&p).unwrap();
     let text = String::from_utf8_lossy(&good).into_owned();

@@ -3,32 +3,7 @@
 use super::*;
 use crate::adaptive::EdgeBins;
 use crate::binning::Binning;
-
-/// Specials, a grid, and every bound (edge) as the nearest `f32` and one ulp either side.
-fn tricky(bounds: &[f64]) -> Vec<f32> {
-    let mut v = vec![
-        0.0,
-        -0.0,
-        f32::NAN,
-        -f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::MAX,
-        f32::MIN,
-        f32::MIN_POSITIVE,
-        -f32::MIN_POSITIVE,
-        1e-45,
-        -1e-45,
-        3e38,
-        -3e38,
-    ];
-    let grid = (-300i32..=300).map(|i| i as f64 * 0.01);
-    for e in bounds.iter().copied().chain(grid) {
-        let x = e as f32;
-        v.extend([x, next_up(x), -next_up(-x)]);
-    }
-    v
-}
+use crate::test_values::tricky;
 
 #[test]
 fn ceil_f32_is_the_smallest_f32_at_or_above() {

@@ -79,47 +79,54 @@ pub fn remove_own_files(dir: &Path, ours: fn(&str) -> bool) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Asserts that `ours` claims every name in `yes` and none in `no`.
+    fn claims(ours: fn(&str) -> bool, yes: &[&str], no: &[&str]) {
+        for name in yes {
+            assert!(ours(name), "{name}");
+        }
+        for name in no {
+            assert!(!ours(name), "{name}");
+        }
+    }
+
     #[test]
     fn own_file_names() {
-        for ok in [
-            "activations-epoch1.safetensors",
-            "activations-epoch8000.safetensors",
-            "labels.safetensors",
-            "inputs.safetensors",
-        ] {
-            assert!(is_dump_file(ok), "{ok}");
-        }
-        for no in [
-            "activations-epoch.safetensors",
-            "activations-epochx.safetensors",
-            "model.safetensors",
-            "acts.safetensors",
-        ] {
-            assert!(!is_dump_file(no), "{no}");
-        }
-        for ok in [
-            "analysis.csv",
-            "analysis.json",
-            "analysis.png",
-            "analysis-kde.svg",
-            "analysis-flow.csv",
-            "analysis-stats.csv",
-        ] {
-            assert!(is_analysis_file(ok), "{ok}");
-        }
-        for no in [
-            "analysis.txt",
-            "analysis-notes.md",
-            "infoplane.csv",
-            "flow.csv",
-        ] {
-            assert!(!is_analysis_file(no), "{no}");
-        }
-        for ok in ["flow.csv", "stats.csv", "labels.safetensors"] {
-            assert!(is_train_file(ok), "{ok}");
-        }
-        for no in ["analysis-flow.csv", "notes.csv", "model.safetensors"] {
-            assert!(!is_train_file(no), "{no}");
-        }
+        claims(
+            is_dump_file,
+            &[
+                "activations-epoch1.safetensors",
+                "activations-epoch8000.safetensors",
+                "labels.safetensors",
+                "inputs.safetensors",
+            ],
+            &[
+                "activations-epoch.safetensors",
+                "activations-epochx.safetensors",
+                "model.safetensors",
+                "acts.safetensors",
+            ],
+        );
+        claims(
+            is_analysis_file,
+            &[
+                "analysis.csv",
+                "analysis.json",
+                "analysis.png",
+                "analysis-kde.svg",
+                "analysis-flow.csv",
+                "analysis-stats.csv",
+            ],
+            &[
+                "analysis.txt",
+                "analysis-notes.md",
+                "infoplane.csv",
+                "flow.csv",
+            ],
+        );
+        claims(
+            is_train_file,
+            &["flow.csv", "stats.csv", "labels.safetensors"],
+            &["analysis-flow.csv", "notes.csv", "model.safetensors"],
+        );
     }
 }

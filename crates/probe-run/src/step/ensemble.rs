@@ -8,11 +8,9 @@ use probe_capture::{ActivationCache, NameFilter};
 use probe_train::data::Dataset;
 use probe_train::ensemble::{evaluate_ensemble, evaluate_fused, EnsembleMlp, EnsembleTrainer};
 use probe_train::fused::FusedMlp;
-use probe_train::gradients::GradStats;
-use probe_train::optim::Optimizer;
-use probe_train::trainer::{Batches, DeviceData, Epoch};
+use probe_train::trainer::{DeviceData, Epoch};
 
-use super::{EpochOut, Layers, Step, EVAL_CHUNK};
+use super::{trained, EpochArgs, EpochOut, Layers, Step, EVAL_CHUNK};
 use crate::capture::{ProbeSet, CHUNK};
 use crate::error::{Context, Result};
 
@@ -48,56 +46,42 @@ impl Step for Ensemble {
     fn grad_replicas(&self) -> Option<usize> {
         Some(self.seeds.len())
     }
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        opt: &mut Optimizer,
-        grads: Option<&mut GradStats>,
-        ctl: Batches,
-    ) -> Result<Epoch<EpochOut>> {
+    fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
         let (train, test) = if self.reps.is_empty() {
-            let tr =
-                match self
-                    .trainer
-                    .epoch_ctl(epoch, &self.model, opt, &self.train_d, grads, ctl)?
-                {
-                    Epoch::Done(tr) => tr,
-                    Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
-                };
+            let tr = trained!(self.trainer.epoch_ctl(
+                args.epoch,
+                &self.model,
+                args.opt,
+                &self.train_d,
+                args.grads,
+                args.ctl
+            )?);
             (
                 tr,
                 evaluate_ensemble(&self.model, &self.test_d, EVAL_CHUNK)?,
             )
         } else {
+            let opt = args.opt;
             let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();
             if !self.loaded {
                 FusedMlp::load_replicas(&mut self.reps, &vars, opt)?;
                 self.loaded = true;
             }
-            let g = grads.map(|g| (g, &vars[..]));
-            let tr = match self.trainer.epoch_fused_ctl(
-                epoch,
+            let g = args.grads.map(|g| (g, &vars[..]));
+            let out = self.trainer.epoch_fused_ctl(
+                args.epoch,
                 &mut self.reps,
                 &self.seeds,
                 &self.train,
                 g,
-                ctl,
-            )? {
-                Epoch::Done(tr) => tr,
-                Epoch::Paused(p) => {
-                    FusedMlp::store_replicas(&self.reps, &vars, opt)?;
-                    return Ok(Epoch::Paused(p));
-                }
-            };
-            let te = evaluate_fused(&mut self.reps, &self.test)?;
+                args.ctl,
+            )?;
+            // Paused or not, the vars and the optimiser take the state after the last batch.
             FusedMlp::store_replicas(&self.reps, &vars, opt)?;
-            (tr, te)
+            let tr = trained!(out);
+            (tr, evaluate_fused(&mut self.reps, &self.test)?)
         };
-        Ok(Epoch::Done(EpochOut {
-            train,
-            test,
-            vib: None,
-        }))
+        Ok(Epoch::Done(EpochOut::plain(train, test)))
     }
 
     /// Every replica's activations: one forward pass of the batched model per chunk of

@@ -51,6 +51,41 @@ pub struct EpochOut {
     pub vib: Option<VibRow>,
 }
 
+impl EpochOut {
+    /// The result of an epoch without VIB terms (per replica, in seed order).
+    fn plain(train: Vec<LossAcc>, test: Vec<LossAcc>) -> Self {
+        EpochOut {
+            train,
+            test,
+            vib: None,
+        }
+    }
+}
+
+/// What the fit loop hands a [`Step::epoch`].
+pub struct EpochArgs<'a> {
+    /// The epoch, counted from 1.
+    pub epoch: usize,
+    /// The optimiser (its learning rate may change between epochs).
+    pub opt: &'a mut Optimizer,
+    /// Where to add every mini-batch's gradients (epochs measured with `measure.gradients`).
+    pub grads: Option<&'a mut GradStats>,
+    /// Continues a paused epoch or stops this one between batches.
+    pub ctl: Batches<'a>,
+}
+
+/// The result of a finished training epoch; a paused one returns `Ok(Epoch::Paused(..))` from
+/// the enclosing [`Step::epoch`] at once (`?` for pauses).
+macro_rules! trained {
+    ($epoch:expr) => {
+        match $epoch {
+            Epoch::Done(t) => t,
+            Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
+        }
+    };
+}
+use trained;
+
 /// The captured activations of one replica: `(hook, [n, features])` in hook order.
 pub type Layers = Vec<(String, Tensor)>;
 
@@ -68,17 +103,11 @@ pub trait Step {
     fn grad_replicas(&self) -> Option<usize> {
         None
     }
-    /// Trains one epoch with `opt` and evaluates on the test set; with `grads`, every
-    /// mini-batch's gradients are added to it. `ctl` continues a paused epoch or stops this one
-    /// between batches ([`Epoch::Paused`]: nothing evaluated; the parameters and optimiser state
-    /// are those after the last batch, as after a whole epoch).
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        opt: &mut Optimizer,
-        grads: Option<&mut GradStats>,
-        ctl: Batches,
-    ) -> Result<Epoch<EpochOut>>;
+    /// Trains epoch `args.epoch` with `args.opt` and evaluates on the test set; with
+    /// `args.grads`, every mini-batch's gradients are added to it. `args.ctl` continues a paused
+    /// epoch or stops this one between batches ([`Epoch::Paused`]: nothing evaluated; the
+    /// parameters and optimiser state are those after the last batch, as after a whole epoch).
+    fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>>;
     /// The activations of `hooks` on the probe set, per replica.
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>>;
     /// The random streams' positions, for a checkpoint.
@@ -159,26 +188,18 @@ macro_rules! single_model_step {
 
 impl Step for Plain {
     single_model_step!();
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        opt: &mut Optimizer,
-        grads: Option<&mut GradStats>,
-        ctl: Batches,
-    ) -> Result<Epoch<EpochOut>> {
-        let tr = match self
-            .trainer
-            .epoch_ctl(epoch, &*self.model, opt, &self.train, grads, ctl)?
-        {
-            Epoch::Done(tr) => tr,
-            Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
-        };
-        let te = evaluate(&*self.model, &self.test, EVAL_CHUNK)?;
-        Ok(Epoch::Done(EpochOut {
-            train: vec![tr],
-            test: vec![te],
-            vib: None,
-        }))
+    fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
+        let model = &*self.model;
+        let tr = trained!(self.trainer.epoch_ctl(
+            args.epoch,
+            model,
+            args.opt,
+            &self.train,
+            args.grads,
+            args.ctl
+        )?);
+        let te = evaluate(model, &self.test, EVAL_CHUNK)?;
+        Ok(Epoch::Done(EpochOut::plain(vec![tr], vec![te])))
     }
 }
 
@@ -204,41 +225,28 @@ pub struct Fused {
 
 impl Step for Fused {
     single_model_step!();
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        opt: &mut Optimizer,
-        grads: Option<&mut GradStats>,
-        ctl: Batches,
-    ) -> Result<Epoch<EpochOut>> {
+    fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
+        let opt = args.opt;
         let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();
         if !self.loaded {
             self.fused.load(&vars, opt)?;
             self.loaded = true;
         }
-        let g = grads.map(|g| (g, &vars[..]));
-        let tr = match self
-            .trainer
-            .epoch_fused_ctl(epoch, &mut self.fused, &self.train, g, ctl)?
-        {
-            Epoch::Done(tr) => tr,
-            Epoch::Paused(p) => {
-                self.fused.store(&vars, opt)?;
-                return Ok(Epoch::Paused(p));
-            }
-        };
-        let (loss, correct) = self.fused.evaluate(&self.test.x, &self.test.y)?;
+        let g = args.grads.map(|g| (g, &vars[..]));
+        let out =
+            self.trainer
+                .epoch_fused_ctl(args.epoch, &mut self.fused, &self.train, g, args.ctl)?;
+        // Paused or not, the vars and the optimiser take the state after the last batch
+        // (evaluating below reads the fused parameters, it does not change them).
         self.fused.store(&vars, opt)?;
+        let tr = trained!(out);
+        let (loss, correct) = self.fused.evaluate(&self.test.x, &self.test.y)?;
         let n = self.test.n.max(1) as f64;
         let te = LossAcc {
             loss: loss / n,
             acc: correct as f64 / n,
         };
-        Ok(Epoch::Done(EpochOut {
-            train: vec![tr],
-            test: vec![te],
-            vib: None,
-        }))
+        Ok(Epoch::Done(EpochOut::plain(vec![tr], vec![te])))
     }
 }
 
@@ -266,21 +274,17 @@ impl Step for VibStep {
     fn named_vars(&self) -> Vec<(String, Var)> {
         self.model.named_vars()
     }
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        opt: &mut Optimizer,
-        grads: Option<&mut GradStats>,
-        ctl: Batches,
-    ) -> Result<Epoch<EpochOut>> {
+    fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
+        let (epoch, opt) = (args.epoch, args.opt);
         let lr = opt.lr();
-        let e = match self
-            .trainer
-            .epoch_ctl(epoch, &self.model, opt, &self.train, grads, ctl)?
-        {
-            Epoch::Done(e) => e,
-            Epoch::Paused(p) => return Ok(Epoch::Paused(p)),
-        };
+        let e = trained!(self.trainer.epoch_ctl(
+            epoch,
+            &self.model,
+            opt,
+            &self.train,
+            args.grads,
+            args.ctl
+        )?);
         let ev = evaluate_vib(
             &self.model,
             &self.test,

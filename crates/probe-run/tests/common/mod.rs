@@ -16,20 +16,20 @@ use probe_run::{ConfigSource, Error, RunOutcome, TrainOptions};
 mod shared;
 pub use shared::*;
 
-/// Two tests of one body `$check(tag, extra_train)`: `$fused` on the fused CPU path (the default
-/// for the 12-bit MLP) with the scratch tag `$tag`, and `$candle` on the candle path
-/// (`train.fused = false`) with the tag `$tag-candle`.
+/// Two tests of one body `$check(tag, extra_train)` (a function or a closure): `$fused` on the
+/// fused CPU path (the default for the 12-bit MLP) with the scratch tag `$tag`, and `$candle` on
+/// the candle path (`train.fused = false`) with the tag `$tag-candle`.
 #[allow(unused_macros)] // used by the tests that run on both paths
 macro_rules! on_both_paths {
-    ($check:ident, $tag:literal, $fused:ident, $candle:ident) => {
+    ($check:expr, $tag:literal, $fused:ident, $candle:ident) => {
         #[test]
         fn $fused() {
-            $check($tag, "");
+            ($check)($tag, "");
         }
 
         #[test]
         fn $candle() {
-            $check(concat!($tag, "-candle"), "fused = false");
+            ($check)(concat!($tag, "-candle"), "fused = false");
         }
     };
 }
