@@ -439,17 +439,7 @@ fn row_sums_ops(dist: Tensor, r0: usize, scale: f64) -> Result<(Vec<f64>, Vec<f6
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Pseudo-random numbers in [0, 1) (an LCG; reproducible, no dependency).
-    fn uniform(seed: u64) -> impl FnMut() -> f64 {
-        let mut state = seed;
-        move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::test_values::uniform;
 
     /// `kde_mi` gives the same bits at every instruction set the CPU supports (the kernel is
     /// IEEE `f64` without fused operations, the lanes and their order fixed): random data with

@@ -1,5 +1,17 @@
-//! Test inputs shared by the unit tests of the binners' fast paths (`keys`, `kernel_plan`):
-//! the `f32` values where a bin decision is most likely to go wrong.
+//! Test inputs shared by unit tests: the `f32` values where a bin decision is most likely to go
+//! wrong (the binners' fast paths, `keys` and `kernel_plan`), and reproducible pseudo-random
+//! numbers (the KDE's unit tests).
+
+/// Pseudo-random numbers in `[0, 1)` from `seed` (an LCG; reproducible, no dependency).
+pub(crate) fn uniform(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
 
 /// Specials (±0, NaN of both signs, ±∞, the extremes, the smallest normal and subnormal), large
 /// magnitudes, a grid on [-3, 3], and every boundary in `bounds` (edges or multiples of the

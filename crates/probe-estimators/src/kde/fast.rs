@@ -243,19 +243,14 @@ impl Groups {
 mod tests {
     use super::*;
     use crate::rows;
+    use crate::test_values::uniform;
 
     /// The same bits at 1, 2, 3 and 8 threads and at every instruction set the CPU supports:
     /// spread and duplicate-heavy rows, labels, σ² from "nearly every pair cut off" to "none".
     #[test]
     fn identical_at_every_thread_count_and_instruction_set() {
         let (n, d) = (700, 3);
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         // The first half of the rows coarse (exact duplicates, some with different labels, so
         // groups of weight > 1), the second half spread.
         let rows: Vec<f64> = (0..n * d)

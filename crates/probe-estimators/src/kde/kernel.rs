@@ -210,6 +210,9 @@ fn add_squares(dist: &mut [f64; LANES], own: &[f64], block: &[[f64; LANES]]) {
     }
 }
 
+// The arguments stay separate (not one struct): `&mut` slices passed directly keep their
+// no-alias guarantee in the generated code, which a struct of references loses (measured: the
+// kernel ran 1.6× slower that way).
 probe_simd::isa_dispatch! {
     /// [`visit_body`] for `isa`.
     fn visit<C: ClassSums>(

@@ -155,20 +155,15 @@ fn gap(a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_values::uniform;
 
     /// The k-d order is a permutation whose tiles are no wider than the whole set, and the box
     /// gap is a lower bound on every pair's computed squared distance.
     #[test]
     fn tiles_are_a_permutation_and_gaps_are_lower_bounds() {
         let (m, d) = (1000, 3);
-        let mut state = 3u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
-        let raw: Vec<f64> = (0..m * d).map(|_| next()).collect();
+        let mut next = uniform(3);
+        let raw: Vec<f64> = (0..m * d).map(|_| next() * 2.0 - 1.0).collect();
         let order = kd_order(&raw, d);
         let mut seen = order.clone();
         seen.sort_unstable();
