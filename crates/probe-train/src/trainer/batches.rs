@@ -117,9 +117,9 @@ pub(crate) struct Trained {
     /// The first batch trained (0, or where a paused epoch stopped).
     first: usize,
     /// The loss of every trained batch, in order: a scalar, or `[N]` per replica.
-    pub(crate) losses: Vec<Tensor>,
+    losses: Vec<Tensor>,
     /// The batches finished, when the loop stopped before the epoch's end.
-    pub(crate) paused: Option<usize>,
+    paused: Option<usize>,
 }
 
 impl Batches<'_> {
@@ -140,6 +140,7 @@ impl Batches<'_> {
         let mut losses = Vec::with_capacity(total - first);
         let mut idx = Vec::with_capacity(orders.len() * batch_size);
         let (mut start, mut done) = (first * batch_size, first);
+        let mut paused = None;
         while start < data.n {
             let len = batch_size.min(data.n - start);
             idx.clear();
@@ -153,18 +154,14 @@ impl Batches<'_> {
             start += len;
             done += 1;
             if self.stop_after(done, total) {
-                let paused = Some(done);
-                return Ok(Trained {
-                    first,
-                    losses,
-                    paused,
-                });
+                paused = Some(done);
+                break;
             }
         }
         Ok(Trained {
             first,
             losses,
-            paused: None,
+            paused,
         })
     }
 }
