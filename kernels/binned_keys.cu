@@ -22,6 +22,37 @@
 
 PROBE_HD u32 probe_min_u32(u32 a, u32 b) { return a < b ? a : b; }
 
+/// The row loop of both encodings (see the header): rows are spread over the grid's warps, G =
+/// 2^glog lanes of a warp per row; for each row of this thread, `terms(r, sub, G, a1, a2)` adds to
+/// (a1, a2) the terms of the row `r` that lane `sub` (of G) takes, the G lanes' sums are added
+/// (a butterfly over the warp) and the row's first lane stores its key.
+template <typename T, typename Terms>
+__device__ __forceinline__ void probe_row_keys(const T *__restrict__ x, u64 n, u32 d, u32 glog,
+                                               u64 *__restrict__ k1, u64 *__restrict__ k2,
+                                               Terms terms) {
+    const u32 lane = threadIdx.x & 31u;
+    const u32 G = 1u << glog;
+    const u32 sub = lane & (G - 1);
+    const u64 rows_per_warp = 32u >> glog;
+    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const u64 warps = ((u64)gridDim.x * blockDim.x) >> 5;
+    // Warp-uniform loop: every lane runs the same iterations, so the shuffles below are complete.
+    for (u64 base = warp * rows_per_warp; base < n; base += warps * rows_per_warp) {
+        const u64 row = base + (lane >> glog);
+        u64 a1 = 0, a2 = 0;
+        if (row < n)
+            terms(x + row * d, sub, G, a1, a2);
+        for (u32 off = 1; off < G; off <<= 1) {
+            a1 = probe_fold61(a1 + __shfl_xor_sync(0xffffffffu, a1, off));
+            a2 = probe_fold61(a2 + __shfl_xor_sync(0xffffffffu, a2, off));
+        }
+        if (row < n && sub == 0) {
+            k1[row] = probe_mod61(a1);
+            k2[row] = probe_mod61(a2);
+        }
+    }
+}
+
 template <typename T>
 __device__ void row_keys_thr(const T *__restrict__ x, u64 n, u32 d, const float *__restrict__ thr_g,
                              u32 m, float t0, float inv, u32 search, u32 bits, u32 per, u32 limbs,
@@ -36,75 +67,36 @@ __device__ void row_keys_thr(const T *__restrict__ x, u64 n, u32 d, const float 
         thr = s_thr;
     }
     const ProbeThr p = {thr, m, t0, inv, search};
-    const u32 lane = threadIdx.x & 31u;
-    const u32 G = 1u << glog;
-    const u32 sub = lane & (G - 1);
-    const u64 rows_per_warp = 32u >> glog;
-    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    const u64 warps = ((u64)gridDim.x * blockDim.x) >> 5;
-    // Warp-uniform loop: every lane runs the same iterations, so the shuffles below are complete.
-    for (u64 base = warp * rows_per_warp; base < n; base += warps * rows_per_warp) {
-        const u64 row = base + (lane >> glog);
-        u64 a1 = 0, a2 = 0;
-        if (row < n) {
-            const T *r = x + row * d;
-            for (u32 w = sub; w < limbs; w += G) {
-                u32 j = w * per;
-                const u32 end = probe_min_u32(j + per, d);
-                u32 limb = 0, shift = 0;
-                for (; j < end; ++j, shift += bits)
-                    limb |= probe_code(probe_load(r, j), p) << shift;
-                a1 = probe_acc(a1, probe_mul_limb(limb, coef[2 * w]));
-                a2 = probe_acc(a2, probe_mul_limb(limb, coef[2 * w + 1]));
-            }
+    probe_row_keys(x, n, d, glog, k1, k2, [&](const T *r, u32 sub, u32 G, u64 &a1, u64 &a2) {
+        for (u32 w = sub; w < limbs; w += G) {
+            u32 j = w * per;
+            const u32 end = probe_min_u32(j + per, d);
+            u32 limb = 0, shift = 0;
+            for (; j < end; ++j, shift += bits)
+                limb |= probe_code(probe_load(r, j), p) << shift;
+            a1 = probe_acc(a1, probe_mul_limb(limb, coef[2 * w]));
+            a2 = probe_acc(a2, probe_mul_limb(limb, coef[2 * w + 1]));
         }
-        for (u32 off = 1; off < G; off <<= 1) {
-            a1 = probe_fold61(a1 + __shfl_xor_sync(0xffffffffu, a1, off));
-            a2 = probe_fold61(a2 + __shfl_xor_sync(0xffffffffu, a2, off));
-        }
-        if (row < n && sub == 0) {
-            k1[row] = probe_mod61(a1);
-            k2[row] = probe_mod61(a2);
-        }
-    }
+    });
 }
 
 template <typename T>
 __device__ void row_keys_floor(const T *__restrict__ x, u64 n, u32 d, double width,
                                const u64 *__restrict__ coef, u32 glog, u64 *__restrict__ k1,
                                u64 *__restrict__ k2) {
-    const u32 lane = threadIdx.x & 31u;
-    const u32 G = 1u << glog;
-    const u32 sub = lane & (G - 1);
-    const u64 rows_per_warp = 32u >> glog;
-    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    const u64 warps = ((u64)gridDim.x * blockDim.x) >> 5;
-    for (u64 base = warp * rows_per_warp; base < n; base += warps * rows_per_warp) {
-        const u64 row = base + (lane >> glog);
-        u64 a1 = 0, a2 = 0;
-        if (row < n) {
-            const T *r = x + row * d;
-            for (u32 j = sub; j < d; j += G) {
-                const u64 u = (u64)probe_floor_bin(probe_load(r, j), width) + (1ull << 31);
-                const u32 lo = (u32)u, hi = (u32)(u >> 32);
-                a1 = probe_acc(a1, probe_mul_limb(lo, coef[2 * j]));
-                a2 = probe_acc(a2, probe_mul_limb(lo, coef[2 * j + 1]));
-                if (hi != 0) { // bins beyond [-2^31, 2^31): the high limb (0 contributes nothing)
-                    const u64 w = (u64)d + j;
-                    a1 = probe_acc(a1, probe_mul_limb(hi, coef[2 * w]));
-                    a2 = probe_acc(a2, probe_mul_limb(hi, coef[2 * w + 1]));
-                }
+    probe_row_keys(x, n, d, glog, k1, k2, [&](const T *r, u32 sub, u32 G, u64 &a1, u64 &a2) {
+        for (u32 j = sub; j < d; j += G) {
+            const u64 u = (u64)probe_floor_bin(probe_load(r, j), width) + (1ull << 31);
+            const u32 lo = (u32)u, hi = (u32)(u >> 32);
+            a1 = probe_acc(a1, probe_mul_limb(lo, coef[2 * j]));
+            a2 = probe_acc(a2, probe_mul_limb(lo, coef[2 * j + 1]));
+            if (hi != 0) { // bins beyond [-2^31, 2^31): the high limb (0 contributes nothing)
+                const u64 w = (u64)d + j;
+                a1 = probe_acc(a1, probe_mul_limb(hi, coef[2 * w]));
+                a2 = probe_acc(a2, probe_mul_limb(hi, coef[2 * w + 1]));
             }
         }
-        for (u32 off = 1; off < G; off <<= 1) {
-            a1 = probe_fold61(a1 + __shfl_xor_sync(0xffffffffu, a1, off));
-            a2 = probe_fold61(a2 + __shfl_xor_sync(0xffffffffu, a2, off));
-        }
-        if (row < n && sub == 0) {
-            k1[row] = probe_mod61(a1);
-            k2[row] = probe_mod61(a2);
-        }
-    }
+    });
 }
 
 // row_keys_thr asks for 8 blocks of 256 threads per SM (at most 32 registers): with that bound

@@ -29,17 +29,10 @@
 #define PROBE_SALT_X 0x9e3779b97f4a7c15ull
 #define PROBE_SALT_Y 0xbf58476d1ce4e5b9ull
 
-__device__ __forceinline__ u32 probe_ld32(const u32 *p) {
+/// `*p` read afresh from memory (volatile: other threads' atomic writes are seen).
+template <typename T> __device__ __forceinline__ T probe_ld(const T *p) {
 #ifdef __CUDA_ARCH__
-    return *(const volatile u32 *)p;
-#else
-    return emu_load(p);
-#endif
-}
-
-__device__ __forceinline__ u64 probe_ld64(const u64 *p) {
-#ifdef __CUDA_ARCH__
-    return *(const volatile u64 *)p;
+    return *(const volatile T *)p;
 #else
     return emu_load(p);
 #endif
@@ -52,7 +45,7 @@ __device__ __forceinline__ u32 probe_insert(u32 *rep, u32 mask, u32 s, u32 r, co
     const u64 a = k1[r], b = k2[r];
     const u32 l = lab ? lab[r] : 0u;
     for (u32 probes = 0; probes <= mask; ++probes) {
-        u32 cur = probe_ld32(&rep[s]);
+        u32 cur = probe_ld(&rep[s]);
         if (cur == 0) {
             const u32 prev = atomicCAS(&rep[s], 0u, r + 1);
             if (prev == 0)
@@ -129,7 +122,7 @@ extern "C" __global__ void __launch_bounds__(256)
             u64 *rk = rkey + ((u64)table << log_runs);
             u32 i = (u32)(probe_fmix64(key) >> 32) & rmask;
             for (u32 probes = 0; probes <= rmask; ++probes) {
-                u64 cur = probe_ld64(&rk[i]);
+                u64 cur = probe_ld(&rk[i]);
                 if (cur == 0) {
                     const u64 prev = atomicCAS(&rk[i], 0ull, key);
                     cur = prev == 0 ? key : prev;

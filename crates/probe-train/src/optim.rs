@@ -48,21 +48,17 @@ impl OptimSpec {
 
     /// Checks every hyper-parameter; the error names the config key.
     pub fn validate(&self) -> Result<()> {
-        let lr = match *self {
-            OptimSpec::Sgd { lr, momentum } => {
+        match *self {
+            OptimSpec::Sgd { momentum, .. } => {
                 if !(0.0..1.0).contains(&momentum) {
                     return Err(Error::invalid(
                         "train.momentum",
                         format!("{momentum} is out of range; expected 0 ≤ momentum < 1"),
                     ));
                 }
-                lr
             }
             OptimSpec::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
+                beta1, beta2, eps, ..
             } => {
                 for (key, b) in [("train.beta1", beta1), ("train.beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
@@ -78,9 +74,9 @@ impl OptimSpec {
                         format!("{eps}; expected a small positive number such as 1e-8"),
                     ));
                 }
-                lr
             }
-        };
+        }
+        let lr = self.lr();
         if !(lr > 0.0 && lr.is_finite()) {
             return Err(Error::invalid(
                 "train.lr",
@@ -271,18 +267,39 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
-    /// Minimises f(θ) = Σ (θ − 3)² from θ = 0 and compares with the update rules worked by hand.
+    /// The starting point θ = [0, 1] of every test.
+    fn theta() -> Var {
+        Var::from_tensor(&Tensor::new(&[0f32, 1.0], &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// One step of `opt` on f(θ) = Σ (θ − 3)², θ being `var`.
+    fn step(opt: &mut Optimizer, var: &Var) {
+        let loss = (var.as_tensor() - 3.0)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        opt.step(&loss.backward().unwrap()).unwrap();
+    }
+
+    /// Adam at learning rate `lr` with β₁ = 0.9, `beta2` (usually 0.999) and ε = 1e-8.
+    fn adam(lr: f64, beta2: f64) -> OptimSpec {
+        OptimSpec::Adam {
+            lr,
+            beta1: 0.9,
+            beta2,
+            eps: 1e-8,
+        }
+    }
+
+    /// Minimises f(θ) = Σ (θ − 3)² from [`theta`] and compares with the update rules worked by
+    /// hand.
     fn run(spec: OptimSpec, steps: usize) -> Vec<f32> {
-        let var = Var::from_tensor(&Tensor::new(&[0f32, 1.0], &Device::Cpu).unwrap()).unwrap();
+        let var = theta();
         let mut opt = Optimizer::new(spec, vec![var.clone()]).unwrap();
         for _ in 0..steps {
-            let loss = (var.as_tensor() - 3.0)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            opt.step(&loss.backward().unwrap()).unwrap();
+            step(&mut opt, &var);
         }
         var.as_tensor().to_vec1().unwrap()
     }
@@ -312,12 +329,7 @@ mod tests {
     #[test]
     fn adam_first_step_moves_by_lr() {
         // With bias correction the first Adam step is −lr·g/(|g|+ε) ≈ lr·sign(−g).
-        let spec = OptimSpec::Adam {
-            lr: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        };
+        let spec = adam(0.01, 0.999);
         let th = run(spec.clone(), 1);
         assert!(
             (th[0] - 0.01).abs() < 1e-6 && (th[1] - 1.01).abs() < 1e-6,
@@ -334,23 +346,8 @@ mod tests {
 
     #[test]
     fn restored_state_takes_the_same_steps() {
-        let spec = OptimSpec::Adam {
-            lr: 0.05,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        };
-        let make = || Var::from_tensor(&Tensor::new(&[0f32, 1.0], &Device::Cpu).unwrap()).unwrap();
-        let step = |opt: &mut Optimizer, var: &Var| {
-            let loss = (var.as_tensor() - 3.0)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            opt.step(&loss.backward().unwrap()).unwrap();
-        };
-        let (a, b) = (make(), make());
+        let spec = adam(0.05, 0.999);
+        let (a, b) = (theta(), theta());
         let mut oa = Optimizer::new(spec.clone(), vec![a.clone()]).unwrap();
         for _ in 0..3 {
             step(&mut oa, &a);
@@ -380,28 +377,14 @@ mod tests {
 
     #[test]
     fn invalid_hyper_parameters_name_their_key() {
-        let e = OptimSpec::Sgd {
-            lr: -1.0,
-            momentum: 0.0,
+        let sgd = |lr, momentum| OptimSpec::Sgd { lr, momentum };
+        for (spec, key) in [
+            (sgd(-1.0, 0.0), "train.lr"),
+            (sgd(0.1, 1.5), "train.momentum"),
+            (adam(0.1, 1.0), "train.beta2"),
+        ] {
+            let e = spec.validate().unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
         }
-        .validate()
-        .unwrap_err();
-        assert!(e.to_string().contains("train.lr"), "{e}");
-        let e = OptimSpec::Sgd {
-            lr: 0.1,
-            momentum: 1.5,
-        }
-        .validate()
-        .unwrap_err();
-        assert!(e.to_string().contains("train.momentum"), "{e}");
-        let e = OptimSpec::Adam {
-            lr: 0.1,
-            beta1: 0.9,
-            beta2: 1.0,
-            eps: 1e-8,
-        }
-        .validate()
-        .unwrap_err();
-        assert!(e.to_string().contains("train.beta2"), "{e}");
     }
 }

@@ -153,55 +153,30 @@ impl Trainer {
         let device = data.x.device();
         let begun = ctl.begin(from_mut(&mut self.shuffle), data, self.batch_size, epoch, 2)?;
         let (orders, first, shuffles, sums) = begun;
-        let total = data.n.div_ceil(self.batch_size);
         // Dropout and batch norm train during the epoch; the model is left in evaluation mode.
         model.set_training(true);
         let mut loss_sum = Tensor::new(sums[0] as f32, device)?;
         let mut correct = Tensor::new(sums[1] as f32, device)?;
-        // Kept on the device and read back only if the epoch's mean is not finite, to name the
-        // first bad batch without a device sync per step.
-        let mut batch_losses = Vec::with_capacity(total - first);
-        let mut paused = None;
-        for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {
-            let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
-            let x = data.x.index_select(&idx_t, 0)?;
-            let y = data.y.index_select(&idx_t, 0)?;
-            let logits = model.forward(&x, None)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            let g = loss.backward()?;
-            if let Some(stats) = grads.as_deref_mut() {
-                stats.add(&g)?;
-            }
-            opt.step(&g)?;
-            loss_sum = (loss_sum + (loss.detach() * idx.len() as f64)?)?;
-            correct = (correct + count_correct(&logits.detach(), &y)?)?;
-            batch_losses.push(loss.detach());
-            if ctl.stop_after(b + 1, total) {
-                paused = Some(b + 1);
-                break;
-            }
-        }
+        let trained = ctl.train(data, &orders, self.batch_size, first, |len, x, y| {
+            let logits = model.forward(x, None)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+            backward_step(&loss, grads.as_deref_mut(), opt)?;
+            loss_sum = (&loss_sum + (loss.detach() * len as f64)?)?;
+            correct = (&correct + count_correct(&logits.detach(), y)?)?;
+            Ok(loss.detach())
+        })?;
         model.set_training(false);
         let (loss_sum, correct) = (loss_sum.to_scalar::<f32>()?, correct.to_scalar::<f32>()?);
-        if !loss_sum.is_finite() {
-            let n = data.n as f64;
-            let (batch, loss) = first_non_finite(&batch_losses)?
-                .map_or((0, loss_sum as f64 / n), |(b, l)| (first + b, l));
-            return Err(Error::Diverged { epoch, batch, loss });
-        }
-        if let Some(batches) = paused {
-            return Ok(Epoch::Paused(Paused {
-                epoch,
-                batches,
-                shuffles,
-                sums: vec![loss_sum as f64, correct as f64],
-            }));
-        }
         let n = data.n as f64;
-        Ok(Epoch::Done(LossAcc {
+        if !loss_sum.is_finite() {
+            return Err(trained.diverged(epoch, loss_sum as f64 / n)?);
+        }
+        let sums = vec![loss_sum as f64, correct as f64];
+        let done = LossAcc {
             loss: loss_sum as f64 / n,
             acc: correct as f64 / n,
-        }))
+        };
+        Ok(trained.end(epoch, shuffles, sums, done))
     }
 }
 
@@ -323,8 +298,21 @@ pub fn first_non_finite(losses: &[Tensor]) -> Result<Option<(usize, f64)>> {
     Ok(None)
 }
 
+/// Back-propagates `loss`, adds its gradients to `grads` when given and steps `opt`.
+pub(crate) fn backward_step(
+    loss: &Tensor,
+    grads: Option<&mut GradStats>,
+    opt: &mut Optimizer,
+) -> Result<()> {
+    let g = loss.backward()?;
+    if let Some(stats) = grads {
+        stats.add(&g)?;
+    }
+    opt.step(&g)
+}
+
 /// Number of rows whose arg-max equals the label, as an f32 scalar on the device.
-fn count_correct(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+pub(crate) fn count_correct(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
     let pred = logits.argmax(D::Minus1)?;
     Ok(pred.eq(y)?.to_dtype(DType::F32)?.sum_all()?)
 }

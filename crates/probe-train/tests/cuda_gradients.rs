@@ -8,9 +8,12 @@
 
 use candle_core::{DType, Device, Tensor};
 use probe_train::model::{
-    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Mlp, MlpSpec, Model, PoolType, Pooling,
-    Rnn, RnnSpec, Tokens, Transformer, TransformerSpec,
+    Activation, CellKind, Cnn, CnnSpec, Init, Mlp, MlpSpec, Model, Pooling, Rnn, Tokens,
+    Transformer,
 };
+
+mod common;
+use common::specs::{self, conv};
 
 fn gpu() -> Device {
     Device::new_cuda(0)
@@ -102,49 +105,19 @@ fn model_gradients(m: &dyn Model, d: usize, dev: &Device) -> Vec<(String, Vec<f3
 fn image_models_get_the_cpu_gradients_on_the_gpu() {
     let dev = gpu();
     let cnn = |dev: &Device| -> Box<dyn Model> {
-        let conv = |channels, pool| ConvSpec {
-            channels,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            pool,
-        };
+        let convs = vec![conv(4, 3, 1, 1, 2), conv(6, 3, 1, 1, 2)];
         let spec = CnnSpec {
-            image: (1, 8, 8),
-            convs: vec![conv(4, 2), conv(6, 2)],
-            pool_type: PoolType::Max,
-            fc: vec![7],
-            classes: 3,
-            activation: Activation::Relu,
             batch_norm: true,
-            dropout: 0.0,
-            init: Init::Default,
+            ..specs::cnn((1, 8, 8), convs, vec![7], 3)
         };
         Box::new(Cnn::new(&spec, 1, dev).unwrap())
     };
     let vit = |dev: &Device| -> Box<dyn Model> {
-        let spec = TransformerSpec {
-            image: (1, 8, 8),
-            tokens: Tokens::Patch(4),
-            d_model: 8,
-            heads: 2,
-            layers: 2,
-            d_mlp: 16,
-            pooling: Pooling::Cls,
-            classes: 3,
-            init: Init::Default,
-        };
+        let spec = specs::transformer((1, 8, 8), Tokens::Patch(4), [8, 2, 2, 16], Pooling::Cls, 3);
         Box::new(Transformer::new(&spec, 2, dev).unwrap())
     };
     let lstm = |dev: &Device| -> Box<dyn Model> {
-        let spec = RnnSpec {
-            image: (1, 8, 8),
-            cell: CellKind::Lstm,
-            hidden: 6,
-            layers: 2,
-            classes: 3,
-        };
-        Box::new(Rnn::new(&spec, 3, dev).unwrap())
+        Box::new(Rnn::new(&specs::rnn((1, 8, 8), CellKind::Lstm, 6, 2, 3), 3, dev).unwrap())
     };
     type Build = fn(&Device) -> Box<dyn Model>;
     for (what, build) in [("cnn", cnn as Build), ("vit", vit), ("lstm", lstm)] {

@@ -6,6 +6,7 @@
 
 mod common;
 use common::scratch::Scratch;
+use common::{assert_err, assert_mentions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -127,16 +128,11 @@ fn custom_keys_float16_and_uint16() {
     assert_eq!(s.test.unwrap().y, expected_y(2, true));
     // The default keys are not in this file: the error lists what is.
     let err = load("custom_keys.npz").unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, DataError::MissingKey { .. }), "{msg}");
-    assert!(
-        msg.contains("custom_keys.npz") && msg.contains("`x_train`"),
-        "{msg}"
-    );
-    assert!(msg.contains("data.keys.x_train"), "{msg}");
-    assert!(
-        msg.contains("images, labels, val_images, val_labels, meta"),
-        "{msg}"
+    assert_err!(err, DataError::MissingKey { .. });
+    let listed = "images, labels, val_images, val_labels, meta";
+    assert_mentions(
+        &err,
+        &["custom_keys.npz", "`x_train`", "data.keys.x_train", listed],
     );
 }
 
@@ -167,44 +163,27 @@ fn safetensors_from_the_python_package() {
 #[test]
 fn nan_names_file_key_sample_feature_and_value() {
     let err = load("bad_nan.npz").unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(
-            err,
-            DataError::NonFinite {
-                sample: 2,
-                feature: 1,
-                ..
-            }
-        ),
-        "{msg}"
+    assert_err!(
+        err,
+        DataError::NonFinite {
+            sample: 2,
+            feature: 1,
+            ..
+        }
     );
-    assert!(
-        msg.contains("bad_nan.npz") && msg.contains("`x_train`"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("NaN") && msg.contains("sample 2, feature 1"),
-        "{msg}"
-    );
+    let parts = ["bad_nan.npz", "`x_train`", "NaN", "sample 2, feature 1"];
+    assert_mentions(&err, &parts);
 }
 
 #[test]
 fn negative_and_float_labels_are_rejected() {
     let err = load("bad_label.npz").unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, DataError::BadLabel { index: 3, .. }), "{msg}");
-    assert!(
-        msg.contains("bad_label.npz") && msg.contains("`y_train`"),
-        "{msg}"
-    );
-    assert!(msg.contains("label -1 at index 3"), "{msg}");
+    assert_err!(err, DataError::BadLabel { index: 3, .. });
+    let parts = ["bad_label.npz", "`y_train`", "label -1 at index 3"];
+    assert_mentions(&err, &parts);
 
-    let msg = load("float_labels.npz").unwrap_err().to_string();
-    assert!(
-        msg.contains("`y_train`") && msg.contains("float32") && msg.contains("integer"),
-        "{msg}"
-    );
+    let err = load("float_labels.npz").unwrap_err();
+    assert_mentions(&err, &["`y_train`", "float32", "integer"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,11 +269,8 @@ fn inconsistent_arrays_name_both_keys() {
             ("y_train", T(Dtype::I64, vec![3], i64s(3))),
         ],
     );
-    assert!(
-        msg.contains("count.safetensors")
-            && msg.contains("`x_train` holds 4 samples but `y_train` holds 3 labels"),
-        "{msg}"
-    );
+    let counts = "`x_train` holds 4 samples but `y_train` holds 3 labels";
+    assert_mentions(&msg, &["count.safetensors", counts]);
 
     let msg = load_error(
         &dir.path("shape.safetensors"),
@@ -305,10 +281,7 @@ fn inconsistent_arrays_name_both_keys() {
             ("y_test", T(Dtype::I64, vec![3], i64s(3))),
         ],
     );
-    assert!(
-        msg.contains("[3]") && msg.contains("[2]") && msg.contains("`x_test`"),
-        "{msg}"
-    );
+    assert_mentions(&msg, &["[3]", "[2]", "`x_test`"]);
 
     // Only one of the two test arrays.
     let msg = load_error(
@@ -319,7 +292,7 @@ fn inconsistent_arrays_name_both_keys() {
             ("x_test", T(Dtype::F32, vec![2, 3], f32s(6))),
         ],
     );
-    assert!(msg.contains("no array `y_test`"), "{msg}");
+    assert_mentions(&msg, &["no array `y_test`"]);
 
     // One-hot labels, infinite and f32-overflowing features.
     let msg = load_error(
@@ -336,10 +309,8 @@ fn inconsistent_arrays_name_both_keys() {
             ("y_train", T(Dtype::I64, vec![2, 2], i64s(4))),
         ],
     );
-    assert!(
-        msg.contains("value 1e300 at sample 1, feature 0") && msg.contains("too large for f32"),
-        "{msg}"
-    );
+    let parts = ["value 1e300 at sample 1, feature 0", "too large for f32"];
+    assert_mentions(&msg, &parts);
 }
 
 #[test]
@@ -348,13 +319,14 @@ fn unknown_and_empty_files() {
     let p = dir.path("x.npz");
     std::fs::write(&p, b"hello, world").unwrap();
     let err = load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t").unwrap_err();
-    assert!(matches!(err, DataError::UnknownArrayFormat { .. }), "{err}");
-    assert!(err.to_string().contains("x.npz"));
+    assert_err!(err, DataError::UnknownArrayFormat { .. });
+    assert_mentions(&err, &["x.npz"]);
     std::fs::write(&p, b"").unwrap();
     assert!(load_arrays(&p, &ArrayKeys::default(), ArrayLayout::Nchw, "t").is_err());
     let missing = dir.path("absent.npz");
     let err = load_arrays(&missing, &ArrayKeys::default(), ArrayLayout::Nchw, "t").unwrap_err();
-    assert!(matches!(err, DataError::Io { .. }) && err.to_string().contains("absent.npz"));
+    assert_err!(err, DataError::Io { .. });
+    assert_mentions(&err, &["absent.npz"]);
 }
 
 /// Every truncation and many single-byte corruptions of real numpy archives give an error, and
@@ -398,7 +370,7 @@ fn broken_archives_never_panic() {
     let err = Npz::from_bytes(Path::new("z.npz"), z.clone())
         .err()
         .unwrap();
-    assert!(err.to_string().contains("zip64"), "{err}");
+    assert_mentions(&err, &["zip64"]);
     let n = z.len();
     z[n - 10..n - 6].copy_from_slice(&1u32.to_le_bytes()); // plain cd_size 1 at 0xFFFF_FFF0
     z[n - 14..n - 12].copy_from_slice(&1u16.to_le_bytes());
@@ -416,11 +388,7 @@ fn broken_archives_never_panic() {
         .unwrap()
         .array("x_train")
         .unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("basic.npz") && msg.contains("x_train.npy") && msg.contains("CRC-32"),
-        "{msg}"
-    );
+    assert_mentions(&err, &["basic.npz", "x_train.npy", "CRC-32"]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 use common::scratch::Scratch;
+use common::{assert_err, assert_mentions};
 use std::path::Path;
 
 use probe_train::data::{load_cifar10_dir, DataError, CIFAR10_FILES, CIFAR10_RECORD};
@@ -73,22 +74,18 @@ fn missing_files_are_listed_in_one_error() {
     std::fs::remove_file(t.0.join("data_batch_3.bin")).unwrap();
     std::fs::remove_file(t.0.join("test_batch.bin")).unwrap();
     let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, DataError::MissingDataFiles { .. }), "{msg}");
-    assert!(
-        msg.contains("lacks data_batch_3.bin, test_batch.bin"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("cifar-10-binary.tar.gz") && msg.contains("datasets/README.md"),
-        "{msg}"
+    assert_err!(err, DataError::MissingDataFiles { .. });
+    let lacks = "lacks data_batch_3.bin, test_batch.bin";
+    assert_mentions(
+        &err,
+        &[lacks, "cifar-10-binary.tar.gz", "datasets/README.md"],
     );
 
     let gone = t.0.join("no-such-dir");
-    let msg = load_cifar10_dir(&gone, "cifar10").unwrap_err().to_string();
-    assert!(
-        msg.contains("no-such-dir (which does not exist) lacks data_batch_1.bin"),
-        "{msg}"
+    let err = load_cifar10_dir(&gone, "cifar10").unwrap_err();
+    assert_mentions(
+        &err,
+        &["no-such-dir (which does not exist) lacks data_batch_1.bin"],
     );
 }
 
@@ -101,14 +98,8 @@ fn partial_record_and_bad_label_name_the_file() {
     bytes.pop();
     std::fs::write(&p, &bytes).unwrap();
     let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
-    assert!(
-        matches!(err, DataError::CifarRecordSize { len: 3072, .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains("data_batch_2.bin is 3072 bytes"),
-        "{err}"
-    );
+    assert_err!(err, DataError::CifarRecordSize { len: 3072, .. });
+    assert_mentions(&err, &["data_batch_2.bin is 3072 bytes"]);
 
     write_batches(&t.0, [1, 1, 1, 1, 1, 2]);
     let p = t.0.join("test_batch.bin");
@@ -116,24 +107,17 @@ fn partial_record_and_bad_label_name_the_file() {
     bytes[CIFAR10_RECORD] = 10; // record 1's label
     std::fs::write(&p, &bytes).unwrap();
     let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(
-            err,
-            DataError::CifarLabel {
-                record: 1,
-                value: 10,
-                ..
-            }
-        ),
-        "{msg}"
+    assert_err!(
+        err,
+        DataError::CifarLabel {
+            record: 1,
+            value: 10,
+            ..
+        }
     );
-    assert!(
-        msg.contains("test_batch.bin record 1 has label 10"),
-        "{msg}"
-    );
+    assert_mentions(&err, &["test_batch.bin record 1 has label 10"]);
 
     write_batches(&t.0, [0, 0, 0, 0, 0, 1]);
-    let msg = load_cifar10_dir(&t.0, "cifar10").unwrap_err().to_string();
-    assert!(msg.contains("no training samples"), "{msg}");
+    let err = load_cifar10_dir(&t.0, "cifar10").unwrap_err();
+    assert_mentions(&err, &["no training samples"]);
 }

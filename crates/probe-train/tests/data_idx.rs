@@ -2,6 +2,7 @@
 
 mod common;
 use common::scratch::Scratch;
+use common::{assert_err, assert_mentions};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use probe_train::data::{
@@ -9,13 +10,6 @@ use probe_train::data::{
 };
 use std::io::Write;
 use std::path::Path;
-
-/// Asserts that `err` matches the pattern, showing the error if not.
-macro_rules! assert_err {
-    ($err:expr, $pattern:pat) => {
-        assert!(matches!($err, $pattern), "{:?}", $err)
-    };
-}
 
 /// IDX bytes: 0, 0, type, ndim, big-endian dims, data.
 fn idx_bytes(type_byte: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -97,7 +91,7 @@ fn missing_file_is_io_error_naming_it() {
     let s = Scratch::new("missing_file");
     let err = read_idx_labels(&s.path("nope")).unwrap_err();
     assert_err!(err, DataError::Io { .. });
-    assert!(err.to_string().contains("nope"), "{err}");
+    assert_mentions(&err, &["nope"]);
 }
 
 #[test]
@@ -115,11 +109,7 @@ fn wrong_magic_is_rejected() {
             ..
         }
     );
-    let msg = err.to_string();
-    assert!(
-        msg.contains("not an IDX file") && msg.contains("img"),
-        "{msg}"
-    );
+    assert_mentions(&err, &["not an IDX file", "img"]);
 }
 
 #[test]
@@ -135,7 +125,7 @@ fn non_byte_type_is_rejected() {
             ..
         }
     );
-    assert!(err.to_string().contains("only unsigned-byte IDX"), "{err}");
+    assert_mentions(&err, &["only unsigned-byte IDX"]);
 }
 
 #[test]
@@ -185,12 +175,8 @@ fn truncated_data_is_rejected_raw_and_gz() {
                 ..
             }
         );
-        let msg = err.to_string();
-        assert!(
-            msg.contains(name)
-                && msg.contains("is truncated: header says 12 bytes of data, found 10"),
-            "{msg}"
-        );
+        let truncated = "is truncated: header says 12 bytes of data, found 10";
+        assert_mentions(&err, &[name, truncated]);
     }
 }
 
@@ -210,7 +196,7 @@ fn truncated_header_is_rejected() {
             ..
         }
     );
-    assert!(err.to_string().contains("is truncated"), "{err}");
+    assert_mentions(&err, &["is truncated"]);
 }
 
 /// A gzip stream cut short is reported as a corrupt download, not as an IDX problem.
@@ -223,7 +209,7 @@ fn cut_gzip_stream_is_rejected() {
     write(&s.path("lab.gz"), &compressed);
     let err = read_idx_labels(&s.path("lab.gz")).unwrap_err();
     assert_err!(err, DataError::Gzip { .. });
-    assert!(err.to_string().contains("gzip"), "{err}");
+    assert_mentions(&err, &["gzip"]);
 }
 
 #[test]
@@ -241,7 +227,7 @@ fn trailing_bytes_are_rejected_raw_and_gz() {
                 ..
             }
         );
-        assert!(err.to_string().contains("3 trailing bytes"), "{err}");
+        assert_mentions(&err, &["3 trailing bytes"]);
     }
 }
 
@@ -332,10 +318,8 @@ fn mnist_dir_count_mismatch_names_both_files() {
             ..
         }
     );
-    let msg = err.to_string();
-    for part in MNIST_FILES[2..].iter().chain(&["3 images", "4 labels"]) {
-        assert!(msg.contains(part), "{part:?} not in {msg}");
-    }
+    assert_mentions(&err, &MNIST_FILES[2..]);
+    assert_mentions(&err, &["3 images", "4 labels"]);
 }
 
 #[test]
@@ -354,17 +338,14 @@ fn mnist_dir_lists_every_missing_file() {
         }
         other => panic!("expected MissingFiles, got {other:?}"),
     }
+    assert_mentions(&err, &["datasets/README.md"]);
     let msg = err.to_string();
-    assert!(msg.contains("datasets/README.md"), "{msg}");
     assert!(!msg.contains("train-images"), "{msg}");
 
     let gone = s.path("no-such-dir");
     let err = load_mnist_dir(&gone, "toy").unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("does not exist"), "{msg}");
-    for name in MNIST_FILES {
-        assert!(msg.contains(name), "{name} not in {msg}");
-    }
+    assert_mentions(&err, &["does not exist"]);
+    assert_mentions(&err, &MNIST_FILES);
 }
 
 #[test]
@@ -377,8 +358,5 @@ fn mnist_dir_shape_mismatch_is_rejected() {
     );
     let err = load_mnist_dir(&s.0, "toy").unwrap_err();
     assert_err!(err, DataError::ShapeMismatch { .. });
-    assert!(
-        err.to_string().contains("2x2") && err.to_string().contains("1x4"),
-        "{err}"
-    );
+    assert_mentions(&err, &["2x2", "1x4"]);
 }

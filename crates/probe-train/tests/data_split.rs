@@ -3,6 +3,9 @@
 use probe_train::data::{split, split_indices, tishby12, DataError, SplitSpec};
 use std::collections::HashSet;
 
+mod common;
+use common::assert_mentions;
+
 fn shuffled(train_fraction: f64, seed: u64) -> SplitSpec {
     SplitSpec::Shuffled {
         train_fraction,
@@ -100,11 +103,7 @@ fn invalid_fractions_are_errors() {
         for spec in [shuffled(f, 0), SplitSpec::Ordered { train_fraction: f }] {
             let err = split(&ds, &spec).unwrap_err();
             assert!(matches!(err, DataError::InvalidSplit { .. }), "{f}: {err}");
-            let msg = err.to_string();
-            assert!(
-                msg.contains("tishby12") && msg.contains("strictly between 0 and 1"),
-                "{msg}"
-            );
+            assert_mentions(&err, &["tishby12", "strictly between 0 and 1"]);
         }
     }
 }
@@ -114,7 +113,7 @@ fn fractions_leaving_a_split_empty_are_errors() {
     let small = tishby12().subset(&[0, 1, 2, 3]);
     // 0.1 * 4 = 0.4 -> 0 training rows; 0.9 * 4 = 3.6 -> 4, no test rows.
     let e = split(&small, &shuffled(0.1, 0)).unwrap_err();
-    assert!(e.to_string().contains("training split empty"), "{e}");
+    assert_mentions(&e, &["training split empty"]);
     let e = split(
         &small,
         &SplitSpec::Ordered {
@@ -122,5 +121,5 @@ fn fractions_leaving_a_split_empty_are_errors() {
         },
     )
     .unwrap_err();
-    assert!(e.to_string().contains("test split empty"), "{e}");
+    assert_mentions(&e, &["test split empty"]);
 }

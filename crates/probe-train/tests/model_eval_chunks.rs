@@ -7,13 +7,11 @@
 use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::eval_chunks::eval_slices;
-use probe_train::model::{
-    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Rnn, RnnSpec,
-    Tokens, Transformer, TransformerSpec,
-};
+use probe_train::model::{CellKind, Cnn, Model, Pooling, Rnn, Tokens, Transformer};
 
 mod common;
 use common::bits;
+use common::specs::{cnn, conv, rnn, transformer};
 
 /// Logits and every hook's activation, in training mode (one pass) and in evaluation mode
 /// (sliced), must be identical bit for bit.
@@ -48,42 +46,15 @@ fn check(m: &dyn Model, rows: usize, features: usize, elems_per_row: usize) {
 
 #[test]
 fn sliced_cnn_evaluation_is_bit_identical() {
-    let conv = |channels| ConvSpec {
-        channels,
-        kernel: 3,
-        stride: 1,
-        padding: 1,
-        pool: 2,
-    };
-    let spec = CnnSpec {
-        image: (1, 28, 28),
-        convs: vec![conv(16), conv(32)],
-        pool_type: PoolType::Max,
-        fc: vec![32],
-        classes: 10,
-        activation: Activation::Relu,
-        batch_norm: false,
-        dropout: 0.0,
-        init: Init::Default,
-    };
-    let m = Cnn::new(&spec, 0, &Device::Cpu).unwrap();
+    let convs = vec![conv(16, 3, 1, 1, 2), conv(32, 3, 1, 1, 2)];
+    let m = Cnn::new(&cnn((1, 28, 28), convs, vec![32], 10), 0, &Device::Cpu).unwrap();
     // Largest map per sample: the second im2col, 16·9 rows × 14·14 columns.
     check(&m, 300, 784, 16 * 9 * 14 * 14);
 }
 
 #[test]
 fn sliced_transformer_evaluation_is_bit_identical() {
-    let spec = TransformerSpec {
-        image: (1, 28, 28),
-        tokens: Tokens::Rows,
-        d_model: 32,
-        heads: 4,
-        layers: 1,
-        d_mlp: 512,
-        pooling: Pooling::Cls,
-        classes: 10,
-        init: Init::Default,
-    };
+    let spec = transformer((1, 28, 28), Tokens::Rows, [32, 4, 1, 512], Pooling::Cls, 10);
     let m = Transformer::new(&spec, 0, &Device::Cpu).unwrap();
     // Largest tensor per sample: the MLP's hidden layer, 29 tokens (28 rows + CLS) × 512.
     check(&m, 330, 784, 29 * 512);
@@ -92,14 +63,7 @@ fn sliced_transformer_evaluation_is_bit_identical() {
 #[test]
 fn sliced_rnn_evaluation_is_bit_identical() {
     for cell in [CellKind::Gru, CellKind::Lstm] {
-        let spec = RnnSpec {
-            image: (1, 28, 28),
-            cell,
-            hidden: 160,
-            layers: 2,
-            classes: 10,
-        };
-        let m = Rnn::new(&spec, 0, &Device::Cpu).unwrap();
+        let m = Rnn::new(&rnn((1, 28, 28), cell, 160, 2, 10), 0, &Device::Cpu).unwrap();
         // Largest tensor per sample: the input projection of 28 steps, G·160 gates each.
         check(&m, 700, 784, 28 * cell.gates() * 160);
     }

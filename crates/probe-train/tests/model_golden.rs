@@ -18,12 +18,15 @@ use candle_core::{DType, Device};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::checkpoint;
 use probe_train::model::{
-    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Rnn, RnnSpec,
-    Tokens, Transformer, TransformerSpec,
+    Activation, CellKind, Cnn, CnnSpec, Model, PoolType, Pooling, Rnn, RnnSpec, Tokens,
+    Transformer, TransformerSpec,
 };
 
 mod common;
 use common::golden::{close, fixture, fixture_spec};
+use common::specs::{cnn, conv, rnn, transformer};
+use Pooling::{Cls, Mean};
+use Tokens::{Patch, Rows};
 
 const CLASSES: usize = 5;
 
@@ -164,122 +167,71 @@ fn check(name: &str, spec: &str, model: &dyn Model) {
     close(&format!("{name} eval logits"), &eval, &t["out.eval_logits"]);
 }
 
-fn conv(channels: usize, kernel: usize, stride: usize, padding: usize, pool: usize) -> ConvSpec {
-    ConvSpec {
-        channels,
-        kernel,
-        stride,
-        padding,
-        pool,
-    }
+/// [`check`] of the CNN `spec` against the fixture `name`.
+fn check_cnn(name: &str, spec: &CnnSpec) {
+    check(
+        name,
+        &cnn_spec(spec),
+        &Cnn::new(spec, 0, &Device::Cpu).unwrap(),
+    );
+}
+
+/// [`check`] of the transformer `spec` against the fixture `name`.
+fn check_transformer(name: &str, spec: &TransformerSpec) {
+    let m = Transformer::new(spec, 0, &Device::Cpu).unwrap();
+    check(name, &transformer_spec(spec), &m);
+}
+
+/// [`check`] of the RNN `spec` against the fixture `name`.
+fn check_rnn(name: &str, spec: &RnnSpec) {
+    check(
+        name,
+        &rnn_spec(spec),
+        &Rnn::new(spec, 0, &Device::Cpu).unwrap(),
+    );
 }
 
 #[test]
 fn cnn_with_batch_norm_matches_pytorch() {
+    let convs = vec![conv(4, 3, 1, 1, 2), conv(6, 3, 1, 1, 2)];
     let spec = CnnSpec {
-        image: (1, 9, 10),
-        convs: vec![conv(4, 3, 1, 1, 2), conv(6, 3, 1, 1, 2)],
-        pool_type: PoolType::Max,
-        fc: vec![8],
-        classes: CLASSES,
-        activation: Activation::Relu,
         batch_norm: true,
-        dropout: 0.0,
-        init: Init::Default,
+        ..cnn((1, 9, 10), convs, vec![8], CLASSES)
     };
     let m = Cnn::new(&spec, 0, &Device::Cpu).unwrap();
     assert_eq!(m.named_buffers().len(), 4);
-    check("cnn_bn", &cnn_spec(&spec), &m);
+    check_cnn("cnn_bn", &spec);
 }
 
 #[test]
 fn cnn_with_tanh_stride_and_average_pooling_matches_pytorch() {
+    let convs = vec![conv(3, 2, 2, 0, 1), conv(5, 3, 1, 1, 2)];
     let spec = CnnSpec {
-        image: (2, 8, 7),
-        convs: vec![conv(3, 2, 2, 0, 1), conv(5, 3, 1, 1, 2)],
         pool_type: PoolType::Avg,
-        fc: vec![],
-        classes: CLASSES,
         activation: Activation::Tanh,
-        batch_norm: false,
-        dropout: 0.0,
-        init: Init::Default,
+        ..cnn((2, 8, 7), convs, vec![], CLASSES)
     };
-    check(
-        "cnn_tanh",
-        &cnn_spec(&spec),
-        &Cnn::new(&spec, 0, &Device::Cpu).unwrap(),
-    );
+    check_cnn("cnn_tanh", &spec);
 }
 
 #[test]
 fn vit_with_cls_token_matches_pytorch() {
-    let spec = TransformerSpec {
-        image: (1, 8, 8),
-        tokens: Tokens::Patch(4),
-        d_model: 8,
-        heads: 2,
-        layers: 2,
-        d_mlp: 16,
-        pooling: Pooling::Cls,
-        classes: CLASSES,
-        init: Init::Default,
-    };
-    check(
-        "vit_cls",
-        &transformer_spec(&spec),
-        &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
-    );
+    let spec = transformer((1, 8, 8), Patch(4), [8, 2, 2, 16], Cls, CLASSES);
+    check_transformer("vit_cls", &spec);
 }
 
 #[test]
 fn row_transformer_with_mean_pooling_matches_pytorch() {
-    let spec = TransformerSpec {
-        image: (1, 6, 8),
-        tokens: Tokens::Rows,
-        d_model: 8,
-        heads: 4,
-        layers: 1,
-        d_mlp: 12,
-        pooling: Pooling::Mean,
-        classes: CLASSES,
-        init: Init::Default,
-    };
-    check(
-        "rows_mean",
-        &transformer_spec(&spec),
-        &Transformer::new(&spec, 0, &Device::Cpu).unwrap(),
-    );
+    let spec = transformer((1, 6, 8), Rows, [8, 4, 1, 12], Mean, CLASSES);
+    check_transformer("rows_mean", &spec);
 }
 
 #[test]
 fn two_layer_lstm_matches_pytorch() {
-    let spec = RnnSpec {
-        image: (1, 5, 4),
-        cell: CellKind::Lstm,
-        hidden: 6,
-        layers: 2,
-        classes: CLASSES,
-    };
-    check(
-        "lstm",
-        &rnn_spec(&spec),
-        &Rnn::new(&spec, 0, &Device::Cpu).unwrap(),
-    );
+    check_rnn("lstm", &rnn((1, 5, 4), CellKind::Lstm, 6, 2, CLASSES));
 }
 
 #[test]
 fn gru_matches_pytorch() {
-    let spec = RnnSpec {
-        image: (1, 5, 4),
-        cell: CellKind::Gru,
-        hidden: 6,
-        layers: 1,
-        classes: CLASSES,
-    };
-    check(
-        "gru",
-        &rnn_spec(&spec),
-        &Rnn::new(&spec, 0, &Device::Cpu).unwrap(),
-    );
+    check_rnn("gru", &rnn((1, 5, 4), CellKind::Gru, 6, 1, CLASSES));
 }

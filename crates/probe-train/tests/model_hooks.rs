@@ -8,69 +8,32 @@ use candle_core::{Device, Tensor};
 use probe_capture::{ActivationCache, NameFilter};
 use probe_train::model::layers::pool::pool2d;
 use probe_train::model::{
-    Activation, CellKind, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Rnn, RnnSpec,
-    Tokens, Transformer, TransformerSpec,
+    CellKind, Cnn, CnnSpec, Model, PoolType, Pooling, Rnn, Tokens, Transformer,
 };
 
 mod common;
 use common::max_abs_diff;
+use common::specs::{self, conv};
 
 const B: usize = 5;
 
 fn cnn(batch_norm: bool, dropout: f64) -> Cnn {
+    let convs = vec![conv(4, 3, 1, 1, 2), conv(6, 3, 1, 0, 1)];
     let spec = CnnSpec {
-        image: (1, 12, 10),
-        convs: vec![
-            ConvSpec {
-                channels: 4,
-                kernel: 3,
-                stride: 1,
-                padding: 1,
-                pool: 2,
-            },
-            ConvSpec {
-                channels: 6,
-                kernel: 3,
-                stride: 1,
-                padding: 0,
-                pool: 1,
-            },
-        ],
-        pool_type: PoolType::Max,
-        fc: vec![7],
-        classes: 3,
-        activation: Activation::Relu,
         batch_norm,
         dropout,
-        init: Init::Default,
+        ..specs::cnn((1, 12, 10), convs, vec![7], 3)
     };
     Cnn::new(&spec, 1, &Device::Cpu).unwrap()
 }
 
 fn transformer(tokens: Tokens, pooling: Pooling) -> Transformer {
-    let spec = TransformerSpec {
-        image: (1, 8, 8),
-        tokens,
-        d_model: 12,
-        heads: 3,
-        layers: 2,
-        d_mlp: 20,
-        pooling,
-        classes: 3,
-        init: Init::Default,
-    };
+    let spec = specs::transformer((1, 8, 8), tokens, [12, 3, 2, 20], pooling, 3);
     Transformer::new(&spec, 2, &Device::Cpu).unwrap()
 }
 
 fn rnn(cell: CellKind, layers: usize) -> Rnn {
-    let spec = RnnSpec {
-        image: (1, 6, 5),
-        cell,
-        hidden: 7,
-        layers,
-        classes: 3,
-    };
-    Rnn::new(&spec, 3, &Device::Cpu).unwrap()
+    Rnn::new(&specs::rnn((1, 6, 5), cell, 7, layers, 3), 3, &Device::Cpu).unwrap()
 }
 
 /// Runs `m` on a random batch of `d` features and returns every hook by name.

@@ -7,31 +7,19 @@ use candle_core::{Device, Tensor};
 use probe_train::checkpoint;
 use probe_train::data::Dataset;
 use probe_train::model::layers::dropout::Dropout;
-use probe_train::model::{
-    Activation, Cnn, CnnSpec, ConvSpec, Init, Model, PoolType, Pooling, Tokens, Transformer,
-    TransformerSpec,
-};
+use probe_train::model::{Cnn, CnnSpec, Model, Pooling, Tokens, Transformer, TransformerSpec};
 use probe_train::optim::{OptimSpec, Optimizer};
 use probe_train::rng::{self, Stream};
 use probe_train::trainer::{evaluate, DeviceData, Trainer};
 
+mod common;
+use common::specs::{cnn, conv, transformer};
+
 fn spec(batch_norm: bool, dropout: f64) -> CnnSpec {
     CnnSpec {
-        image: (1, 8, 8),
-        convs: vec![ConvSpec {
-            channels: 3,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            pool: 2,
-        }],
-        pool_type: PoolType::Max,
-        fc: vec![16],
-        classes: 4,
-        activation: Activation::Relu,
         batch_norm,
         dropout,
-        init: Init::Default,
+        ..cnn((1, 8, 8), vec![conv(3, 3, 1, 1, 2)], vec![16], 4)
     }
 }
 
@@ -190,17 +178,13 @@ fn invalid_architectures_name_their_key() {
     s.convs[0].pool = 9;
     assert!(err(Cnn::new(&s, 0, &Device::Cpu)).contains("model.pool"));
     assert!(err(Cnn::new(&spec(false, 1.5), 0, &Device::Cpu)).contains("model.dropout"));
-    let t = TransformerSpec {
-        image: (1, 28, 28),
-        tokens: Tokens::Patch(5),
-        d_model: 16,
-        heads: 4,
-        layers: 1,
-        d_mlp: 32,
-        pooling: Pooling::Cls,
-        classes: 10,
-        init: Init::Default,
-    };
+    let t = transformer(
+        (1, 28, 28),
+        Tokens::Patch(5),
+        [16, 4, 1, 32],
+        Pooling::Cls,
+        10,
+    );
     let e = Transformer::new(&t, 0, &Device::Cpu)
         .unwrap_err()
         .to_string();

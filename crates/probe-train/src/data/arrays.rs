@@ -277,15 +277,51 @@ fn labels(a: RawArray, path: &Path, key: &str) -> Result<Vec<u32>, DataError> {
     })
 }
 
-/// One split's features and labels as a data set (`classes` filled in by the caller).
+/// One of the two splits an array file holds.
+#[derive(Clone, Copy)]
+enum Part {
+    /// `x_train`, `y_train`.
+    Train,
+    /// `x_test`, `y_test`.
+    Test,
+}
+
+impl Part {
+    /// The features' and the labels' array names in `keys`, each with its config key.
+    fn keys(self, keys: &ArrayKeys) -> [(&str, &'static str); 2] {
+        match self {
+            Part::Train => [
+                (&keys.x_train, "data.keys.x_train"),
+                (&keys.y_train, "data.keys.y_train"),
+            ],
+            Part::Test => [
+                (&keys.x_test, "data.keys.x_test"),
+                (&keys.y_test, "data.keys.y_test"),
+            ],
+        }
+    }
+
+    /// The end of the split's data-set name.
+    fn suffix(self) -> &'static str {
+        match self {
+            Part::Train => "train",
+            Part::Test => "test",
+        }
+    }
+}
+
+/// The split `part` of `file` (arrays named by `keys`) as the data set `{name}-{part}`
+/// (`classes` filled in by the caller), with the shape of one sample.
 fn split(
     file: &ArrayFile,
     path: &Path,
-    (x_key, x_opt): (&str, &'static str),
-    (y_key, y_opt): (&str, &'static str),
+    keys: &ArrayKeys,
+    part: Part,
     layout: ArrayLayout,
-    name: String,
+    name: &str,
 ) -> Result<(Dataset, Vec<usize>), DataError> {
+    let [(x_key, x_opt), (y_key, y_opt)] = part.keys(keys);
+    let name = format!("{name}-{}", part.suffix());
     let xa = required(file, path, x_key, x_opt)?;
     let sample_shape = xa.shape.get(1..).unwrap_or_default().to_vec();
     let (x, n, d, image_shape) = features(xa, path, x_key, layout)?;
@@ -320,14 +356,7 @@ pub fn load_arrays(
     name: &str,
 ) -> Result<ArraySplits, DataError> {
     let file = ArrayFile::open(path)?;
-    let (mut train, train_shape) = split(
-        &file,
-        path,
-        (&keys.x_train, "data.keys.x_train"),
-        (&keys.y_train, "data.keys.y_train"),
-        layout,
-        format!("{name}-train"),
-    )?;
+    let (mut train, train_shape) = split(&file, path, keys, Part::Train, layout, name)?;
     if train.n == 0 {
         return Err(DataError::Empty {
             what: format!("array `{}` in {}", keys.x_train, path.display()),
@@ -336,14 +365,7 @@ pub fn load_arrays(
     let has_x = file.array(path, &keys.x_test)?.is_some();
     let has_y = file.array(path, &keys.y_test)?.is_some();
     let mut test = if has_x || has_y {
-        let (test, test_shape) = split(
-            &file,
-            path,
-            (&keys.x_test, "data.keys.x_test"),
-            (&keys.y_test, "data.keys.y_test"),
-            layout,
-            format!("{name}-test"),
-        )?;
+        let (test, test_shape) = split(&file, path, keys, Part::Test, layout, name)?;
         if test_shape != train_shape {
             return Err(DataError::ArrayMismatch {
                 path: path.to_path_buf(),

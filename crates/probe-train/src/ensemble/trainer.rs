@@ -13,7 +13,9 @@ use crate::fused::FusedMlp;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{check_batch_size, Batches, DeviceData, Epoch, LossAcc, Paused};
+use crate::trainer::{
+    backward_step, check_batch_size, Batches, DeviceData, Epoch, LossAcc, Paused,
+};
 use crate::{Error, Result};
 
 /// Runs training epochs of an ensemble with one shuffle stream per replica.
@@ -99,41 +101,19 @@ impl EnsembleTrainer {
         let d = data.x.dim(1)?;
         let begun = ctl.begin(&mut self.shuffles, data, self.batch_size, epoch, 2 * n_rep)?;
         let (orders, first, shuffles, sums) = begun;
-        let total = data.n.div_ceil(self.batch_size);
         let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let mut loss_sum = Tensor::from_vec(as_f32(&sums[..n_rep]), n_rep, device)?;
         let mut correct = Tensor::from_vec(as_f32(&sums[n_rep..]), n_rep, device)?;
-        let mut start = first * self.batch_size;
-        let mut idx = Vec::with_capacity(n_rep * self.batch_size);
-        let mut batch_losses = Vec::with_capacity(total - first);
-        let mut done = first;
-        let mut paused = false;
-        while start < data.n {
-            let len = self.batch_size.min(data.n - start);
-            idx.clear();
-            for o in &orders {
-                idx.extend_from_slice(&o[start..start + len]);
-            }
-            let idx_t = Tensor::from_slice(&idx, idx.len(), device)?;
-            let x = data.x.index_select(&idx_t, 0)?.reshape((n_rep, len, d))?;
-            let y = data.y.index_select(&idx_t, 0)?.reshape((n_rep, len))?;
+        let trained = ctl.train(data, &orders, self.batch_size, first, |len, x, y| {
+            let x = x.reshape((n_rep, len, d))?;
+            let y = y.reshape((n_rep, len))?;
             let logits = model.forward(&x, None)?;
             let losses = cross_entropy_per_replica(&logits, &y)?; // [N]
-            let g = losses.sum_all()?.backward()?;
-            if let Some(stats) = grads.as_deref_mut() {
-                stats.add(&g)?;
-            }
-            opt.step(&g)?;
-            loss_sum = (loss_sum + (losses.detach() * len as f64)?)?;
-            correct = (correct + count_correct(&logits.detach(), &y)?)?;
-            batch_losses.push(losses.detach());
-            start += len;
-            done += 1;
-            if ctl.stop_after(done, total) {
-                paused = true;
-                break;
-            }
-        }
+            backward_step(&losses.sum_all()?, grads.as_deref_mut(), opt)?;
+            loss_sum = (&loss_sum + (losses.detach() * len as f64)?)?;
+            correct = (&correct + count_correct(&logits.detach(), &y)?)?;
+            Ok(losses.detach())
+        })?;
         let n = data.n as f64;
         let losses = loss_sum.to_vec1::<f32>()?;
         let correct = correct.to_vec1::<f32>()?;
@@ -141,19 +121,11 @@ impl EnsembleTrainer {
         for (r, (l, c)) in losses.iter().zip(&correct).enumerate() {
             let loss = *l as f64 / n;
             if !loss.is_finite() {
-                let mut batch = 0;
-                let mut bad = loss;
-                for (b, l) in batch_losses.iter().enumerate() {
-                    let v = l.get(r)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                    if !v.is_finite() {
-                        (batch, bad) = (first + b + 1, v);
-                        break;
-                    }
-                }
+                let (batch, loss) = trained.first_bad(Some(r))?.unwrap_or((0, loss));
                 return Err(Error::DivergedReplica {
                     epoch,
                     batch,
-                    loss: bad,
+                    loss,
                     seed: model.seeds()[r],
                 });
             }
@@ -162,16 +134,8 @@ impl EnsembleTrainer {
                 acc: *c as f64 / n,
             });
         }
-        if paused {
-            let sums = losses.iter().chain(&correct).map(|&v| v as f64).collect();
-            return Ok(Epoch::Paused(Paused {
-                epoch,
-                batches: done,
-                shuffles,
-                sums,
-            }));
-        }
-        Ok(Epoch::Done(out))
+        let sums = losses.iter().chain(&correct).map(|&v| v as f64).collect();
+        Ok(trained.end(epoch, shuffles, sums, out))
     }
 }
 

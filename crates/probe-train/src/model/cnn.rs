@@ -16,9 +16,8 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Tensor, Var};
-use probe_capture::ActivationCache;
 
-use super::eval_chunks::Mode;
+use super::eval_chunks::{mode_forward, Mode};
 use super::layers::conv::Conv2d;
 use super::layers::dropout::Dropout;
 use super::layers::linear::Linear;
@@ -200,14 +199,8 @@ impl Cnn {
 }
 
 impl Cnn {
-    /// The forward pass over all rows of `x` at once.
-    fn forward_all(
-        &self,
-        x: &Tensor,
-        cache: Option<&mut ActivationCache>,
-        training: bool,
-    ) -> Result<Tensor> {
-        let mut hooks = Hooks::new(cache);
+    /// The forward pass over all rows of `x` at once, reporting to `hooks`.
+    fn forward_all(&self, x: &Tensor, mut hooks: Hooks<'_>, training: bool) -> Result<Tensor> {
         let (c, h, w) = self.image;
         let b = x.dim(0)?;
         // Maps are kept channel-major, [C, batch, H, W] (see layers::conv); hooks report them as
@@ -247,11 +240,7 @@ impl Cnn {
 }
 
 impl Model for Cnn {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        // Batch statistics and dropout masks span the batch: one pass when training.
-        self.mode
-            .forward(x, cache, |x, c, training| self.forward_all(x, c, training))
-    }
+    mode_forward!();
 
     fn hook_names(&self) -> Vec<String> {
         let convs = (0..self.blocks.len()).flat_map(|i| {
@@ -298,9 +287,5 @@ impl Model for Cnn {
 
     fn restore_stream_state(&self, state: &str) -> Result<()> {
         self.dropout.restore_stream_state(state)
-    }
-
-    fn set_training(&self, training: bool) {
-        self.mode.set_training(training)
     }
 }

@@ -68,6 +68,29 @@ impl Mode {
     }
 }
 
+/// `Model::forward` and `Model::set_training` of a model with a [`Mode`] field `mode` and a
+/// method `forward_all(x, hooks, training)`, the forward pass over all rows at once: one call in
+/// training mode (batch statistics and dropout masks span the batch), in slices of rows in
+/// evaluation mode ([`Mode::forward`]).
+macro_rules! mode_forward {
+    () => {
+        fn forward(
+            &self,
+            x: &candle_core::Tensor,
+            cache: Option<&mut probe_capture::ActivationCache>,
+        ) -> $crate::Result<candle_core::Tensor> {
+            self.mode.forward(x, cache, |x, c, training| {
+                self.forward_all(x, $crate::model::layers::Hooks::new(c), training)
+            })
+        }
+
+        fn set_training(&self, training: bool) {
+            self.mode.set_training(training)
+        }
+    };
+}
+pub(crate) use mode_forward;
+
 /// The largest intermediate tensor an evaluation slice may produce, in bytes: half of glibc's
 /// largest mmap threshold, so it is served from (and returned to) the heap.
 pub const EVAL_TENSOR_BYTES: usize = 16 << 20;

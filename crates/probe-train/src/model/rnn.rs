@@ -15,9 +15,8 @@
 //! uniform in ±1/√H, the head like `nn.Linear`.
 
 use candle_core::{Device, Tensor, Var};
-use probe_capture::ActivationCache;
 
-use super::eval_chunks::Mode;
+use super::eval_chunks::{mode_forward, Mode};
 use super::layers::linear::{linear, Linear};
 use super::layers::param::ParamInit;
 use super::layers::recurrent::{gru_step, lstm_step, CellKind};
@@ -103,9 +102,9 @@ impl Rnn {
 }
 
 impl Rnn {
-    /// The forward pass over all rows of `x` at once.
-    fn forward_all(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        let mut hooks = Hooks::new(cache);
+    /// The forward pass over all rows of `x` at once, reporting to `hooks` (the same in both modes: no batch
+    /// statistics, no dropout).
+    fn forward_all(&self, x: &Tensor, mut hooks: Hooks<'_>, _training: bool) -> Result<Tensor> {
         let (c, h, w) = self.spec.image;
         let b = x.dim(0)?;
         let hd = self.spec.hidden;
@@ -159,21 +158,12 @@ impl Rnn {
             last = Some(hs);
         }
         let last = last.ok_or_else(|| Error::invalid("model.layers", "the RNN has no layers"))?;
-        let logits = self.head.forward(&last)?; // [B, classes]
-        hooks.classifier_head(&logits)?;
-        Ok(logits)
+        hooks.classify(&self.head, &last)
     }
 }
 
 impl Model for Rnn {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        self.mode
-            .forward(x, cache, |x, c, _| self.forward_all(x, c))
-    }
-
-    fn set_training(&self, training: bool) {
-        self.mode.set_training(training)
-    }
+    mode_forward!();
 
     fn hook_names(&self) -> Vec<String> {
         let lstm = self.spec.cell == CellKind::Lstm;

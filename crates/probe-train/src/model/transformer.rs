@@ -22,10 +22,9 @@
 //! `pos_embed` normal with σ = 0.02, layer norms γ = 1, β = 0.
 
 use candle_core::{Device, Tensor, Var};
-use probe_capture::ActivationCache;
 use serde::{Deserialize, Serialize};
 
-use super::eval_chunks::Mode;
+use super::eval_chunks::{mode_forward, Mode};
 use super::layers::attention::Attention;
 use super::layers::linear::Linear;
 use super::layers::norm::LayerNorm;
@@ -193,9 +192,9 @@ impl Transformer {
 }
 
 impl Transformer {
-    /// The forward pass over all rows of `x` at once.
-    fn forward_all(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        let mut hooks = Hooks::new(cache);
+    /// The forward pass over all rows of `x` at once, reporting to `hooks` (the same in both modes: no batch
+    /// statistics, no dropout).
+    fn forward_all(&self, x: &Tensor, mut hooks: Hooks<'_>, _training: bool) -> Result<Tensor> {
         let tokens = self.tokenize(x)?;
         let b = tokens.dim(0)?;
         let d = self.spec.d_model;
@@ -232,21 +231,12 @@ impl Transformer {
             Pooling::Mean => normed.mean(1)?,
         }; // [B, d]
         hooks.hook(|| "hook_pooled".into(), &pooled)?;
-        let logits = self.head.forward(&pooled)?; // [B, classes]
-        hooks.classifier_head(&logits)?;
-        Ok(logits)
+        hooks.classify(&self.head, &pooled)
     }
 }
 
 impl Model for Transformer {
-    fn forward(&self, x: &Tensor, cache: Option<&mut ActivationCache>) -> Result<Tensor> {
-        self.mode
-            .forward(x, cache, |x, c, _| self.forward_all(x, c))
-    }
-
-    fn set_training(&self, training: bool) {
-        self.mode.set_training(training)
-    }
+    mode_forward!();
 
     fn hook_names(&self) -> Vec<String> {
         let mut v = vec!["hook_embed".to_string()];

@@ -4,9 +4,10 @@
 //! stream's order, or, continuing a paused epoch, restores the streams to the epoch's start and
 //! draws the same orders again, and hands back the running sums to continue from.
 
+use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
-use super::DeviceData;
+use super::{first_non_finite, DeviceData};
 use crate::data::Dataset;
 use crate::rng;
 use crate::{Error, Result};
@@ -107,6 +108,108 @@ impl Batches<'_> {
     ) -> Result<Begun> {
         let n = data.samples();
         begin(shuffles, n, batch_size, epoch, self.resume.take(), n_sums)
+    }
+}
+
+/// What the batch loop of a candle trainer ([`Batches::train`]) left: every trained batch's loss
+/// (kept on the device, read back only to name a diverged batch) and where the loop stopped.
+pub(crate) struct Trained {
+    /// The first batch trained (0, or where a paused epoch stopped).
+    first: usize,
+    /// The loss of every trained batch, in order: a scalar, or `[N]` per replica.
+    losses: Vec<Tensor>,
+    /// The batches finished, when the loop stopped before the epoch's end.
+    paused: Option<usize>,
+}
+
+impl Batches<'_> {
+    /// Trains the batches of `data` from batch `first` (of `batch_size` rows) on, stopping
+    /// early where [`Batches::stop`] says. Batch b holds rows b·batch_size.. of every order of
+    /// `orders`, gathered on the device at once; `step(len, x, y)` trains it (`len` rows per
+    /// order) and returns its loss, detached.
+    pub(crate) fn train(
+        &mut self,
+        data: &DeviceData,
+        orders: &[Vec<u32>],
+        batch_size: usize,
+        first: usize,
+        mut step: impl FnMut(usize, &Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<Trained> {
+        let device = data.x.device();
+        let total = data.n.div_ceil(batch_size);
+        let mut losses = Vec::with_capacity(total - first);
+        let mut idx = Vec::with_capacity(orders.len() * batch_size);
+        let (mut start, mut done) = (first * batch_size, first);
+        let mut paused = None;
+        while start < data.n {
+            let len = batch_size.min(data.n - start);
+            idx.clear();
+            for o in orders {
+                idx.extend_from_slice(&o[start..start + len]);
+            }
+            let idx_t = Tensor::from_slice(&idx, idx.len(), device)?;
+            let x = data.x.index_select(&idx_t, 0)?;
+            let y = data.y.index_select(&idx_t, 0)?;
+            losses.push(step(len, &x, &y)?);
+            start += len;
+            done += 1;
+            if self.stop_after(done, total) {
+                paused = Some(done);
+                break;
+            }
+        }
+        Ok(Trained {
+            first,
+            losses,
+            paused,
+        })
+    }
+}
+
+impl Trained {
+    /// [`Error::Diverged`] for epoch `epoch`, whose loss is not finite: the first batch (1-based)
+    /// whose loss is not, with that loss, or batch 0 with the epoch's `loss` when every batch's
+    /// is finite.
+    pub(crate) fn diverged(&self, epoch: usize, loss: f64) -> Result<Error> {
+        let (batch, loss) = self.first_bad(None)?.unwrap_or((0, loss));
+        Ok(Error::Diverged { epoch, batch, loss })
+    }
+
+    /// The first batch (1-based, counting the epoch's batches) whose loss is not finite, with
+    /// that loss: of any replica, or of replica `replica` when given; `None` when all are.
+    pub(crate) fn first_bad(&self, replica: Option<usize>) -> Result<Option<(usize, f64)>> {
+        let bad = match replica {
+            None => first_non_finite(&self.losses)?,
+            Some(r) => {
+                let of_r: Vec<Tensor> = self
+                    .losses
+                    .iter()
+                    .map(|l| l.get(r))
+                    .collect::<candle_core::Result<_>>()?;
+                first_non_finite(&of_r)?
+            }
+        };
+        Ok(bad.map(|(b, l)| (self.first + b, l)))
+    }
+
+    /// How the epoch ended: [`Epoch::Paused`] with the streams' states `shuffles` and the
+    /// running `sums` when the loop stopped early, else `done`.
+    pub(crate) fn end<T>(
+        self,
+        epoch: usize,
+        shuffles: Vec<String>,
+        sums: Vec<f64>,
+        done: T,
+    ) -> Epoch<T> {
+        match self.paused {
+            Some(batches) => Epoch::Paused(Paused {
+                epoch,
+                batches,
+                shuffles,
+                sums,
+            }),
+            None => Epoch::Done(done),
+        }
     }
 }
 

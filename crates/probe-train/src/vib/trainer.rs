@@ -5,7 +5,7 @@
 use std::f64::consts::LN_2;
 use std::slice::from_mut;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::kl::kl_to_std_normal;
@@ -13,7 +13,7 @@ use super::Vib;
 use crate::gradients::GradStats;
 use crate::optim::Optimizer;
 use crate::rng::{self, Stream};
-use crate::trainer::{Batches, DeviceData, Epoch, Paused};
+use crate::trainer::{backward_step, count_correct, Batches, DeviceData, Epoch};
 use crate::{Error, Result};
 
 /// What one VIB training epoch measured (sample-weighted means over its batches).
@@ -126,38 +126,24 @@ impl VibTrainer {
         let device = data.x.device();
         let begun = ctl.begin(from_mut(&mut self.shuffle), data, self.batch_size, epoch, 3)?;
         let (orders, first, shuffles, sums) = begun;
-        let total = data.n.div_ceil(self.batch_size);
         let sum = |i: usize| Tensor::new(sums[i] as f32, device);
         let (mut ce_sum, mut kl_sum, mut correct) = (sum(0)?, sum(1)?, sum(2)?);
-        let mut batch_losses = Vec::with_capacity(total - first);
-        let mut paused = None;
-        for (b, idx) in orders[0].chunks(self.batch_size).enumerate().skip(first) {
-            let idx_t = Tensor::from_slice(idx, idx.len(), device)?;
-            let x = data.x.index_select(&idx_t, 0)?;
-            let y = data.y.index_select(&idx_t, 0)?;
-            let eps = noise(&mut self.noise, idx.len(), model.k(), device)?;
+        let (beta, rng) = (self.beta, &mut self.noise);
+        let trained = ctl.train(data, &orders, self.batch_size, first, |len, x, y| {
+            let eps = noise(rng, len, model.k(), device)?;
             let Objective {
                 logits,
                 ce,
                 kl,
                 loss,
-            } = objective(model, &x, &y, &eps, self.beta)?;
-            let g = loss.backward()?;
-            if let Some(stats) = grads.as_deref_mut() {
-                stats.add(&g)?;
-            }
-            opt.step(&g)?;
-            batch_losses.push(loss.detach());
-            let w = idx.len() as f64;
-            ce_sum = (ce_sum + (ce.detach() * w)?)?;
-            kl_sum = (kl_sum + (kl.detach() * w)?)?;
-            let pred = logits.detach().argmax(D::Minus1)?;
-            correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
-            if ctl.stop_after(b + 1, total) {
-                paused = Some(b + 1);
-                break;
-            }
-        }
+            } = objective(model, x, y, &eps, beta)?;
+            backward_step(&loss, grads.as_deref_mut(), opt)?;
+            let w = len as f64;
+            ce_sum = (&ce_sum + (ce.detach() * w)?)?;
+            kl_sum = (&kl_sum + (kl.detach() * w)?)?;
+            correct = (&correct + count_correct(&logits.detach(), y)?)?;
+            Ok(loss.detach())
+        })?;
         let n = data.n as f64;
         let (ce_s, kl_s, correct) = (
             ce_sum.to_scalar::<f32>()?,
@@ -167,24 +153,16 @@ impl VibTrainer {
         let (ce, kl) = (ce_s as f64 / n, kl_s as f64 / n);
         let loss = ce + self.beta * kl;
         if !loss.is_finite() {
-            let (batch, loss) = crate::trainer::first_non_finite(&batch_losses)?
-                .map_or((0, loss), |(b, l)| (first + b, l));
-            return Err(Error::Diverged { epoch, batch, loss });
+            return Err(trained.diverged(epoch, loss)?);
         }
-        if let Some(batches) = paused {
-            return Ok(Epoch::Paused(Paused {
-                epoch,
-                batches,
-                shuffles,
-                sums: vec![ce_s as f64, kl_s as f64, correct as f64],
-            }));
-        }
-        Ok(Epoch::Done(VibEpoch {
+        let sums = vec![ce_s as f64, kl_s as f64, correct as f64];
+        let done = VibEpoch {
             ce,
             kl,
             loss,
             acc: correct as f64 / n,
-        }))
+        };
+        Ok(trained.end(epoch, shuffles, sums, done))
     }
 }
 
@@ -264,8 +242,7 @@ pub fn evaluate_vib(
         let avg = (probs / samples as f64)?;
         let picked = avg.gather(&y.unsqueeze(1)?, 1)?.log()?.sum_all()?;
         ce_avg = (ce_avg - picked)?;
-        let pred = avg.argmax(D::Minus1)?;
-        correct = (correct + pred.eq(&y)?.to_dtype(DType::F32)?.sum_all()?)?;
+        correct = (correct + count_correct(&avg, &y)?)?;
     }
     let n = data.n.max(1) as f64;
     let ce_sampled = ce_s.to_scalar::<f32>()? as f64 / n;

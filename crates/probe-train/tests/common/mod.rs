@@ -1,5 +1,7 @@
-//! Helpers of probe-train's tests: golden fixtures ([`golden`]) and explicit skips. A test that
-//! cannot run on this machine (a data set that is not installed) calls [`skip`] and returns. The harness has no skip counter, so the skip
+//! Helpers of probe-train's tests: golden fixtures ([`golden`]), model specs ([`specs`]), scratch
+//! directories ([`scratch`]), assertions on errors ([`assert_err!`], [`assert_mentions`]) and
+//! explicit skips. A test that cannot run on this machine (a data set that is not installed)
+//! calls [`skip`] and returns. The harness has no skip counter, so the skip
 //! is printed (`SKIPPED: …` on stderr, shown with `--nocapture`) and, when `PROBE_SKIPPED_LOG`
 //! names a file, appended there as one line; `.ci/run` sets it, counts the lines and prints them.
 
@@ -7,6 +9,7 @@
 
 pub mod golden;
 pub mod scratch;
+pub mod specs;
 
 use std::io::Write;
 
@@ -26,6 +29,26 @@ pub fn skip(test: &str, why: &str) {
         if let Err(e) = file.and_then(|mut f| f.write_all(format!("{line}\n").as_bytes())) {
             panic!("cannot append to PROBE_SKIPPED_LOG {path:?}: {e}");
         }
+    }
+}
+
+/// Asserts that `err` matches the pattern, showing the error if not.
+#[allow(unused_macros)] // each test binary uses its own subset
+macro_rules! assert_err {
+    ($err:expr, $pattern:pat) => {
+        assert!(matches!($err, $pattern), "{:?}", $err)
+    };
+}
+#[allow(unused_imports)] // each test binary uses its own subset
+pub(crate) use assert_err;
+
+/// Asserts that the message of `err` (an error, or the message itself) mentions each of
+/// `parts` (a file name, a key, a value), showing the message if not.
+#[track_caller]
+pub fn assert_mentions(err: &impl std::fmt::Display, parts: &[&str]) {
+    let msg = err.to_string();
+    for part in parts {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
     }
 }
 

@@ -10,7 +10,7 @@
 
 use candle_core::{Tensor, Var};
 
-use super::im2col::{ConvGeom, Im2Col};
+use super::im2col::{Cols, ConvGeom, Dir};
 use super::param::{named, ParamInit};
 use crate::Result;
 
@@ -32,7 +32,7 @@ pub fn conv2d_cm(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Te
         stride,
         pad,
     };
-    let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [K, B·L]
+    let cols = x.contiguous()?.apply_op1(Cols(g, Dir::Im2Col))?; // [K, B·L]
     let y = w.reshape((o, g.k()))?.matmul(&cols)?; // [O, B·L]
     Ok(y.reshape((o, b, g.out_h(), g.out_w()))?)
 }

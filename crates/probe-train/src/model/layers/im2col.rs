@@ -5,8 +5,9 @@
 //! Why: candle 0.11's CPU `conv2d` backward goes through `conv_transpose2d` and a `conv2d` with the
 //! batch as channels, both direct loops; on a 2-core machine a 32→64 channel 3×3 convolution on
 //! 14×14 maps took ~10× PyTorch's time per step (BENCHMARKS.md). With im2col the only loops of our
-//! own are two memory copies, and they are each other's adjoint: the backward of [`Im2Col`] is
-//! [`Col2Im`] (summing overlapping patches) and vice versa, so the autograd graph stays exact.
+//! own are two memory copies, and they are each other's adjoint: the backward of im2col ([`Cols`]
+//! with [`Dir::Im2Col`]) is col2im (summing overlapping patches) and vice versa, so the autograd
+//! graph stays exact.
 //!
 //! Layouts are channel-major, which keeps every per-channel reduction of the layers around it
 //! (bias and batch-norm gradients) on contiguous rows: the input is `xc [C, B, H, W]`, and
@@ -14,8 +15,12 @@
 //! the input zero-padded by `pad` on each side. The row index matches the flattening of a PyTorch
 //! weight `[O, C, kh, kw]` to `[O, C·kh·kw]`, so `W @ cols` is the output `[O, B, Ho, Wo]`.
 
+use std::ops::AddAssign;
+
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
+
+use super::cpu_op::slice_of;
 
 /// The geometry of a 2-D convolution (square padding and stride, no dilation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,7 +216,7 @@ fn im2col<T: Copy + Default + Send + Sync>(g: &ConvGeom, batch: usize, x: &[T]) 
     out
 }
 
-fn col2im<T: Copy + Default + Send + Sync + std::ops::AddAssign>(
+fn col2im<T: Copy + Default + Send + Sync + AddAssign>(
     g: &ConvGeom,
     batch: usize,
     cols: &[T],
@@ -223,65 +228,85 @@ fn col2im<T: Copy + Default + Send + Sync + std::ops::AddAssign>(
     out
 }
 
-fn contiguous<'a, T>(v: &'a [T], l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("{op}: the input must be contiguous"),
-    }
+/// Which way a [`Cols`] op rearranges: im2col or its adjoint, col2im.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// `[C, B, H, W]` → `[C·kh·kw, B·Ho·Wo]` (see the module header).
+    Im2Col,
+    /// `[C·kh·kw, B·Ho·Wo]` → `[C, B, H, W]`, summing overlapping patches.
+    Col2Im,
 }
 
-/// `[C, B, H, W]` → `[C·kh·kw, B·Ho·Wo]` (see the module header); backward is [`Col2Im`].
+/// im2col or col2im of a geometry as a candle op; the backward of each is the other.
 #[derive(Clone, Copy, Debug)]
-pub struct Im2Col(pub ConvGeom);
+pub struct Cols(pub ConvGeom, pub Dir);
 
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "probe-im2col"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let b = g.check_input(l.shape())?;
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(im2col(&g, b, contiguous(v, l, self.name())?)),
-            CpuStorage::F64(v) => CpuStorage::F64(im2col(&g, b, contiguous(v, l, self.name())?)),
-            other => bail!("im2col: dtype {:?} is not supported", other.dtype()),
+impl Cols {
+    /// The op whose forward is this one's backward.
+    fn adjoint(self) -> Self {
+        let dir = match self.1 {
+            Dir::Im2Col => Dir::Col2Im,
+            Dir::Col2Im => Dir::Im2Col,
         };
-        Ok((out, Shape::from((g.k(), b * g.l()))))
+        Cols(self.0, dir)
     }
 
-    fn bwd(
-        &self,
-        _arg: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1(Col2Im(self.0))?))
-    }
-}
-
-/// `[C·kh·kw, B·Ho·Wo]` → `[C, B, H, W]`, summing overlapping patches: the adjoint of [`Im2Col`].
-#[derive(Clone, Copy, Debug)]
-pub struct Col2Im(pub ConvGeom);
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "probe-col2im"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let (k, n) = l.shape().dims2()?;
-        if k != g.k() || n % g.l() != 0 {
-            bail!("col2im: input [{k}, {n}] does not match the geometry {g:?}")
+    /// `im2col` or `col2im`, the start of the op's dtype error.
+    fn short_name(&self) -> &'static str {
+        match self.1 {
+            Dir::Im2Col => "im2col",
+            Dir::Col2Im => "col2im",
         }
-        let b = n / g.l();
+    }
+
+    /// The batch size of an input of `shape`, checked against the geometry, and the output shape.
+    fn plan(&self, shape: &Shape) -> candle_core::Result<(usize, Shape)> {
+        let g = self.0;
+        match self.1 {
+            Dir::Im2Col => {
+                let b = g.check_input(shape)?;
+                Ok((b, Shape::from((g.k(), b * g.l()))))
+            }
+            Dir::Col2Im => {
+                let (k, n) = shape.dims2()?;
+                if k != g.k() || n % g.l() != 0 {
+                    bail!("col2im: input [{k}, {n}] does not match the geometry {g:?}")
+                }
+                let b = n / g.l();
+                Ok((b, Shape::from((g.c, b, g.h, g.w))))
+            }
+        }
+    }
+
+    /// The output elements for a batch of `b` inputs `x`.
+    fn run<T: Copy + Default + Send + Sync + AddAssign>(&self, b: usize, x: &[T]) -> Vec<T> {
+        match self.1 {
+            Dir::Im2Col => im2col(&self.0, b, x),
+            Dir::Col2Im => col2im(&self.0, b, x),
+        }
+    }
+}
+
+impl CustomOp1 for Cols {
+    fn name(&self) -> &'static str {
+        match self.1 {
+            Dir::Im2Col => "probe-im2col",
+            Dir::Col2Im => "probe-col2im",
+        }
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, shape) = self.plan(l.shape())?;
         let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(col2im(&g, b, contiguous(v, l, self.name())?)),
-            CpuStorage::F64(v) => CpuStorage::F64(col2im(&g, b, contiguous(v, l, self.name())?)),
-            other => bail!("col2im: dtype {:?} is not supported", other.dtype()),
+            CpuStorage::F32(v) => CpuStorage::F32(self.run(b, slice_of(v, l, self.name())?)),
+            CpuStorage::F64(v) => CpuStorage::F64(self.run(b, slice_of(v, l, self.name())?)),
+            other => bail!(
+                "{}: dtype {:?} is not supported",
+                self.short_name(),
+                other.dtype()
+            ),
         };
-        Ok((out, Shape::from((g.c, b, g.h, g.w))))
+        Ok((out, shape))
     }
 
     fn bwd(
@@ -290,6 +315,6 @@ impl CustomOp1 for Col2Im {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1(Im2Col(self.0))?))
+        Ok(Some(grad.contiguous()?.apply_op1(self.adjoint())?))
     }
 }

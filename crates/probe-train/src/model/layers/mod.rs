@@ -49,11 +49,16 @@ impl<'a> Hooks<'a> {
         Ok(())
     }
 
-    /// Reports a classifier's output: `head.hook_pre`, the logits `[B, classes]`, and
-    /// `head.hook_post`, their softmax probabilities `[B, classes]` (computed only when selected).
-    pub fn classifier_head(&mut self, logits: &Tensor) -> Result<()> {
-        self.hook(|| "head.hook_pre".into(), logits)?;
-        self.hook_with("head.hook_post", || Ok(candle_nn::ops::softmax(logits, 1)?))
+    /// The logits `[B, classes]` of the classifier `head` on `x` `[B, in]`, reported as
+    /// `head.hook_pre`, with `head.hook_post`, their softmax probabilities (computed only when
+    /// selected).
+    pub fn classify(&mut self, head: &linear::Linear, x: &Tensor) -> Result<Tensor> {
+        let logits = head.forward(x)?; // [B, classes]
+        self.hook(|| "head.hook_pre".into(), &logits)?;
+        self.hook_with("head.hook_post", || {
+            Ok(candle_nn::ops::softmax(&logits, 1)?)
+        })?;
+        Ok(logits)
     }
 
     /// Reports `t` under the name `name()`.

@@ -64,8 +64,26 @@ pub fn pool2d(x: &Tensor, k: usize, kind: PoolType) -> Result<Tensor> {
     Ok(r.reshape(out)?)
 }
 
-/// `(planes, H, W, output shape)` of a contiguous `[..., H, W]` input pooled by `k`.
-fn geometry(l: &Layout, k: usize) -> candle_core::Result<(usize, usize, usize, Shape)> {
+/// The `[H, W]` planes of a contiguous `[..., H, W]` input: how many, and their size.
+#[derive(Clone, Copy, Debug)]
+struct Planes {
+    /// The number of planes, the product of the leading dimensions.
+    n: usize,
+    /// Height.
+    h: usize,
+    /// Width.
+    w: usize,
+}
+
+impl Planes {
+    /// Elements per plane.
+    fn len(&self) -> usize {
+        self.h * self.w
+    }
+}
+
+/// The planes of a contiguous `[..., H, W]` input pooled by `k`, and the output shape.
+fn geometry(l: &Layout, k: usize) -> candle_core::Result<(Planes, Shape)> {
     let dims = l.dims();
     if dims.len() < 2 || l.contiguous_offsets().is_none() {
         bail!("pool2d: expected a contiguous [..., H, W] input, got {dims:?}")
@@ -73,7 +91,8 @@ fn geometry(l: &Layout, k: usize) -> candle_core::Result<(usize, usize, usize, S
     let (h, w) = (dims[dims.len() - 2], dims[dims.len() - 1]);
     let mut out = dims[..dims.len() - 2].to_vec();
     out.extend([h / k, w / k]);
-    Ok((l.shape().elem_count() / (h * w), h, w, Shape::from(out)))
+    let n = l.shape().elem_count() / (h * w);
+    Ok((Planes { n, h, w }, Shape::from(out)))
 }
 
 fn slice<'a, T>(v: &'a [T], l: &Layout) -> &'a [T] {
@@ -102,19 +121,17 @@ pub struct Pool2d {
     pub kind: PoolType,
 }
 
-fn pool_fwd<T>(x: &[T], planes: usize, h: usize, w: usize, k: usize, kind: PoolType) -> Vec<T>
-where
-    T: candle_core::WithDType,
-{
-    let (oh, ow) = (h / k, w / k);
-    let mut out = vec![T::zero(); planes * oh * ow];
-    split_blocks(&mut out, planes, oh * ow, |range, chunk| {
-        let planes_in = &x[range.start * h * w..range.end * h * w];
+/// Every plane of `x` pooled by `k` ([`fwd_plane`]), in parallel blocks of planes.
+fn pool_fwd<T: candle_core::WithDType>(x: &[T], pl: Planes, k: usize, kind: PoolType) -> Vec<T> {
+    let (oh, ow) = (pl.h / k, pl.w / k);
+    let mut out = vec![T::zero(); pl.n * oh * ow];
+    split_blocks(&mut out, pl.n, oh * ow, |range, chunk| {
+        let planes_in = &x[range.start * pl.len()..range.end * pl.len()];
         for (p, o) in planes_in
-            .chunks_exact(h * w)
+            .chunks_exact(pl.len())
             .zip(chunk.chunks_exact_mut(oh * ow))
         {
-            fwd_plane(p, o, w, k, kind);
+            fwd_plane(p, o, pl.w, k, kind);
         }
     });
     out
@@ -181,11 +198,11 @@ impl CustomOp1 for Pool2d {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (planes, h, w, shape) = geometry(l, self.k)?;
+        let (pl, shape) = geometry(l, self.k)?;
         let (k, kind) = (self.k, self.kind);
         let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(pool_fwd(slice(v, l), planes, h, w, k, kind)),
-            CpuStorage::F64(v) => CpuStorage::F64(pool_fwd(slice(v, l), planes, h, w, k, kind)),
+            CpuStorage::F32(v) => CpuStorage::F32(pool_fwd(slice(v, l), pl, k, kind)),
+            CpuStorage::F64(v) => CpuStorage::F64(pool_fwd(slice(v, l), pl, k, kind)),
             other => bail!("pool2d: dtype {:?} is not supported", other.dtype()),
         };
         Ok((out, shape))
@@ -216,30 +233,27 @@ pub struct Pool2dGrad {
     pub kind: PoolType,
 }
 
-fn pool_bwd<T>(
+/// The gradient of [`pool_fwd`]: `g`, the gradient of every pooled plane, routed back into
+/// the planes of `x` ([`bwd_plane`]), in parallel blocks of planes.
+fn pool_bwd<T: candle_core::WithDType>(
     x: &[T],
     g: &[T],
-    planes: usize,
-    h: usize,
-    w: usize,
+    pl: Planes,
     k: usize,
     kind: PoolType,
-) -> Vec<T>
-where
-    T: candle_core::WithDType,
-{
-    let (oh, ow) = (h / k, w / k);
-    let mut out = vec![T::zero(); planes * h * w];
-    split_blocks(&mut out, planes, h * w, |range, chunk| {
-        let xs = &x[range.start * h * w..range.end * h * w];
+) -> Vec<T> {
+    let (oh, ow) = (pl.h / k, pl.w / k);
+    let mut out = vec![T::zero(); pl.n * pl.len()];
+    split_blocks(&mut out, pl.n, pl.len(), |range, chunk| {
+        let xs = &x[range.start * pl.len()..range.end * pl.len()];
         let gs = &g[range.start * oh * ow..range.end * oh * ow];
         let mut arg = vec![0usize; ow];
         for ((p, gp), o) in xs
-            .chunks_exact(h * w)
+            .chunks_exact(pl.len())
             .zip(gs.chunks_exact(oh * ow))
-            .zip(chunk.chunks_exact_mut(h * w))
+            .zip(chunk.chunks_exact_mut(pl.len()))
         {
-            bwd_plane(p, gp, o, w, k, kind, &mut arg);
+            bwd_plane(p, gp, o, pl.w, k, kind, &mut arg);
         }
     });
     out
@@ -325,7 +339,7 @@ impl CustomOp2 for Pool2dGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (planes, h, w, out_shape) = geometry(l1, self.k)?;
+        let (pl, out_shape) = geometry(l1, self.k)?;
         if l2.shape() != &out_shape || l2.contiguous_offsets().is_none() {
             bail!(
                 "pool2d-grad: the gradient {:?} does not match {out_shape:?}",
@@ -335,10 +349,10 @@ impl CustomOp2 for Pool2dGrad {
         let (k, kind) = (self.k, self.kind);
         let out = match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                CpuStorage::F32(pool_bwd(slice(x, l1), slice(g, l2), planes, h, w, k, kind))
+                CpuStorage::F32(pool_bwd(slice(x, l1), slice(g, l2), pl, k, kind))
             }
             (CpuStorage::F64(x), CpuStorage::F64(g)) => {
-                CpuStorage::F64(pool_bwd(slice(x, l1), slice(g, l2), planes, h, w, k, kind))
+                CpuStorage::F64(pool_bwd(slice(x, l1), slice(g, l2), pl, k, kind))
             }
             (a, _) => bail!("pool2d-grad: dtype {:?} is not supported", a.dtype()),
         };
