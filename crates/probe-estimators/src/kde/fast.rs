@@ -279,4 +279,30 @@ mod tests {
             }
         }
     }
+
+    /// The column sums added stripe by stripe give the same bits whatever the stripe size (one
+    /// tile, a few, all), with and without classes, at 1 and 3 threads.
+    #[test]
+    fn stripes_do_not_change_the_bits() {
+        let (n, d) = (900, 2);
+        let mut next = uniform(11);
+        let rows: Vec<f64> = (0..n * d).map(|_| next() * 2.0 - 1.0).collect();
+        let labels: Vec<u32> = (0..n).map(|_| (next() * 2.0) as u32).collect();
+        let groups = Groups::new(&rows, d, Some(&labels));
+        let x_cut = (n as f64).ln() + CUTOFF_MARGIN;
+        let kernel = Kernel::new(groups.points(), 0.01, x_cut);
+        let bits = |s: Vec<[f64; 4]>| -> Vec<[u64; 4]> {
+            s.into_iter().map(|v| v.map(f64::to_bits)).collect()
+        };
+        let base = bits(kernel.sums(WithClasses, Isa::Baseline, 1));
+        for stripe in [1, 2, 5, 1000] {
+            for threads in [1, 3] {
+                let with = kernel.sums_in_stripes(WithClasses, Isa::Baseline, threads, stripe);
+                assert_eq!(bits(with), base, "stripe {stripe}, {threads} threads");
+            }
+        }
+        let plain = bits(kernel.sums(NoClasses, Isa::Baseline, 1));
+        let striped = kernel.sums_in_stripes(NoClasses, Isa::Baseline, 2, 3);
+        assert_eq!(bits(striped), plain);
+    }
 }

@@ -9,11 +9,13 @@
 //! than the cutoff is skipped, and so is a block of [`LANES`] groups whose `x` all exceed it.
 //!
 //! **Determinism.** The row sums of `g ∈ j` are `Σ_lanes` of `j`'s own task (lanes added in a
-//! fixed order at the end) plus the column slots of the tasks `i < j`, added in increasing `i`:
-//! the same operations in the same order whichever thread ran which task, so the results are
-//! identical at every thread count. The loop is IEEE `f64` without fused operations, compiled
+//! fixed order at the end) plus the sum of the column slots of the tasks `i < j`, added in
+//! increasing `i`: the same operations in the same order whichever thread ran which task, so the
+//! results are identical at every thread count. Tasks run in stripes of tiles so that the slots
+//! held at once stay within a fixed budget (memory `O(N)` plus 32 MiB). The loop is IEEE `f64` without fused operations, compiled
 //! for each instruction set by [`probe_simd::isa_dispatch!`]: the same bits everywhere.
 
+use std::ops::Range;
 use std::sync::Mutex;
 
 use super::tiles::{Tiles, TILE};
@@ -28,6 +30,10 @@ const EXIT_AFTER: usize = 4;
 
 /// Blocks of [`LANES`] groups in a tile.
 const BLOCKS_PER_TILE: usize = TILE / LANES;
+
+/// Column slots (blocks of four sums per lane, 256 bytes each) held at once: 32 MiB. With
+/// `N = 4096` every slot fits (one stripe); at `N = 70 000` a stripe is 14 tiles.
+const SLOT_BUDGET: usize = 1 << 17;
 
 /// The four sums of one group, per lane: `[Σ w·K⁴, Σ w·K, same-class Σ w·K⁴, same-class Σ w·K]`.
 type Lanes4 = [[f64; LANES]; 4];
@@ -97,19 +103,77 @@ impl<'a> Kernel<'a> {
 
     /// `[Σ_h w_h K⁴_gh, Σ_h w_h K_gh, same-class Σ K⁴, same-class Σ K]` for every group `g`
     /// (the last two 0 unless `classes` is [`WithClasses`]), on up to `threads` threads.
+    ///
+    /// The tiles' tasks run in stripes of consecutive tiles whose column slots fit in
+    /// [`SLOT_BUDGET`]; after each stripe its slots are added to every group's column sums in
+    /// increasing tile order, so memory stays `O(N + budget)` whatever `N`, and the order of
+    /// every addition depends neither on the threads nor on the stripes.
     pub fn sums<C: ClassSums>(&self, classes: C, isa: Isa, threads: usize) -> Vec<[f64; 4]> {
+        self.sums_in_stripes(classes, isa, threads, self.stripe_tiles())
+    }
+
+    /// [`Kernel::sums`] with `stripe_tiles` tiles per stripe (at least 1): the same bits for
+    /// every value.
+    pub(super) fn sums_in_stripes<C: ClassSums>(
+        &self,
+        classes: C,
+        isa: Isa,
+        threads: usize,
+        stripe_tiles: usize,
+    ) -> Vec<[f64; 4]> {
         let tiles = self.tiles.len();
         let zero: Lanes4 = [[0.0; LANES]; 4];
         let mut rows = vec![zero; tiles * TILE];
-        let slots: usize = self.near.iter().map(Vec::len).sum();
-        let mut cols = vec![zero; slots * BLOCKS_PER_TILE];
-        let mut tasks = Vec::with_capacity(tiles);
-        let mut rest = &mut cols[..];
-        for (i, rows) in rows.chunks_mut(TILE).enumerate() {
+        let mut col_sums = vec![[0.0f64; 4]; self.points.m];
+        let mut first = 0;
+        for stripe in rows.chunks_mut(TILE * stripe_tiles.max(1)) {
+            let last = first + stripe.len() / TILE;
+            let slots: usize = self.near[first..last].iter().map(Vec::len).sum();
+            let mut cols = vec![zero; slots * BLOCKS_PER_TILE];
+            self.run_tasks(classes, isa, threads, first, stripe, &mut cols);
+            self.add_columns(first..last, &cols, &mut col_sums);
+            first = last;
+        }
+        rows[..self.points.m]
+            .iter()
+            .zip(&col_sums)
+            .map(|(lanes, col)| {
+                let mut sums = lanes.map(|l| l.iter().fold(0.0, |s, &v| s + v));
+                for (s, c) in sums.iter_mut().zip(col) {
+                    *s += c;
+                }
+                sums
+            })
+            .collect()
+    }
+
+    /// Tiles per stripe: as many as keep the stripe's column slots within [`SLOT_BUDGET`]
+    /// (every tile has fewer than `tiles` later tiles), at least one.
+    fn stripe_tiles(&self) -> usize {
+        let per_tile = self.tiles.len().max(1) * BLOCKS_PER_TILE;
+        (SLOT_BUDGET / per_tile).max(1)
+    }
+
+    /// The tasks of tiles `first …` (their row lanes `rows`, `TILE` per tile, and their column
+    /// slots `cols`, [`BLOCKS_PER_TILE`] per near tile, in order) on up to `threads` threads.
+    fn run_tasks<C: ClassSums>(
+        &self,
+        classes: C,
+        isa: Isa,
+        threads: usize,
+        first: usize,
+        rows: &mut [Lanes4],
+        cols: &mut [Lanes4],
+    ) {
+        let mut tasks = Vec::with_capacity(rows.len() / TILE);
+        let mut rest = cols;
+        for (t, rows) in rows.chunks_mut(TILE).enumerate() {
+            let i = first + t;
             let (mine, tail) = rest.split_at_mut(self.near[i].len() * BLOCKS_PER_TILE);
             rest = tail;
             tasks.push((i, rows, mine));
         }
+        let count = tasks.len();
         let tasks = Mutex::new(tasks.into_iter());
         let work = || loop {
             // A poisoned lock means another worker panicked; that panic propagates from `scope`.
@@ -121,37 +185,30 @@ impl<'a> Kernel<'a> {
                 visit(isa, classes, self, i, j, rows, cols);
             }
         };
-        let threads = threads.clamp(1, tiles.max(1));
         std::thread::scope(|scope| {
-            for _ in 1..threads {
+            for _ in 1..threads.clamp(1, count.max(1)) {
                 scope.spawn(work);
             }
             work();
         });
-        self.reduce(&rows, &cols)
     }
 
-    /// Each group's four sums: its lanes, then the column slots of earlier tiles in order.
-    fn reduce(&self, rows: &[Lanes4], cols: &[Lanes4]) -> Vec<[f64; 4]> {
-        let mut out: Vec<[f64; 4]> = rows[..self.points.m]
-            .iter()
-            .map(|lanes| lanes.map(|l| l.iter().fold(0.0, |s, &v| s + v)))
-            .collect();
+    /// Adds the column slots `cols` of the tiles `stripe` (in order) to each group's sums.
+    fn add_columns(&self, stripe: Range<usize>, cols: &[Lanes4], col_sums: &mut [[f64; 4]]) {
         let mut slot = 0;
-        for (i, near) in self.near.iter().enumerate() {
-            debug_assert!(near.iter().all(|&j| j > i));
-            for &j in near {
+        for i in stripe {
+            for &j in &self.near[i] {
+                debug_assert!(j > i);
                 let blocks = &cols[slot * BLOCKS_PER_TILE..(slot + 1) * BLOCKS_PER_TILE];
                 for g in self.tiles.ranges[j].clone() {
                     let (b, l) = ((g % TILE) / LANES, g % LANES);
-                    for (s, c) in out[g].iter_mut().zip(&blocks[b]) {
+                    for (s, c) in col_sums[g].iter_mut().zip(&blocks[b]) {
                         *s += c[l];
                     }
                 }
                 slot += 1;
             }
         }
-        out
     }
 }
 
