@@ -61,13 +61,13 @@ pub(super) fn kde_terms(
 ) -> Terms {
     let n = rows.len() / d;
     let groups = Groups::new(rows, d, labels);
-    let x_cut = (n as f64).ln() + CUTOFF_MARGIN;
+    let ln_n = (n as f64).ln();
+    let x_cut = ln_n + CUTOFF_MARGIN;
     let kernel = Kernel::new(groups.points(), sigma2, x_cut);
     let sums = match labels {
         Some(_) => kernel.sums(WithClasses, isa, threads),
         None => kernel.sums(NoClasses, isa, threads),
     };
-    let ln_n = (n as f64).ln();
     let (mut f_upper, mut f_lower) = (0.0, 0.0);
     for (s, &w) in sums.iter().zip(&groups.weight) {
         f_upper += w * neg_log_mean(s[0], ln_n);
