@@ -64,8 +64,12 @@ fn exp_small(x: f32) -> f32 {
         * (r * r)
         + r
         + 1.0;
-    // n ∈ [0, 29]: 2^n is a normal f32.
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n ∈ [0, 29]: 2^n is a normal f32. `n + 2²³` holds n in its low mantissa bits exactly, so
+    // its bits minus those of 2²³ are n as an integer: the same value as `n as i32`, but a
+    // vector operation (Rust's saturating `as` made the compiler convert lane by lane).
+    const TWO_23: f32 = 8_388_608.0;
+    let n_bits = (n + TWO_23).to_bits().wrapping_sub(TWO_23.to_bits());
+    p * f32::from_bits((n_bits + 127) << 23)
 }
 
 #[inline(always)]
