@@ -9,7 +9,8 @@
 //!
 //! Weights are stored as PyTorch does (`layers.{i}.weight` `[out, in]`, `layers.{i}.bias` `[out]`).
 
-use super::layers::matmul_wt::matmul_wt;
+use super::layers::linear::linear;
+use super::layers::rowwise::softmax_last;
 use candle_core::{DType, Device, Tensor, Var};
 use probe_capture::ActivationCache;
 
@@ -92,11 +93,16 @@ impl Model for Mlp {
         let last = self.layers.len() - 1;
         let mut h = x.to_dtype(DType::F32)?;
         for (i, (w, b)) in self.layers.iter().enumerate() {
-            let pre = matmul_wt(&h, w.as_tensor())?.broadcast_add(b.as_tensor())?; // [batch, out]
+            let pre = linear(&h, w.as_tensor(), Some(b.as_tensor()))?; // [batch, out]
             if i == last {
                 if let Some(c) = cache.as_deref_mut() {
                     c.hook(&format!("layers.{i}.hook_pre"), &pre)?;
-                    let probs = candle_nn::ops::softmax(&pre, 1)?; // [batch, classes]
+                    // One pass per row on the CPU; the same operations in the same order as
+                    // candle's composed softmax (max, exp of the difference, sum from 0, divide).
+                    let probs = match pre.device().is_cpu() {
+                        true => softmax_last(&pre)?,
+                        false => candle_nn::ops::softmax(&pre, 1)?,
+                    }; // [batch, classes]
                     c.hook(&format!("layers.{i}.hook_post"), &probs)?;
                 }
                 return Ok(pre);
