@@ -31,10 +31,10 @@ struct Acc {
 }
 
 /// Fraction of the ordered pairs of the rows (`[n, d]`) within the fast path's cutoff radius
-/// (squared distance `≤ 8σ²·(ln n + 40)`), by a plain double loop.
+/// (squared distance `≤ 8σ²·(ln n + 30)`), by a plain double loop.
 fn near_fraction(rows: &[Vec<f32>], sigma2: f64) -> f64 {
     let n = rows.len();
-    let r2 = 8.0 * sigma2 * ((n as f64).ln() + 40.0);
+    let r2 = 8.0 * sigma2 * ((n as f64).ln() + 30.0);
     let mut near = 0usize;
     for a in rows {
         for b in rows {

@@ -38,7 +38,7 @@
 //! **CPU** (the fast path, `kde/fast.rs`): the activations are copied to the host as `f64`; identical
 //! samples (row and class) are merged into groups with weights (their counts); the coordinates are
 //! ordered by decreasing variance and the groups along a k-d tree, cut into tiles of 64
-//! (`kde/tiles.rs`); pairs with `D/(8σ²) > ln N + 40` are left out, whole pairs of tiles at once
+//! (`kde/tiles.rs`); pairs with `D/(8σ²) > ln N + 30` are left out, whole pairs of tiles at once
 //! when their bounding boxes are that far apart; squared distances are `f64` direct differences
 //! (relative error `≤ d·2⁻⁵³`, no cancellation). One vectorised pass (`kde/kernel.rs`) visits
 //! each unordered pair of tiles once and forms, with one `exp` per pair of groups
@@ -47,7 +47,7 @@
 //! their sums over their own class, which is all `I(T;Y)` needs. Every row sum is added in a
 //! fixed order whichever thread computed which tile, so the results are identical at every
 //! thread count; the `I(X;T)` figures are those of [`kde_entropy`], to the bit unless equal rows
-//! carry different labels. Left-out pairs move each reported value by at most `1.2·10⁻¹⁷` bits;
+//! carry different labels. Left-out pairs move each reported value by at most `2.7·10⁻¹³` bits;
 //! `tests/kde_fast.rs` checks the path against the plain double loop kept as `kde_mi_reference`
 //! (`kde/reference.rs`, every pair, libm's `exp`) within `10⁻⁹` bits on random, saturated and
 //! duplicate-heavy data, `d = 1 … 100`, `σ² = 10⁻⁹ … 10⁶`. Cost: one `exp` per unordered pair
@@ -442,8 +442,9 @@ mod tests {
     use crate::test_values::uniform;
 
     /// `kde_mi` gives the same bits at every instruction set the CPU supports (the kernel is
-    /// IEEE `f64` without fused operations, the lanes and their order fixed): random data with
-    /// duplicate rows, σ² from "every pair far" to "every pair near", chunks with tails.
+    /// IEEE `f64` with correctly rounded fused multiply-adds, the lanes and their order fixed):
+    /// random data with duplicate rows, σ² from "every pair far" to "every pair near", chunks
+    /// with tails.
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         let (n, d) = (301, 5);

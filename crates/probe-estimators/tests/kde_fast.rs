@@ -120,7 +120,7 @@ fn saturated_and_duplicate_heavy_data_match_reference() {
 fn pairs_around_the_cutoff_match_reference() {
     let sigma2: f64 = 1e-3;
     let n = 1500;
-    let radius = (8.0 * sigma2 * ((n as f64).ln() + 40.0)).sqrt();
+    let radius = (8.0 * sigma2 * ((n as f64).ln() + 30.0)).sqrt();
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let mut rows = Vec::with_capacity(2 * n);
     for i in 0..n {
