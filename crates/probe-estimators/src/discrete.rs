@@ -118,14 +118,23 @@ impl Terms {
     #[inline]
     fn push(&mut self, c: u32, g: u32) {
         if c == 1 {
-            let m = &mut self.ones[g as usize];
-            if *m == 0 {
-                self.ones_at.push(g);
-            }
-            *m += 1;
+            self.push_ones(1, g);
         } else {
             self.rest.push((c as u64) << 32 | g as u64);
         }
+    }
+
+    /// `m` terms `(1, g)` (none when `m = 0`).
+    #[inline]
+    fn push_ones(&mut self, m: u32, g: u32) {
+        if m == 0 {
+            return;
+        }
+        let at = &mut self.ones[g as usize];
+        if *at == 0 {
+            self.ones_at.push(g);
+        }
+        *at += m;
     }
 
     fn sum(mut self) -> f64 {
@@ -278,23 +287,25 @@ fn conditional_entropy_dense(a: &[u32], given: &[u32]) -> Option<f64> {
         *f += 1;
     }
     let mut count = vec![0u32; ka];
-    let mut seen = Vec::new();
     let mut terms = Terms::new(n);
     for b in 0..kb {
         let bucket = &order[start[b] as usize..start[b + 1] as usize];
         let g = bucket.len() as u32;
         for &x in bucket {
-            let c = &mut count[x as usize];
-            if *c == 0 {
-                seen.push(x);
+            count[x as usize] += 1;
+        }
+        // Each distinct `a` of the bucket once (at its first sample, whose count is then
+        // cleared); the `c = 1` terms counted here and added to `terms` in one step.
+        let mut ones = 0u32;
+        for &x in bucket {
+            let c = std::mem::take(&mut count[x as usize]);
+            match c {
+                0 => {}
+                1 => ones += 1,
+                _ => terms.push(c, g),
             }
-            *c += 1;
         }
-        for &x in &seen {
-            terms.push(count[x as usize], g);
-            count[x as usize] = 0;
-        }
-        seen.clear();
+        terms.push_ones(ones, g);
     }
     Some(terms.sum())
 }
