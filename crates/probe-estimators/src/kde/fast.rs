@@ -65,7 +65,7 @@ pub(super) fn kde_terms(
     let groups = Groups::new(rows, d, labels);
     let ln_n = (n as f64).ln();
     let x_cut = ln_n + CUTOFF_MARGIN;
-    let kernel = Kernel::new(groups.points(), sigma2, x_cut);
+    let kernel = Kernel::new(groups.points(), sigma2, x_cut, isa);
     let sums = match labels {
         Some(_) => kernel.sums(WithClasses, isa, threads),
         None => kernel.sums(NoClasses, isa, threads),
@@ -292,7 +292,7 @@ mod tests {
         let labels: Vec<u32> = (0..n).map(|_| (next() * 2.0) as u32).collect();
         let groups = Groups::new(&rows, d, Some(&labels));
         let x_cut = (n as f64).ln() + CUTOFF_MARGIN;
-        let kernel = Kernel::new(groups.points(), 0.01, x_cut);
+        let kernel = Kernel::new(groups.points(), 0.01, x_cut, Isa::Baseline);
         let bits = |s: Vec<[f64; 4]>| -> Vec<[u64; 4]> {
             s.into_iter().map(|v| v.map(f64::to_bits)).collect()
         };

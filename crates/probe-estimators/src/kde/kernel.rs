@@ -96,10 +96,10 @@ pub(super) struct Kernel<'a> {
 }
 
 impl<'a> Kernel<'a> {
-    pub fn new(points: Points<'a>, sigma2: f64, x_cut: f64) -> Self {
+    pub fn new(points: Points<'a>, sigma2: f64, x_cut: f64, isa: Isa) -> Self {
         let tiles = Tiles::new(&points.rows[..points.m * points.d], points.d);
         let inv_s = 1.0 / (8.0 * sigma2);
-        let near = tiles.near_pairs(inv_s, x_cut);
+        let near = tiles.near_pairs(isa, inv_s, x_cut);
         Kernel {
             points,
             tiles,

@@ -8,14 +8,17 @@
 //!
 //! **Exactness of the pruning.** For groups `g ∈ I`, `h ∈ J` and every coordinate `k`,
 //! `|t_gk − t_hk| ≥ gap_k` with `gap_k = max(0, lo_Jk − hi_Ik, lo_Ik − hi_Jk)`. Rounding to
-//! nearest is monotonic and symmetric, so the computed differences, squares and their sums (in
-//! the same coordinate order, from 0) keep that order: the computed `Σ_k gap_k²` never exceeds
-//! the computed squared distance of any pair of the two tiles. Pruning when
+//! nearest is monotonic and symmetric, so the computed differences and their sums of squares (in
+//! the same coordinate order, from 0, each step one fused multiply-add `s ← gap·gap + s` as in
+//! the kernel) keep that order: the computed `Σ_k gap_k²` never exceeds the computed squared
+//! distance of any pair of the two tiles. Pruning when
 //! `Σ_k gap_k² · inv_s > x_cut` (computed the same way as a pair's `x`) therefore leaves out
 //! only pairs whose own `x` exceeds the cutoff, which the kernel would have left out anyway: the
 //! sums are exactly those over all pairs with `x ≤ x_cut`.
 
 use std::ops::Range;
+
+use crate::rows::Isa;
 
 /// Groups per tile: a multiple of the kernel's lane count. Smaller tiles prune more finely in
 /// space, larger ones spend less on bookkeeping.
@@ -109,12 +112,13 @@ impl Tiles {
         let mut s = 0.0;
         for (k, &v) in p.iter().enumerate() {
             let gap = gap(lo[k] - v, v - hi[k]);
-            s += gap * gap;
+            s = gap.mul_add(gap, s);
         }
         s
     }
 
     /// The computed `Σ_k gap_k²` between the boxes of tiles `a` and `b`.
+    #[inline(always)]
     fn box_gap2(&self, a: usize, b: usize) -> f64 {
         let d = self.d;
         let mut s = 0.0;
@@ -123,22 +127,33 @@ impl Tiles {
                 self.lo[b * d + k] - self.hi[a * d + k],
                 self.lo[a * d + k] - self.hi[b * d + k],
             );
-            s += gap * gap;
+            s = gap.mul_add(gap, s);
         }
         s
     }
 
     /// For every tile `i`, the tiles `j > i` whose box lies within the cutoff of tile `i`'s box
-    /// (`gap² · inv_s ≤ x_cut`), ascending.
-    pub fn near_pairs(&self, inv_s: f64, x_cut: f64) -> Vec<Vec<usize>> {
-        (0..self.len())
-            .map(|i| {
-                (i + 1..self.len())
-                    .filter(|&j| self.box_gap2(i, j) * inv_s <= x_cut)
-                    .collect()
-            })
-            .collect()
+    /// (`gap² · inv_s ≤ x_cut`), ascending, with the code for `isa` (the fused multiply-adds
+    /// as instructions where the kernel has them; the same bits everywhere).
+    pub fn near_pairs(&self, isa: Isa, inv_s: f64, x_cut: f64) -> Vec<Vec<usize>> {
+        near_pairs_isa(isa, self, inv_s, x_cut)
     }
+}
+
+#[inline(always)]
+fn near_pairs_body(tiles: &Tiles, inv_s: f64, x_cut: f64) -> Vec<Vec<usize>> {
+    (0..tiles.len())
+        .map(|i| {
+            (i + 1..tiles.len())
+                .filter(|&j| tiles.box_gap2(i, j) * inv_s <= x_cut)
+                .collect()
+        })
+        .collect()
+}
+
+probe_simd::isa_dispatch! {
+    /// [`near_pairs_body`] for `isa`.
+    fn near_pairs_isa(tiles: &Tiles, inv_s: f64, x_cut: f64) -> Vec<Vec<usize>> => near_pairs_body
 }
 
 /// `max(0, a, b)` for the two one-sided gaps of an interval test (at most one is positive).
@@ -178,7 +193,7 @@ mod tests {
             let mut s = 0.0;
             for (u, v) in a.iter().zip(b) {
                 let t = u - v;
-                s += t * t;
+                s = t.mul_add(t, s);
             }
             s
         };
