@@ -47,3 +47,32 @@ pub fn configure() {
         );
     }
 }
+
+/// A value moved to a rayon worker and back while its owner's thread waits (see [`on_pool`]).
+struct Handoff<T>(T);
+
+// SAFETY: `on_pool` hands the value to exactly one worker and blocks the calling thread until the
+// worker is done with it, so it is never used by two threads at once, and rayon's latch orders
+// the worker's accesses after the caller's earlier ones and before its later ones.
+unsafe impl<T> Send for Handoff<T> {}
+
+impl<T> Handoff<T> {
+    fn take(self) -> T {
+        self.0
+    }
+}
+
+/// Runs `f` on one of rayon's worker threads (the calling thread waits), or right here when this
+/// thread already is one or the pool has a single thread.
+///
+/// candle's matrix products split over rayon's pool; called from a thread outside the pool, each
+/// one injects its job, wakes a sleeping worker and puts the caller to sleep until the product is
+/// done: two futex wake-ups and two context switches per product. From a worker, the caller
+/// computes its own share and the other worker steals the rest (issue 20).
+pub fn on_pool<R>(f: impl FnOnce() -> R) -> R {
+    if rayon::current_thread_index().is_some() || rayon::current_num_threads() < 2 {
+        return f();
+    }
+    let job = Handoff(f);
+    rayon::scope(move |_| Handoff(job.take()())).take()
+}

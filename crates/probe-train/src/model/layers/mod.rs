@@ -15,6 +15,7 @@ pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;
 pub mod norm;
+mod par;
 pub mod param;
 pub mod pool;
 pub mod recurrent;

@@ -14,7 +14,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::im2col::split_blocks;
+use super::par::split_blocks;
 use crate::{Error, Result};
 
 /// How a window is reduced.
