@@ -158,8 +158,8 @@ impl FloatOp for GruCell {
         gru_fwd(x[0], x[1], x[2], dims[2][1])
     }
 
-    fn grads<T: Gate>(&self, x: &[Vec<T>], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
-        gru_bwd(&x[1], &x[2], res, d, dims[2][1]).into()
+    fn grads<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
+        gru_bwd(x[1], x[2], res, d, dims[2][1]).into()
     }
 }
 
@@ -272,8 +272,8 @@ impl FloatOp for LstmCell {
         lstm_fwd(x[0], x[1], dims[1][1])
     }
 
-    fn grads<T: Gate>(&self, x: &[Vec<T>], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
-        lstm_bwd(&x[1], res, d, dims[1][1]).into()
+    fn grads<T: Gate>(&self, x: &[&[T]], dims: &[&[usize]], res: &[T], d: &[T]) -> Vec<Vec<T>> {
+        lstm_bwd(x[1], res, d, dims[1][1]).into()
     }
 }
 

@@ -82,7 +82,7 @@ impl FloatOp for SoftmaxLast {
         }
     }
 
-    fn grads<T: Gate>(&self, _: &[Vec<T>], dims: &[&[usize]], y: &[T], dy: &[T]) -> Vec<Vec<T>> {
+    fn grads<T: Gate>(&self, _: &[&[T]], dims: &[&[usize]], y: &[T], dy: &[T]) -> Vec<Vec<T>> {
         match last(dims[0]) {
             0 => vec![dy.to_vec()],
             n => vec![softmax_grad(y, dy, n)],
@@ -190,8 +190,8 @@ impl FloatOp for LayerNorm {
         norm_rows(x[0], x[1], x[2], T::from_f64(self.eps))
     }
 
-    fn grads<T: Gate>(&self, x: &[Vec<T>], _: &[&[usize]], _: &[T], dy: &[T]) -> Vec<Vec<T>> {
-        norm_grads(&x[0], &x[1], dy, T::from_f64(self.eps)).into()
+    fn grads<T: Gate>(&self, x: &[&[T]], _: &[&[usize]], _: &[T], dy: &[T]) -> Vec<Vec<T>> {
+        norm_grads(x[0], x[1], dy, T::from_f64(self.eps)).into()
     }
 }
 
