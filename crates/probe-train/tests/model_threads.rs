@@ -13,6 +13,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use probe_train::data::Dataset;
 use probe_train::model::layers::cell::{gru_cell, lstm_cell};
 use probe_train::model::layers::conv::conv2d;
+use probe_train::model::layers::gelu::gelu_erf;
 use probe_train::model::layers::linear::linear;
 use probe_train::model::layers::norm::layer_norm;
 use probe_train::model::layers::pool::pool2d;
@@ -86,6 +87,7 @@ fn the_cpu_ops_give_the_same_bits_at_1_2_and_3_threads() {
     same_at_1_2_3_threads("softmax", &[x.clone()], &|t| {
         vec![softmax_last(&t[0]).unwrap()]
     });
+    same_at_1_2_3_threads("gelu", &[x.clone()], &|t| vec![gelu_erf(&t[0]).unwrap()]);
     let (g, b) = (var(&[130], 2), var(&[130], 3));
     same_at_1_2_3_threads("layer norm", &[x.clone(), g, b], &|t| {
         vec![layer_norm(&t[0], &t[1], &t[2], 1e-5).unwrap()]

@@ -29,6 +29,10 @@ pub trait Gate: Float + WithDType {
     fn th(x: Self) -> Self;
     /// `1 / (1 + e^{−x})`.
     fn sig(x: Self) -> Self;
+    /// `erf(x)`, libm's (as candle's `erf` and `gelu_erf`).
+    fn erf(x: Self) -> Self;
+    /// `1/√2` in this type (as candle's `gelu_erf`).
+    fn frac_1_sqrt_2() -> Self;
 }
 
 impl Gate for f32 {
@@ -40,6 +44,13 @@ impl Gate for f32 {
     fn sig(x: f32) -> f32 {
         0.5 + 0.5 * tanh_one(0.5 * x)
     }
+    #[inline(always)]
+    fn erf(x: f32) -> f32 {
+        libm::erff(x)
+    }
+    fn frac_1_sqrt_2() -> f32 {
+        std::f32::consts::FRAC_1_SQRT_2
+    }
 }
 
 impl Gate for f64 {
@@ -50,6 +61,13 @@ impl Gate for f64 {
     #[inline(always)]
     fn sig(x: f64) -> f64 {
         (-x).exp().add(1.0).recip()
+    }
+    #[inline(always)]
+    fn erf(x: f64) -> f64 {
+        libm::erf(x)
+    }
+    fn frac_1_sqrt_2() -> f64 {
+        std::f64::consts::FRAC_1_SQRT_2
     }
 }
 

@@ -11,6 +11,7 @@ pub mod conv;
 mod cpu_op;
 pub mod dropout;
 pub mod fast_tanh;
+pub mod gelu;
 pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;
