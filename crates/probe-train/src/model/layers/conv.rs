@@ -3,13 +3,14 @@
 //!
 //! The CNN keeps its maps channel-major, `[C, B, H, W]` ([`conv2d_cm`]): on the CPU the
 //! convolution is then `im2col` + one matrix product whose result is already `[O, B, Ho, Wo]`
-//! ([`super::im2col`]), and per-channel reductions (bias and batch-norm gradients) run over
+//! ([`super::im2col`]; in f32 and f64 the two are one op, [`super::conv_op`]), and per-channel reductions (bias and batch-norm gradients) run over
 //! contiguous rows, where candle is fast (its reductions over leading dimensions are a scalar loop).
 //! On other devices candle's own `conv2d` runs (whose GPU backward is fine). [`conv2d`] is the
 //! usual `[B, C, H, W]` form.
 
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
+use super::conv_op::ConvCols;
 use super::im2col::{Cols, ConvGeom, Dir};
 use super::param::{named, ParamInit};
 use crate::Result;
@@ -32,6 +33,11 @@ pub fn conv2d_cm(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Te
         stride,
         pad,
     };
+    if matches!(x.dtype(), DType::F32 | DType::F64) {
+        // im2col and the product as one op (`conv_op`): the same values and gradients, without
+        // the columns' gradient in candle's autograd.
+        return Ok(x.contiguous()?.apply_op2(&w.contiguous()?, ConvCols(g))?); // [O, B, Ho, Wo]
+    }
     let cols = x.contiguous()?.apply_op1(Cols(g, Dir::Im2Col))?; // [K, B·L]
     let y = w.reshape((o, g.k()))?.matmul(&cols)?; // [O, B·L]
     Ok(y.reshape((o, b, g.out_h(), g.out_w()))?)

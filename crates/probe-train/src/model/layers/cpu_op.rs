@@ -24,7 +24,7 @@ use super::fast_tanh::tanh_one;
 /// Cephes `tanh` of [`super::fast_tanh`] (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within
 /// 1e-7), branch-free so a row vectorises; in `f64` (the finite-difference tests) the standard
 /// library's `exp` and `tanh`.
-pub trait Gate: Float + WithDType {
+pub trait Gate: Float + WithDType + Default {
     /// `tanh(x)`.
     fn th(x: Self) -> Self;
     /// `1 / (1 + e^{−x})`.

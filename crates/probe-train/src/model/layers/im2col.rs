@@ -62,7 +62,7 @@ impl ConvGeom {
     fn image(&self) -> usize {
         self.c * self.h * self.w
     }
-    fn check_input(&self, shape: &Shape) -> candle_core::Result<usize> {
+    pub(crate) fn check_input(&self, shape: &Shape) -> candle_core::Result<usize> {
         let (c, b, h, w) = shape.dims4()?;
         if (c, h, w) != (self.c, self.h, self.w) {
             bail!(
@@ -181,7 +181,11 @@ fn col2im_channels<T: Copy + Default + std::ops::AddAssign>(
     }
 }
 
-fn im2col<T: Copy + Default + Send + Sync>(g: &ConvGeom, batch: usize, x: &[T]) -> Vec<T> {
+pub(crate) fn im2col<T: Copy + Default + Send + Sync>(
+    g: &ConvGeom,
+    batch: usize,
+    x: &[T],
+) -> Vec<T> {
     let mut out = vec![T::default(); g.k() * batch * g.l()];
     split_blocks(&mut out, g.k(), batch * g.l(), |rows, chunk| {
         im2col_rows(g, batch, x, rows, chunk)

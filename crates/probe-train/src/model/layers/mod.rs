@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod cell;
 pub mod conv;
+pub mod conv_op;
 mod cpu_op;
 pub mod dropout;
 pub mod fast_tanh;
