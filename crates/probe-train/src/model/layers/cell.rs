@@ -12,15 +12,17 @@
 //! In `f32` the gates use the vectorised `tanh` of the MLPs (`cpu_op::Gate`), so the forward values
 //! agree with the composition in `recurrent.rs` (candle's scalar `exp` and `tanh`) to 1e-6, not to
 //! the bit; in `f64` they are bit-identical (the same operations in the same order). The backward writes every gradient in one pass from the gates the forward saved
-//! (the op's output holds them behind `h'` and `c'`, so nothing transcendental is computed twice);
+//! (the op's output holds them behind `h'` and `c'`, so nothing transcendental is computed twice;
+//! `stash::Stashed` returns only `h'` and `c'` and keeps the rest for the backward pass);
 //! it sums in a different order than candle's autograd, so gradients agree to rounding
 //! (tests: `tests/model_cells.rs` against the composition, `tests/model_finite_diff.rs` against
 //! central differences). Other devices and dtypes use the composition.
 
 use candle_core::{bail, Layout, Shape, Tensor};
 
-use super::cpu_op::{float_op, FloatOp, Gate};
+use super::cpu_op::{FloatOp, Gate};
 use super::par::{split_rows_k, zeros};
+use super::stash::Stashed;
 use crate::Result;
 
 /// `[B, G·H]` as `B` rows of `G·H`, checked against `[B, H]` state rows.
@@ -44,7 +46,8 @@ fn check_rows(
 }
 
 /// One GRU step's elementwise part (see the module header); `gx`, `gh`, `h` contiguous. The
-/// output is `[4, B, H]`: `h'` and the gates `r`, `z`, `n` the backward reads.
+/// output is `[4, B, H]`: `h'` and the gates `r`, `z`, `n` the backward reads ([`gru_cell`] returns
+/// `h'` alone, see `stash.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct GruCell;
 
@@ -163,10 +166,9 @@ impl FloatOp for GruCell {
     }
 }
 
-float_op!(3: GruCell);
-
 /// One LSTM step's elementwise part (see the module header); `gates`, `c` contiguous. The
-/// output is `[7, B, H]`: `h'`, `c'` and what the backward reads (`i`, `f`, `g`, `o`, `tanh c'`).
+/// output is `[7, B, H]`: `h'`, `c'` and what the backward reads (`i`, `f`, `g`, `o`, `tanh c'`;
+/// [`lstm_cell`] returns `h'` and `c'` alone, see `stash.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct LstmCell;
 
@@ -277,18 +279,16 @@ impl FloatOp for LstmCell {
     }
 }
 
-float_op!(2: LstmCell);
-
 /// [`GruCell`]: `(gx [B, 3H], gh [B, 3H], h [B, H])` → `h' [B, H]` (CPU, f32 or f64).
 pub fn gru_cell(gx: &Tensor, gh: &Tensor, h: &Tensor) -> Result<Tensor> {
-    let out = gx
-        .contiguous()?
-        .apply_op3(&gh.contiguous()?, &h.contiguous()?, GruCell)?; // [4, B, H]
-    Ok(out.get(0)?)
+    let (gx, gh, h) = (gx.contiguous()?, gh.contiguous()?, h.contiguous()?);
+    let out = gx.apply_op3(&gh, &h, Stashed::new(GruCell, 1))?; // [1, B, H]
+    Ok(out.squeeze(0)?)
 }
 
 /// [`LstmCell`]: `(gates [B, 4H], c [B, H])` → `(h', c')`, each `[B, H]` (CPU, f32 or f64).
 pub fn lstm_cell(gates: &Tensor, c: &Tensor) -> Result<(Tensor, Tensor)> {
-    let out = gates.contiguous()?.apply_op2(&c.contiguous()?, LstmCell)?; // [7, B, H]
+    let (gates, c) = (gates.contiguous()?, c.contiguous()?);
+    let out = gates.apply_op2(&c, Stashed::new(LstmCell, 2))?; // [2, B, H]
     Ok((out.get(0)?, out.get(1)?))
 }

@@ -23,6 +23,7 @@ pub mod pool;
 pub mod recurrent;
 pub mod relu;
 pub mod rowwise;
+mod stash;
 
 use candle_core::Tensor;
 use probe_capture::ActivationCache;
