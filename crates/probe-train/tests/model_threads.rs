@@ -83,11 +83,15 @@ fn same_at_1_2_3_threads(
 #[test]
 fn the_cpu_ops_give_the_same_bits_at_1_2_and_3_threads() {
     let x = var(&[300, 130], 1);
-    same_at_1_2_3_threads("relu", &[x.clone()], &|t| vec![relu(&t[0]).unwrap()]);
-    same_at_1_2_3_threads("softmax", &[x.clone()], &|t| {
+    same_at_1_2_3_threads("relu", std::slice::from_ref(&x), &|t| {
+        vec![relu(&t[0]).unwrap()]
+    });
+    same_at_1_2_3_threads("softmax", std::slice::from_ref(&x), &|t| {
         vec![softmax_last(&t[0]).unwrap()]
     });
-    same_at_1_2_3_threads("gelu", &[x.clone()], &|t| vec![gelu_erf(&t[0]).unwrap()]);
+    same_at_1_2_3_threads("gelu", std::slice::from_ref(&x), &|t| {
+        vec![gelu_erf(&t[0]).unwrap()]
+    });
     let (g, b) = (var(&[130], 2), var(&[130], 3));
     same_at_1_2_3_threads("layer norm", &[x.clone(), g, b], &|t| {
         vec![layer_norm(&t[0], &t[1], &t[2], 1e-5).unwrap()]
