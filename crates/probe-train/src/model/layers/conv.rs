@@ -86,11 +86,21 @@ impl Conv2d {
 
     /// Channel-major `x [C, B, H, W]` → `[O, B, Ho, Wo]`.
     pub fn forward_cm(&self, x: &Tensor) -> Result<Tensor> {
-        let y = conv2d_cm(x, self.weight.as_tensor(), self.stride, self.pad)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape(((), 1, 1, 1))?)?,
-            None => y,
-        })
+        let y = self.forward_cm_no_bias(x)?;
+        match &self.bias {
+            Some(b) => self.add_bias_cm(&y, b.as_tensor()),
+            None => Ok(y),
+        }
+    }
+
+    /// [`Conv2d::forward_cm`] without the bias.
+    pub fn forward_cm_no_bias(&self, x: &Tensor) -> Result<Tensor> {
+        conv2d_cm(x, self.weight.as_tensor(), self.stride, self.pad)
+    }
+
+    /// `y [O, B, Ho, Wo] + b[o]` (the bias of [`Conv2d::forward_cm`]).
+    pub fn add_bias_cm(&self, y: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok(y.broadcast_add(&b.reshape(((), 1, 1, 1))?)?)
     }
 
     /// `prefix.weight`, `prefix.bias`.

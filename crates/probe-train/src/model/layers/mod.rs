@@ -6,6 +6,7 @@
 //! the finite-difference tests use.
 
 pub mod attention;
+pub mod bias_relu;
 pub mod cell;
 pub mod conv;
 pub mod conv_op;

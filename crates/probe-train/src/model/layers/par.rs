@@ -188,3 +188,19 @@ pub(crate) fn zeros<T: Copy + Send + Sync>(n: usize, zero: T) -> Vec<T> {
     unsafe { v.set_len(n) };
     v
 }
+
+/// Fills `out` (one value per row of `work` input elements) by `f(first_row, chunk)`, split by
+/// the work per row rather than the output's length (row reductions).
+pub(crate) fn split_rows_weighted<T: Send, F>(out: &mut [T], work: usize, f: F)
+where
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    let n = out.len();
+    match rows_per_chunk(n, work) {
+        Some(per) => out
+            .par_chunks_mut(per)
+            .enumerate()
+            .for_each(|(t, chunk)| f(t * per, chunk)),
+        None => f(0, out),
+    }
+}
