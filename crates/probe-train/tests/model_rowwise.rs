@@ -152,3 +152,25 @@ fn gelu_equals_candles_to_the_bit() {
         }
     }
 }
+
+#[test]
+fn bias_relu_equals_the_composition_in_f32() {
+    // The CNN's case: f32, a channel-major [O, B, H, W] large enough to be split over threads.
+    // Values and the input's gradient are bit-identical to broadcast_add + relu (the same sums,
+    // the same products); the bias gradient sums the rows in another order: to rounding.
+    use probe_train::model::layers::bias_relu::bias_relu_cm;
+    let y = var(&[16, 8, 14, 14], 8, 1.0, DType::F32);
+    let b = var(&[16], 9, 1.0, DType::F32);
+    let ours = bias_relu_cm(y.as_tensor(), b.as_tensor()).unwrap();
+    let composed = y
+        .as_tensor()
+        .broadcast_add(&b.as_tensor().reshape((16, 1, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&values(&ours)), bits(&values(&composed)), "values");
+    let (a, c) = (grads(&ours, &[&y, &b]), grads(&composed, &[&y, &b]));
+    assert_eq!(bits(&a[0]), bits(&c[0]), "d y");
+    close("d b", &a[1], &c[1], 1e-5);
+}

@@ -11,6 +11,7 @@ mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
 use probe_train::data::Dataset;
+use probe_train::model::layers::bias_relu::bias_relu_cm;
 use probe_train::model::layers::cell::{gru_cell, lstm_cell};
 use probe_train::model::layers::conv::conv2d;
 use probe_train::model::layers::gelu::gelu_erf;
@@ -112,6 +113,10 @@ fn the_cpu_ops_give_the_same_bits_at_1_2_and_3_threads() {
     let (img, w) = (var(&[40, 3, 16, 16], 11), var(&[8, 3, 3, 3], 12));
     same_at_1_2_3_threads("conv + max pool", &[img.clone(), w], &|t| {
         vec![pool2d(&conv2d(&t[0], &t[1], 1, 1).unwrap(), 2, PoolType::Max).unwrap()]
+    });
+    let (y, b) = (var(&[16, 8, 14, 14], 13), var(&[16], 14));
+    same_at_1_2_3_threads("bias + relu", &[y, b], &|t| {
+        vec![bias_relu_cm(&t[0], &t[1]).unwrap()]
     });
     same_at_1_2_3_threads("avg pool", &[img], &|t| {
         vec![pool2d(&t[0], 2, PoolType::Avg).unwrap()]
