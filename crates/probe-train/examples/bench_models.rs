@@ -13,7 +13,6 @@
 //! epoch (Adam 1e-3, batch 128, training mode), reporting its wall time, the process's CPU time (and its system part) and minor page faults per step. Threads: candle's CPU kernels use
 //! `RAYON_NUM_THREADS` (default: every core). Prints one JSON object per line.
 
-use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -151,7 +150,7 @@ fn counters() -> Option<Counters> {
     })
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // As the probe binary does (see probe_train::threads and probe_train::malloc).
     probe_train::threads::configure();
     probe_train::malloc::tune();
@@ -181,20 +180,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         eps: 1e-8,
     };
     let mut opt = Optimizer::new(adam, vars)?;
-    // Both epochs on the same rayon worker (each `Trainer::epoch` runs on one, see
-    // `probe_train::threads::on_pool`), so the warm-up also warms that thread's malloc arena.
-    type Timed = (Option<Counters>, f64, Option<Counters>, f64);
-    let (c0, secs, c1, loss) =
-        probe_train::threads::on_pool(|| -> Result<Timed, Box<dyn Error>> {
-            let mut trainer = Trainer::new(BATCH, 0)?;
-            trainer.epoch(1, &*m, &mut opt, &data)?; // warm-up
-            let c0 = counters();
-            let start = Instant::now();
-            let r = trainer.epoch(2, &*m, &mut opt, &data)?;
-            Ok((c0, start.elapsed().as_secs_f64(), counters(), r.loss))
-        })?;
+    let mut trainer = Trainer::new(BATCH, 0)?;
+    trainer.epoch(1, &*m, &mut opt, &data)?; // warm-up
+    let c0 = counters();
+    let start = Instant::now();
+    let r = trainer.epoch(2, &*m, &mut opt, &data)?;
+    let secs = start.elapsed().as_secs_f64();
     let steps = n.div_ceil(BATCH);
-    let (cpu, sys, faults) = match (c0, c1) {
+    let (cpu, sys, faults) = match (c0, counters()) {
         (Some(a), Some(b)) => {
             let cpu = (b.user_s + b.sys_s) - (a.user_s + a.sys_s);
             let sys = b.sys_s - a.sys_s;
@@ -212,7 +205,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         candle_core::utils::get_num_threads(),
         secs * 1e3 / steps as f64,
         n as f64 / secs,
-        loss
+        r.loss
     );
     Ok(())
 }

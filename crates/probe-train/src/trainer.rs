@@ -157,9 +157,11 @@ impl Trainer {
         model.set_training(true);
         let mut loss_sum = Tensor::new(sums[0] as f32, device)?;
         let mut correct = Tensor::new(sums[1] as f32, device)?;
-        let batch_size = self.batch_size;
-        let trained = crate::threads::on_pool(|| {
-            ctl.train(data, &orders, batch_size, first, |len, x, y| {
+        // Each batch's step runs on one of rayon's workers (`threads::on_pool`); the loop and
+        // `ctl`'s callbacks stay on this thread (Python runs its signal handlers only on the
+        // main thread).
+        let trained = ctl.train(data, &orders, self.batch_size, first, |len, x, y| {
+            crate::threads::on_pool(|| {
                 let logits = model.forward(x, None)?;
                 let loss = candle_nn::loss::cross_entropy(&logits, y)?;
                 backward_step(&loss, grads.as_deref_mut(), opt)?;
