@@ -18,7 +18,7 @@ pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;
 pub mod norm;
-pub(crate) mod par;
+mod par;
 pub mod param;
 pub mod pool;
 pub mod recurrent;

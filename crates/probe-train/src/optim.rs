@@ -4,9 +4,6 @@
 //! - Adam: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 //!   `θ ← θ − lr·m̂ / (√v̂ + ε)` with `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`.
 //!
-//! On the CPU, Adam's update runs in one pass per parameter over rayon's pool (`adam_cpu`),
-//! bit-identical to the composition of candle ops.
-//!
 //! The whole state (step count, learning rate, moment buffers) can be exported with
 //! [`Optimizer::state`] and put back with [`Optimizer::load_state`], so a resumed run takes the
 //! very same steps.
@@ -16,9 +13,6 @@ use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
-
-mod adam_cpu;
-use adam_cpu::{adam_cpu, AdamStep};
 
 /// Which optimiser and its hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,9 +108,6 @@ pub struct Optimizer {
     /// Second moments (Adam).
     v: Vec<Option<Tensor>>,
     step: u64,
-    /// Adam's update in one pass per parameter on the CPU ([`adam_cpu`]; bit-identical to the
-    /// composition, which runs elsewhere and when this is off).
-    fused: bool,
 }
 
 impl Optimizer {
@@ -130,7 +121,6 @@ impl Optimizer {
             m: vec![None; n],
             v: vec![None; n],
             step: 0,
-            fused: true,
         })
     }
 
@@ -249,24 +239,6 @@ impl Optimizer {
                     beta2,
                     eps,
                 } => {
-                    let c1 = 1.0 - beta1.powi(t);
-                    let c2 = 1.0 - beta2.powi(t);
-                    let s = AdamStep {
-                        lr,
-                        beta1,
-                        beta2,
-                        eps,
-                        c1,
-                        c2,
-                    };
-                    if self.fused {
-                        let (m, v) = (self.m[i].as_ref(), self.v[i].as_ref());
-                        if let Some((m, v)) = adam_cpu(var, g, m, v, s)? {
-                            self.m[i] = Some(m);
-                            self.v[i] = Some(v);
-                            continue;
-                        }
-                    }
                     let m = match &self.m[i] {
                         Some(m) => ((m * beta1)? + (g * (1.0 - beta1))?)?,
                         None => (g * (1.0 - beta1))?,
@@ -276,6 +248,8 @@ impl Optimizer {
                         Some(v) => ((v * beta2)? + (g2 * (1.0 - beta2))?)?,
                         None => (g2 * (1.0 - beta2))?,
                     };
+                    let c1 = 1.0 - beta1.powi(t);
+                    let c2 = 1.0 - beta2.powi(t);
                     let denom = ((&v / c2)?.sqrt()? + eps)?;
                     let update = ((&m / c1)? / denom)?;
                     var.set(&var.as_tensor().sub(&(update * lr)?)?)?;
@@ -350,67 +324,6 @@ mod tests {
             2,
         );
         assert!((th[1] - 1.72).abs() < 1e-6, "{th:?}");
-    }
-
-    #[test]
-    fn the_one_pass_adam_equals_the_composition_to_the_bit() {
-        // 40 000 parameters (split over rayon's pool) and a small one, f32 and f64, three steps
-        // (the first has no moments yet): θ, m and v bit-identical to the candle composition.
-        for dtype in [candle_core::DType::F32, candle_core::DType::F64] {
-            let mut r = crate::rng::stream(5, crate::rng::Stream::Init);
-            let mut rand = |n: usize, s: f64| -> Tensor {
-                let v: Vec<f64> = (0..n).map(|_| crate::rng::uniform(&mut r, s)).collect();
-                Tensor::from_vec(v, n, &Device::Cpu)
-                    .unwrap()
-                    .to_dtype(dtype)
-                    .unwrap()
-            };
-            let init = [rand(40_000, 1.0), rand(7, 1.0)];
-            let grads: Vec<Vec<Tensor>> = (0..3)
-                .map(|_| vec![rand(40_000, 1e-2), rand(7, 1e-3)])
-                .collect();
-            let run = |fused: bool| -> Vec<Vec<u64>> {
-                let vars: Vec<Var> = init.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
-                let mut opt = Optimizer::new(adam(1e-3, 0.999), vars.clone()).unwrap();
-                opt.fused = fused;
-                for g in &grads {
-                    let loss = vars
-                        .iter()
-                        .zip(g)
-                        .map(|(v, g)| (v.as_tensor() * g).unwrap().sum_all().unwrap())
-                        .reduce(|a, b| (a + b).unwrap())
-                        .unwrap();
-                    opt.step(&loss.backward().unwrap()).unwrap();
-                }
-                let bits = |t: &Tensor| -> Vec<u64> {
-                    let v: Vec<f64> = t
-                        .to_dtype(candle_core::DType::F64)
-                        .unwrap()
-                        .to_vec1()
-                        .unwrap();
-                    v.into_iter().map(f64::to_bits).collect()
-                };
-                let mut out: Vec<Vec<u64>> = vars.iter().map(|v| bits(v.as_tensor())).collect();
-                for t in opt.m.iter().chain(&opt.v) {
-                    out.push(bits(t.as_ref().unwrap()));
-                }
-                out
-            };
-            assert!(run(true) == run(false), "{dtype:?}");
-            // The one-pass update did run (it declines only off the CPU or on odd layouts).
-            let s = AdamStep {
-                lr: 1e-3,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                c1: 0.1,
-                c2: 0.001,
-            };
-            let var = Var::from_tensor(&init[0]).unwrap();
-            assert!(adam_cpu(&var, &grads[0][0], None, None, s)
-                .unwrap()
-                .is_some());
-        }
     }
 
     #[test]
