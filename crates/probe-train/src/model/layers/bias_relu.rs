@@ -120,11 +120,11 @@ fn row_sum<T: Gate>(row: &[T]) -> T {
     let mut chunks = row.chunks_exact(8);
     for c in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a = *a + v;
+            *a += v;
         }
     }
     for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-        *a = *a + v;
+        *a += v;
     }
     let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
     ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
