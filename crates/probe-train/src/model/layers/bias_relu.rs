@@ -12,7 +12,7 @@
 use candle_core::{bail, Layout, Shape, Tensor};
 
 use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
-use super::par::{split_rows, split_rows_weighted};
+use super::par::{split_rows, split_rows_weighted, zeros};
 use crate::Result;
 
 /// `y [O, …]`, `b [O]` → `relu(y + b[o])` in row `o` (NaN and `−0` give `+0`, as [`super::relu`]).
@@ -40,7 +40,7 @@ impl FloatOp for BiasRelu {
         let (y, b) = (ins[0], ins[1]);
         let zero = T::zero();
         let n = y.len() / b.len().max(1);
-        let mut out = vec![zero; y.len()];
+        let mut out = zeros(y.len(), zero);
         split_rows(&mut out, n, |first, out| {
             let y = &y[first * n..];
             for ((o, y), &c) in out.chunks_mut(n).zip(y.chunks(n)).zip(&b[first..]) {
@@ -93,7 +93,7 @@ impl FloatOp for BiasReluGrad {
         let (dy, y, b) = (ins[0], ins[1], ins[2]);
         let (one, zero) = (T::one(), T::zero());
         let n = y.len() / b.len().max(1);
-        let mut out = vec![zero; dy.len()];
+        let mut out = zeros(dy.len(), zero);
         split_rows(&mut out, n, |first, out| {
             let (dy, y) = (&dy[first * n..], &y[first * n..]);
             let rows = out.chunks_mut(n).zip(dy.chunks(n)).zip(y.chunks(n));

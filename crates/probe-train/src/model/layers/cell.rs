@@ -21,7 +21,7 @@
 use candle_core::{bail, Layout, Shape, Tensor};
 
 use super::cpu_op::{FloatOp, Gate};
-use super::par::split_rows_k;
+use super::par::{split_rows_k, zeros};
 use super::stash::Stashed;
 use crate::Result;
 
@@ -81,7 +81,7 @@ probe_simd::isa_dispatch! {
 /// [`gru_fwd_body`] over chunks of rows on rayon's pool (`par`; the same values at every split).
 fn gru_fwd<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize) -> Vec<T> {
     let bh = h.len();
-    let mut out = vec![T::zero(); 4 * bh];
+    let mut out = zeros(4 * bh, T::zero());
     let (h2, rest) = out.split_at_mut(bh);
     let (r_, rest) = rest.split_at_mut(bh);
     let (z_, n_) = rest.split_at_mut(bh);
@@ -103,9 +103,9 @@ fn gru_fwd<T: Gate>(gx: &[T], gh: &[T], h: &[T], hd: usize) -> Vec<T> {
 fn gru_bwd<T: Gate>(gh: &[T], h: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 3] {
     let bh = h.len();
     let (r_, z_, n_) = (&res[bh..2 * bh], &res[2 * bh..3 * bh], &res[3 * bh..4 * bh]);
-    let mut dgx = vec![T::zero(); 3 * bh];
-    let mut dgh = vec![T::zero(); 3 * bh];
-    let mut dh = vec![T::zero(); bh];
+    let mut dgx = zeros(3 * bh, T::zero());
+    let mut dgh = zeros(3 * bh, T::zero());
+    let mut dh = zeros(bh, T::zero());
     let outs = [&mut dgx[..], &mut dgh[..], &mut dh[..]];
     split_rows_k(outs, [3 * hd, 3 * hd, hd], |first, [dgx, dgh, dh]| {
         let rows = dgx
@@ -205,7 +205,7 @@ probe_simd::isa_dispatch! {
 /// [`lstm_fwd_body`] over chunks of rows on rayon's pool (`par`; the same values at every split).
 fn lstm_fwd<T: Gate>(gates: &[T], c: &[T], hd: usize) -> Vec<T> {
     let bh = c.len();
-    let mut out = vec![T::zero(); 7 * bh];
+    let mut out = zeros(7 * bh, T::zero());
     let mut parts = out.chunks_exact_mut(bh.max(1));
     let outs: [&mut [T]; 7] = std::array::from_fn(|_| parts.next().unwrap_or_default());
     let isa = probe_simd::isa();
@@ -224,8 +224,8 @@ fn lstm_bwd<T: Gate>(c: &[T], res: &[T], d: &[T], hd: usize) -> [Vec<T>; 2] {
     let block = |k: usize| &res[k * bh..(k + 1) * bh];
     let (i_, f_, g_, o_, t_) = (block(2), block(3), block(4), block(5), block(6));
     let (dh2, dc2) = (&d[..bh], &d[bh..2 * bh]);
-    let mut dg = vec![T::zero(); 4 * bh];
-    let mut dc = vec![T::zero(); bh];
+    let mut dg = zeros(4 * bh, T::zero());
+    let mut dc = zeros(bh, T::zero());
     split_rows_k(
         [&mut dg[..], &mut dc[..]],
         [4 * hd, hd],

@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 
 use super::cpu_op::{cpu_fwd, FloatOp, Gate};
 use super::im2col::{im2col, Cols, ConvGeom, Dir};
+use super::par::zeros;
 
 /// `x [C, B, H, W]`, `w [O, C, kh, kw]` → `W [O, C·kh·kw] · im2col(x)` as `[O, B, Ho, Wo]`.
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +50,7 @@ impl FloatOp for ConvCols {
         let (m, n, k) = (o, b * g.l(), g.k());
         let cols = im2col(&g, b, ins[0]); // [K, B·L]
         let w = ins[1]; // [O, K]
-        let mut y = vec![T::zero(); m * n];
+        let mut y = zeros(m * n, T::zero());
         if w.len() != m * k || cols.len() != k * n || m * n * k == 0 {
             return y; // `shape` rules this out
         }

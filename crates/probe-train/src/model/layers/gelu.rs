@@ -13,7 +13,7 @@
 use candle_core::{bail, Layout, Shape, Tensor};
 
 use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
-use super::par::split_rows;
+use super::par::{split_rows, zeros};
 use crate::Result;
 
 /// `gelu(x) = (erf(x·(1/√2)) + 1)·0.5·x`, as candle's `gelu_erf`.
@@ -31,7 +31,7 @@ impl FloatOp for Gelu {
         let x = x[0];
         let (one, half) = (T::one(), T::from_f64(0.5));
         let s = T::frac_1_sqrt_2();
-        let mut out = vec![T::zero(); x.len()];
+        let mut out = zeros(x.len(), T::zero());
         split_rows(&mut out, 1, |at, out| {
             for (o, &v) in out.iter_mut().zip(&x[at..]) {
                 *o = (T::erf(v * s) + one) * half * v;
@@ -82,7 +82,7 @@ impl FloatOp for GeluGrad {
 
     fn forward<T: Gate>(&self, ins: &[&[T]], _: &[&[usize]]) -> Vec<T> {
         let (dy, x) = (ins[0], ins[1]);
-        let mut out = vec![T::zero(); dy.len()];
+        let mut out = zeros(dy.len(), T::zero());
         split_rows(&mut out, 1, |at, out| {
             for ((o, &g), &v) in out.iter_mut().zip(&dy[at..]).zip(&x[at..]) {
                 *o = g * slope(v);

@@ -21,7 +21,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use super::cpu_op::slice_of;
-use super::par::split_blocks;
+use super::par::{split_blocks, zeros};
 
 /// The geometry of a 2-D convolution (square padding and stride, no dilation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ pub(crate) fn im2col<T: Copy + Default + Send + Sync>(
     batch: usize,
     x: &[T],
 ) -> Vec<T> {
-    let mut out = vec![T::default(); g.k() * batch * g.l()];
+    let mut out = zeros(g.k() * batch * g.l(), T::default());
     split_blocks(&mut out, g.k(), batch * g.l(), |rows, chunk| {
         im2col_rows(g, batch, x, rows, chunk)
     });
@@ -198,7 +198,7 @@ fn col2im<T: Copy + Default + Send + Sync + AddAssign>(
     batch: usize,
     cols: &[T],
 ) -> Vec<T> {
-    let mut out = vec![T::default(); batch * g.image()];
+    let mut out = zeros(batch * g.image(), T::default());
     split_blocks(&mut out, g.c, batch * g.h * g.w, |chans, chunk| {
         col2im_channels(g, batch, cols, chans, chunk)
     });

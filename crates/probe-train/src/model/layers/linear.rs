@@ -12,7 +12,7 @@
 use candle_core::{bail, Layout, Shape, Tensor, Var};
 
 use super::cpu_op::{float_op, FloatOp, Gate};
-use super::par::{split_rows, sum_rows_by};
+use super::par::{split_rows, sum_rows_by, zeros};
 
 use super::param::{named, ParamInit};
 use crate::Result;
@@ -82,7 +82,7 @@ pub struct AddBias;
 
 fn add_rows<T: candle_core::WithDType>(y: &[T], b: &[T]) -> Vec<T> {
     let n = b.len();
-    let mut out = vec![T::zero(); y.len()];
+    let mut out = zeros(y.len(), T::zero());
     split_rows(&mut out, n, |first, out| {
         for (o, row) in out.chunks_exact_mut(n).zip(y[first * n..].chunks_exact(n)) {
             for ((o, &a), &c) in o.iter_mut().zip(row).zip(b) {

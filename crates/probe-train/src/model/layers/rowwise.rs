@@ -25,7 +25,7 @@ use candle_core::{bail, Layout, Shape, Tensor};
 use num_traits::Float;
 
 use super::cpu_op::{float_op, FloatOp, Gate};
-use super::par::{fold_rows, split_rows};
+use super::par::{fold_rows, split_rows, zeros};
 use crate::Result;
 
 /// Softmax over the last dimension (see the module header).
@@ -33,7 +33,7 @@ use crate::Result;
 pub struct SoftmaxLast;
 
 fn softmax_rows<T: Float + Send + Sync>(x: &[T], n: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = zeros(x.len(), T::zero());
     split_rows(&mut out, n, |first, out| {
         for (x, y) in x[first * n..].chunks_exact(n).zip(out.chunks_exact_mut(n)) {
             let max = x.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
@@ -51,7 +51,7 @@ fn softmax_rows<T: Float + Send + Sync>(x: &[T], n: usize) -> Vec<T> {
 }
 
 fn softmax_grad<T: Float + Send + Sync>(y: &[T], dy: &[T], n: usize) -> Vec<T> {
-    let mut dx = vec![T::zero(); y.len()];
+    let mut dx = zeros(y.len(), T::zero());
     split_rows(&mut dx, n, |first, dx| {
         let at = first * n;
         for ((y, dy), dx) in y[at..]
@@ -123,7 +123,7 @@ fn moments<T: Float>(x: &[T], eps: T) -> (T, T) {
 
 fn norm_rows<T: Float + Send + Sync>(x: &[T], g: &[T], b: &[T], eps: T) -> Vec<T> {
     let n = g.len();
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = zeros(x.len(), T::zero());
     split_rows(&mut out, n, |first, out| {
         for (x, y) in x[first * n..].chunks_exact(n).zip(out.chunks_exact_mut(n)) {
             let (mean, sd) = moments(x, eps);
@@ -140,7 +140,7 @@ fn norm_rows<T: Float + Send + Sync>(x: &[T], g: &[T], b: &[T], eps: T) -> Vec<T
 fn norm_grads<T: Float + Send + Sync>(x: &[T], g: &[T], dy: &[T], eps: T) -> [Vec<T>; 3] {
     let n = g.len();
     let d = T::from(n).unwrap_or_else(T::one);
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = zeros(x.len(), T::zero());
     let mut sums = fold_rows(&mut dx, n, 2 * n, |first, dx, acc| {
         let (dg, db) = acc.split_at_mut(n);
         let mut xn = vec![T::zero(); n];
