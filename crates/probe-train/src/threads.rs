@@ -18,7 +18,8 @@
 //!   machine (issue 20; measured under load, BENCHMARKS.md "Models").
 //!
 //! [`configure`] sets all three through candle's own environment variables, unless the user set
-//! them.
+//! them. `on_pool` runs the trainer's steps on one of rayon's workers, so the parallel products
+//! and ops inside a step hand work to the other worker without putting the caller to sleep.
 
 /// Spin iterations of candle's elementwise pool workers before they park.
 const BARRIER_POOL_SPIN_LIMIT: u32 = 100;
@@ -65,11 +66,19 @@ impl<T> Handoff<T> {
 /// Runs `f` on one of rayon's worker threads (the calling thread waits), or right here when this
 /// thread already is one or the pool has a single thread.
 ///
-/// candle's matrix products split over rayon's pool; called from a thread outside the pool, each
-/// one injects its job, wakes a sleeping worker and puts the caller to sleep until the product is
-/// done: two futex wake-ups and two context switches per product. From a worker, the caller
-/// computes its own share and the other worker steals the rest (issue 20).
-pub fn on_pool<R>(f: impl FnOnce() -> R) -> R {
+/// candle's matrix products (and probe's CPU ops, `model::layers::par`) split over rayon's pool;
+/// called from a thread outside the pool, each one injects its job, wakes a sleeping worker and
+/// puts the caller to sleep until it is done: two futex wake-ups and two context switches per
+/// product. From a worker, the caller computes its own share and the other worker steals the
+/// rest (issue 20). The trainer runs each batch's step here: one hand-over per step instead of
+/// one per product.
+///
+/// `f` and what it captures need not be `Send` (a model holds `Cell`s): they are used by one
+/// thread at a time (see [`Handoff`]). `f` must not depend on the thread it runs on: no guards
+/// of thread-bound locks among its captures, no thread-locals of the caller, and no Python
+/// signal handling (which runs only on the main thread; the trainer keeps its batch loop and
+/// callbacks on the calling thread for this).
+pub(crate) fn on_pool<R>(f: impl FnOnce() -> R) -> R {
     if rayon::current_thread_index().is_some() || rayon::current_num_threads() < 2 {
         return f();
     }
