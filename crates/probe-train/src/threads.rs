@@ -18,7 +18,8 @@
 //!   machine (issue 20; measured under load, BENCHMARKS.md "Models").
 //!
 //! [`configure`] sets all three through candle's own environment variables, unless the user set
-//! them.
+//! them. `on_pool` runs the trainer's steps on one of rayon's workers, so the parallel products
+//! and ops inside a step hand work to the other worker without putting the caller to sleep.
 
 /// Spin iterations of candle's elementwise pool workers before they park.
 const BARRIER_POOL_SPIN_LIMIT: u32 = 100;
@@ -46,4 +47,41 @@ pub fn configure() {
             BARRIER_POOL_SPIN_LIMIT.to_string(),
         );
     }
+}
+
+/// A value moved to a rayon worker and back while its owner's thread waits (see [`on_pool`]).
+struct Handoff<T>(T);
+
+// SAFETY: `on_pool` hands the value to exactly one worker and blocks the calling thread until the
+// worker is done with it, so it is never used by two threads at once, and rayon's latch orders
+// the worker's accesses after the caller's earlier ones and before its later ones.
+unsafe impl<T> Send for Handoff<T> {}
+
+impl<T> Handoff<T> {
+    fn take(self) -> T {
+        self.0
+    }
+}
+
+/// Runs `f` on one of rayon's worker threads (the calling thread waits), or right here when this
+/// thread already is one or the pool has a single thread.
+///
+/// candle's matrix products (and probe's CPU ops, `model::layers::par`) split over rayon's pool;
+/// called from a thread outside the pool, each one injects its job, wakes a sleeping worker and
+/// puts the caller to sleep until it is done: two futex wake-ups and two context switches per
+/// product. From a worker, the caller computes its own share and the other worker steals the
+/// rest (issue 20). The trainer runs each batch's step here: one hand-over per step instead of
+/// one per product.
+///
+/// `f` and what it captures need not be `Send` (a model holds `Cell`s): they are used by one
+/// thread at a time (see [`Handoff`]). `f` must not depend on the thread it runs on: no guards
+/// of thread-bound locks among its captures, no thread-locals of the caller, and no Python
+/// signal handling (which runs only on the main thread; the trainer keeps its batch loop and
+/// callbacks on the calling thread for this).
+pub(crate) fn on_pool<R>(f: impl FnOnce() -> R) -> R {
+    if rayon::current_thread_index().is_some() || rayon::current_num_threads() < 2 {
+        return f();
+    }
+    let job = Handoff(f);
+    rayon::scope(move |_| Handoff(job.take()())).take()
 }

@@ -157,13 +157,18 @@ impl Trainer {
         model.set_training(true);
         let mut loss_sum = Tensor::new(sums[0] as f32, device)?;
         let mut correct = Tensor::new(sums[1] as f32, device)?;
+        // Each batch's step runs on one of rayon's workers (`threads::on_pool`); the loop and
+        // `ctl`'s callbacks stay on this thread (Python runs its signal handlers only on the
+        // main thread).
         let trained = ctl.train(data, &orders, self.batch_size, first, |len, x, y| {
-            let logits = model.forward(x, None)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, y)?;
-            backward_step(&loss, grads.as_deref_mut(), opt)?;
-            loss_sum = (&loss_sum + (loss.detach() * len as f64)?)?;
-            correct = (&correct + count_correct(&logits.detach(), y)?)?;
-            Ok(loss.detach())
+            crate::threads::on_pool(|| {
+                let logits = model.forward(x, None)?;
+                let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+                backward_step(&loss, grads.as_deref_mut(), opt)?;
+                loss_sum = (&loss_sum + (loss.detach() * len as f64)?)?;
+                correct = (&correct + count_correct(&logits.detach(), y)?)?;
+                Ok(loss.detach())
+            })
         })?;
         model.set_training(false);
         let (loss_sum, correct) = (loss_sum.to_scalar::<f32>()?, correct.to_scalar::<f32>()?);

@@ -295,3 +295,45 @@ fn linear_bias_matches_the_composition_and_finite_differences() {
         &fast,
     );
 }
+
+#[test]
+fn bias_relu_matches_the_composition_and_finite_differences() {
+    // relu(y + b[o]) over a channel-major [O, B, H, W]; values ±1 keep every sum away from the
+    // kink at 0 by more than h (checked), so the central differences are exact.
+    use probe_train::model::layers::bias_relu::bias_relu_cm;
+    let y = var(&[3, 2, 4, 5], 50);
+    let b = var(&[3], 51);
+    let fast = || bias_relu_cm(y.as_tensor(), b.as_tensor()).unwrap();
+    let slow = || {
+        y.as_tensor()
+            .broadcast_add(&b.as_tensor().reshape((3, 1, 1, 1)).unwrap())
+            .unwrap()
+            .relu()
+            .unwrap()
+    };
+    let sums = slow_sums(&y, &b);
+    assert!(sums.iter().all(|s| s.abs() > 1e-4), "a sum near the kink");
+    let r = rand(&[3, 2, 4, 5], 52);
+    let (yf, ys) = (fast(), slow());
+    assert_eq!(max_abs_diff(&yf, &ys), 0.0);
+    let gf = (yf * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let gs = (ys * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    for (name, v) in [("y", &y), ("b", &b)] {
+        let (a, c) = (
+            gf.get(v.as_tensor()).unwrap(),
+            gs.get(v.as_tensor()).unwrap(),
+        );
+        let d = max_abs_diff(a, c);
+        assert!(d < 1e-12, "gradient of {name}: max |Δ| = {d}");
+    }
+    check_grads("bias + relu", &[y.clone(), b.clone()], &fast);
+}
+
+/// `y + b[o]` of a channel-major `y [3, …]`, flattened.
+fn slow_sums(y: &Var, b: &Var) -> Vec<f64> {
+    let s = y
+        .as_tensor()
+        .broadcast_add(&b.as_tensor().reshape((3, 1, 1, 1)).unwrap())
+        .unwrap();
+    s.flatten_all().unwrap().to_vec1().unwrap()
+}

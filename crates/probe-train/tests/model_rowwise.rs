@@ -12,6 +12,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use probe_train::model::layers::attention::{softmax_last, softmax_last_composed};
+use probe_train::model::layers::gelu::gelu_erf;
 use probe_train::model::layers::norm::{layer_norm, layer_norm_composed};
 use probe_train::model::layers::relu::relu;
 use probe_train::rng::{self, Stream};
@@ -117,4 +118,59 @@ fn relu_equals_candles_to_the_bit() {
         assert_eq!(bits(&a[0]), bits(&b[0]), "relu {dtype:?} gradients");
         assert!(a[0].iter().any(|&g| g != 0.0) && a[0].contains(&0.0));
     }
+}
+
+#[test]
+fn gelu_equals_candles_to_the_bit() {
+    // The CPU op computes candle's forward and candle's backward op by op: the same bits, in f32
+    // and f64, on values large and small (saturated tails), zeros of both signs included, and on
+    // 300 × 130 values (split over rayon's pool when it has several threads).
+    for dtype in [DType::F64, DType::F32] {
+        for (shape, scale) in [(vec![7, 33], 6.0), (vec![300, 130], 3.0)] {
+            let x = var(&shape, 7, scale, dtype);
+            let mut v = values(x.as_tensor());
+            v[40] = 0.0;
+            v[41] = -0.0;
+            let t = Tensor::from_vec(v, shape.as_slice(), &Device::Cpu).unwrap();
+            let x = Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap();
+            let ours = gelu_erf(x.as_tensor()).unwrap();
+            let candle = x.as_tensor().gelu_erf().unwrap();
+            let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&ours),
+                bits(&candle),
+                "gelu {dtype:?} {shape:?} values"
+            );
+            let (a, b) = (grads(&ours, &[&x]), grads(&candle, &[&x]));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&a[0]),
+                bits(&b[0]),
+                "gelu {dtype:?} {shape:?} gradients"
+            );
+            assert!(a[0].iter().any(|&g| g != 0.0));
+        }
+    }
+}
+
+#[test]
+fn bias_relu_equals_the_composition_in_f32() {
+    // The CNN's case: f32, a channel-major [O, B, H, W] large enough to be split over threads.
+    // Values and the input's gradient are bit-identical to broadcast_add + relu (the same sums,
+    // the same products); the bias gradient sums the rows in another order: to rounding.
+    use probe_train::model::layers::bias_relu::bias_relu_cm;
+    let y = var(&[16, 8, 14, 14], 8, 1.0, DType::F32);
+    let b = var(&[16], 9, 1.0, DType::F32);
+    let ours = bias_relu_cm(y.as_tensor(), b.as_tensor()).unwrap();
+    let composed = y
+        .as_tensor()
+        .broadcast_add(&b.as_tensor().reshape((16, 1, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&values(&ours)), bits(&values(&composed)), "values");
+    let (a, c) = (grads(&ours, &[&y, &b]), grads(&composed, &[&y, &b]));
+    assert_eq!(bits(&a[0]), bits(&c[0]), "d y");
+    close("d b", &a[1], &c[1], 1e-5);
 }

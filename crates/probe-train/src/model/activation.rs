@@ -37,7 +37,7 @@ impl Activation {
             Activation::Tanh => super::layers::fast_tanh::tanh(x)?,
             Activation::Relu => super::layers::relu::relu(x)?,
             Activation::Sigmoid => candle_nn::ops::sigmoid(x)?,
-            Activation::Gelu => x.gelu_erf()?,
+            Activation::Gelu => super::layers::gelu::gelu_erf(x)?,
             Activation::Linear => x.clone(),
         })
     }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{Device, Tensor, Var};
 
 use super::eval_chunks::{mode_forward, Mode};
+use super::layers::bias_relu::bias_relu_cm;
 use super::layers::conv::Conv2d;
 use super::layers::dropout::Dropout;
 use super::layers::linear::Linear;
@@ -208,14 +209,29 @@ impl Cnn {
         let mut t = x.reshape((b, c, h, w))?.transpose(0, 1)?.contiguous()?; // [C, batch, H, W]
         let nchw = |t: &Tensor| -> Result<Tensor> { Ok(t.transpose(0, 1)?.contiguous()?) };
         for (i, blk) in self.blocks.iter().enumerate() {
-            let mut pre = blk.conv.forward_cm(&t)?; // [C_i, batch, H_i, W_i]
-            if let Some(bn) = &blk.bn {
-                pre = bn.forward_cm(&pre, training)?;
-            }
-            // [batch, C_i, H_i, W_i]
-            hooks.hook_with(&format!("convs.{i}.hook_pre"), || nchw(&pre))?;
-            let post = pool2d(&self.activation.apply(&pre)?, blk.pool, self.pool_type)?; // [C_i, batch, H_i/p, W_i/p]
-                                                                                         // [batch, C_i, H_i/p, W_i/p]
+            let act = match (&blk.bn, &blk.conv.bias, self.activation) {
+                // conv → bias + ReLU as one op (`layers::bias_relu`); the pre-activation is
+                // computed only when a hook selects it.
+                (None, Some(bias), Activation::Relu) => {
+                    let y = blk.conv.forward_cm_no_bias(&t)?; // [C_i, batch, H_i, W_i]
+                    let b = bias.as_tensor();
+                    hooks.hook_with(&format!("convs.{i}.hook_pre"), || {
+                        nchw(&blk.conv.add_bias_cm(&y, b)?)
+                    })?;
+                    bias_relu_cm(&y, b)?
+                }
+                _ => {
+                    let mut pre = blk.conv.forward_cm(&t)?; // [C_i, batch, H_i, W_i]
+                    if let Some(bn) = &blk.bn {
+                        pre = bn.forward_cm(&pre, training)?;
+                    }
+                    // [batch, C_i, H_i, W_i]
+                    hooks.hook_with(&format!("convs.{i}.hook_pre"), || nchw(&pre))?;
+                    self.activation.apply(&pre)?
+                }
+            };
+            let post = pool2d(&act, blk.pool, self.pool_type)?; // [C_i, batch, H_i/p, W_i/p]
+                                                                // [batch, C_i, H_i/p, W_i/p]
             hooks.hook_with(&format!("convs.{i}.hook_post"), || nchw(&post))?;
             t = post;
         }

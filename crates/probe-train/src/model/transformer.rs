@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::eval_chunks::{mode_forward, Mode};
 use super::layers::attention::Attention;
+use super::layers::gelu::gelu_erf;
 use super::layers::linear::Linear;
 use super::layers::norm::LayerNorm;
 use super::layers::param::ParamInit;
@@ -217,7 +218,7 @@ impl Transformer {
             hooks.hook(|| format!("blocks.{l}.hook_resid_mid"), &mid)?;
             let pre = blk.fc1.forward(&blk.ln2.forward(&mid)?)?; // [B, T', d_mlp]
             hooks.hook(|| format!("blocks.{l}.mlp.hook_pre"), &pre)?;
-            let post = pre.gelu_erf()?; // [B, T', d_mlp]
+            let post = gelu_erf(&pre)?; // [B, T', d_mlp]
             hooks.hook(|| format!("blocks.{l}.mlp.hook_post"), &post)?;
             let mlp_out = blk.fc2.forward(&post)?; // [B, T', d]
             hooks.hook(|| format!("blocks.{l}.hook_mlp_out"), &mlp_out)?;

@@ -3,13 +3,14 @@
 //!
 //! The CNN keeps its maps channel-major, `[C, B, H, W]` ([`conv2d_cm`]): on the CPU the
 //! convolution is then `im2col` + one matrix product whose result is already `[O, B, Ho, Wo]`
-//! ([`super::im2col`]), and per-channel reductions (bias and batch-norm gradients) run over
+//! ([`super::im2col`]; in f32 and f64 the two are one op, [`super::conv_op`]), and per-channel reductions (bias and batch-norm gradients) run over
 //! contiguous rows, where candle is fast (its reductions over leading dimensions are a scalar loop).
 //! On other devices candle's own `conv2d` runs (whose GPU backward is fine). [`conv2d`] is the
 //! usual `[B, C, H, W]` form.
 
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
+use super::conv_op::ConvCols;
 use super::im2col::{Cols, ConvGeom, Dir};
 use super::param::{named, ParamInit};
 use crate::Result;
@@ -32,6 +33,11 @@ pub fn conv2d_cm(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Te
         stride,
         pad,
     };
+    if matches!(x.dtype(), DType::F32 | DType::F64) {
+        // im2col and the product as one op (`conv_op`): the same values and gradients, without
+        // the columns' gradient in candle's autograd.
+        return Ok(x.contiguous()?.apply_op2(&w.contiguous()?, ConvCols(g))?); // [O, B, Ho, Wo]
+    }
     let cols = x.contiguous()?.apply_op1(Cols(g, Dir::Im2Col))?; // [K, B·L]
     let y = w.reshape((o, g.k()))?.matmul(&cols)?; // [O, B·L]
     Ok(y.reshape((o, b, g.out_h(), g.out_w()))?)
@@ -80,11 +86,21 @@ impl Conv2d {
 
     /// Channel-major `x [C, B, H, W]` → `[O, B, Ho, Wo]`.
     pub fn forward_cm(&self, x: &Tensor) -> Result<Tensor> {
-        let y = conv2d_cm(x, self.weight.as_tensor(), self.stride, self.pad)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape(((), 1, 1, 1))?)?,
-            None => y,
-        })
+        let y = self.forward_cm_no_bias(x)?;
+        match &self.bias {
+            Some(b) => self.add_bias_cm(&y, b.as_tensor()),
+            None => Ok(y),
+        }
+    }
+
+    /// [`Conv2d::forward_cm`] without the bias.
+    pub fn forward_cm_no_bias(&self, x: &Tensor) -> Result<Tensor> {
+        conv2d_cm(x, self.weight.as_tensor(), self.stride, self.pad)
+    }
+
+    /// `y [O, B, Ho, Wo] + b[o]` (the bias of [`Conv2d::forward_cm`]).
+    pub fn add_bias_cm(&self, y: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok(y.broadcast_add(&b.reshape(((), 1, 1, 1))?)?)
     }
 
     /// `prefix.weight`, `prefix.bias`.

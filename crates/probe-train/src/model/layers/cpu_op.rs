@@ -1,8 +1,8 @@
 //! CPU custom ops on f32 and f64 tensors written once for both dtypes.
 //!
 //! An op implements [`FloatOp`]: its output shape from the input layouts, its forward pass over
-//! contiguous slices and (unless it overrides [`FloatOp::backward`]) its gradients over host
-//! copies, all generic over the element type ([`Gate`]: f32 or f64). [`float_op!`] then makes it a
+//! contiguous slices and (unless it overrides [`FloatOp::backward`]) its gradients over the
+//! tensors' storage (read in place), all generic over the element type ([`Gate`]: f32 or f64). [`float_op!`] then makes it a
 //! candle `CustomOp1/2/3`: the dtype dispatch, the slice extraction and the shape checks are here
 //! once instead of in every op. Used by the fused recurrent cells, the row ops and ReLU.
 //!
@@ -24,11 +24,15 @@ use super::fast_tanh::tanh_one;
 /// Cephes `tanh` of [`super::fast_tanh`] (within 1 ulp) and `σ(x) = ½ + ½·tanh(x/2)` (within
 /// 1e-7), branch-free so a row vectorises; in `f64` (the finite-difference tests) the standard
 /// library's `exp` and `tanh`.
-pub trait Gate: Float + WithDType {
+pub trait Gate: Float + WithDType + Default {
     /// `tanh(x)`.
     fn th(x: Self) -> Self;
     /// `1 / (1 + e^{−x})`.
     fn sig(x: Self) -> Self;
+    /// `erf(x)`, libm's (as candle's `erf` and `gelu_erf`).
+    fn erf(x: Self) -> Self;
+    /// `1/√2` in this type (as candle's `gelu_erf`).
+    fn frac_1_sqrt_2() -> Self;
 }
 
 impl Gate for f32 {
@@ -40,6 +44,13 @@ impl Gate for f32 {
     fn sig(x: f32) -> f32 {
         0.5 + 0.5 * tanh_one(0.5 * x)
     }
+    #[inline(always)]
+    fn erf(x: f32) -> f32 {
+        libm::erff(x)
+    }
+    fn frac_1_sqrt_2() -> f32 {
+        std::f32::consts::FRAC_1_SQRT_2
+    }
 }
 
 impl Gate for f64 {
@@ -50,6 +61,13 @@ impl Gate for f64 {
     #[inline(always)]
     fn sig(x: f64) -> f64 {
         (-x).exp().add(1.0).recip()
+    }
+    #[inline(always)]
+    fn erf(x: f64) -> f64 {
+        libm::erf(x)
+    }
+    fn frac_1_sqrt_2() -> f64 {
+        std::f64::consts::FRAC_1_SQRT_2
     }
 }
 
@@ -69,7 +87,7 @@ pub(crate) trait FloatOp {
     /// its gradient `grad`.
     fn grads<T: Gate>(
         &self,
-        ins: &[Vec<T>],
+        ins: &[&[T]],
         dims: &[&[usize]],
         res: &[T],
         grad: &[T],
@@ -78,7 +96,8 @@ pub(crate) trait FloatOp {
         Vec::new()
     }
 
-    /// The inputs' gradients as tensors: [`FloatOp::grads`] over host copies.
+    /// The inputs' gradients as tensors: [`FloatOp::grads`] over the tensors' storage, read in
+    /// place when contiguous on the CPU (copied otherwise).
     fn backward(
         &self,
         ins: &[&Tensor],
@@ -99,12 +118,21 @@ fn grads_of<T: Gate, O: FloatOp + ?Sized>(
     res: &Tensor,
     grad: &Tensor,
 ) -> candle_core::Result<Vec<Tensor>> {
-    let host_ins = ins
+    // Contiguous CPU tensors are read in place (under their storage's read lock), others copied.
+    // Nothing writes a tensor during a backward pass, so holding several read locks (the same
+    // storage's twice, even) cannot block.
+    let all: Vec<&Tensor> = ins.iter().copied().chain([res, grad]).collect();
+    let views = all
         .iter()
-        .map(|t| host::<T>(t))
+        .map(|t| view::<T>(t))
         .collect::<candle_core::Result<Vec<_>>>()?;
+    let slices = views
+        .iter()
+        .map(|v| v.slice::<T>())
+        .collect::<candle_core::Result<Vec<&[T]>>>()?;
+    let (host_ins, rest) = slices.split_at(ins.len());
     let dims: Vec<&[usize]> = ins.iter().map(|t| t.dims()).collect();
-    let g = op.grads(&host_ins, &dims, &host(res)?, &host(grad)?);
+    let g = op.grads(host_ins, &dims, rest[0], rest[1]);
     if g.len() != ins.len() {
         bail!(
             "{}: {} gradients for {} inputs",
@@ -218,12 +246,43 @@ pub(crate) fn slice_of<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core
     }
 }
 
-/// The elements of a CPU tensor in order, copied once (in a backward pass).
-pub(crate) fn host<T: WithDType>(t: &Tensor) -> candle_core::Result<Vec<T>> {
+/// The elements of a tensor in a backward pass: a contiguous CPU tensor's storage, read in place
+/// under its read lock (`G`, the guard), or a host copy of any other tensor.
+enum View<G> {
+    /// The storage and the element range of a contiguous CPU tensor.
+    Shared(G, usize, usize),
+    /// A copy, as `f32` or `f64` (the op's element type).
+    Copy(CpuStorage),
+}
+
+impl<G: std::ops::Deref<Target = Storage>> View<G> {
+    fn slice<T: WithDType>(&self) -> candle_core::Result<&[T]> {
+        match self {
+            View::Shared(s, a, b) => match &**s {
+                Storage::Cpu(s) => Ok(&s.as_slice::<T>()?[*a..*b]),
+                _ => bail!("a CPU op's backward got a tensor off the CPU"),
+            },
+            View::Copy(c) => c.as_slice::<T>(),
+        }
+    }
+}
+
+/// [`View`] of `t` with elements `T`.
+fn view<T: WithDType>(
+    t: &Tensor,
+) -> candle_core::Result<View<impl std::ops::Deref<Target = Storage> + '_>> {
     let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(s), Some((a, b))) => Ok(s.as_slice::<T>()?[a..b].to_vec()),
-        _ => t.flatten_all()?.to_vec1::<T>(),
+    let range = match &*storage {
+        Storage::Cpu(_) => layout.contiguous_offsets(),
+        _ => None,
+    };
+    match range {
+        Some((a, b)) => Ok(View::Shared(storage, a, b)),
+        None => {
+            drop(storage);
+            let v = t.flatten_all()?.to_vec1::<T>()?;
+            Ok(View::Copy(T::to_cpu_storage_owned(v)))
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use super::cpu_op::slice_of;
+use super::par::{split_blocks, zeros};
 
 /// The geometry of a 2-D convolution (square padding and stride, no dilation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +62,7 @@ impl ConvGeom {
     fn image(&self) -> usize {
         self.c * self.h * self.w
     }
-    fn check_input(&self, shape: &Shape) -> candle_core::Result<usize> {
+    pub(crate) fn check_input(&self, shape: &Shape) -> candle_core::Result<usize> {
         let (c, b, h, w) = shape.dims4()?;
         if (c, h, w) != (self.c, self.h, self.w) {
             bail!(
@@ -180,36 +181,12 @@ fn col2im_channels<T: Copy + Default + std::ops::AddAssign>(
     }
 }
 
-/// candle's CPU thread count (`RAYON_NUM_THREADS` or the physical cores), read once: candle
-/// re-reads `/proc/cpuinfo` on every call when the variable is unset.
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(candle_core::utils::get_num_threads)
-}
-
-/// Fills `out` (`n` blocks of `block` values) by `f(range_of_blocks, chunk)`, split over candle's
-/// CPU threads when the work is large enough to pay for starting them (~20 µs each).
-pub(crate) fn split_blocks<T: Send, F>(out: &mut [T], n: usize, block: usize, f: F)
-where
-    F: Fn(std::ops::Range<usize>, &mut [T]) + Sync,
-{
-    let threads = threads().clamp(1, n.max(1));
-    if threads == 1 || out.len() < 1 << 16 {
-        f(0..n, out);
-        return;
-    }
-    let per = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        for (t, chunk) in out.chunks_mut(per * block).enumerate() {
-            let f = &f;
-            let lo = t * per;
-            s.spawn(move || f(lo..(lo + per).min(n), chunk));
-        }
-    });
-}
-
-fn im2col<T: Copy + Default + Send + Sync>(g: &ConvGeom, batch: usize, x: &[T]) -> Vec<T> {
-    let mut out = vec![T::default(); g.k() * batch * g.l()];
+pub(crate) fn im2col<T: Copy + Default + Send + Sync>(
+    g: &ConvGeom,
+    batch: usize,
+    x: &[T],
+) -> Vec<T> {
+    let mut out = zeros(g.k() * batch * g.l(), T::default());
     split_blocks(&mut out, g.k(), batch * g.l(), |rows, chunk| {
         im2col_rows(g, batch, x, rows, chunk)
     });
@@ -221,7 +198,7 @@ fn col2im<T: Copy + Default + Send + Sync + AddAssign>(
     batch: usize,
     cols: &[T],
 ) -> Vec<T> {
-    let mut out = vec![T::default(); batch * g.image()];
+    let mut out = zeros(batch * g.image(), T::default());
     split_blocks(&mut out, g.c, batch * g.h * g.w, |chans, chunk| {
         col2im_channels(g, batch, cols, chans, chunk)
     });

@@ -5,11 +5,14 @@
 //! bias gradient in one contiguous pass. candle 0.11's `broadcast_add` backward reduces over the
 //! leading dimension with its generic strided reduction, which was ~11 % of a Transformer training
 //! step (`perf`, issue 20). Values are the same as `broadcast_add`'s (one f32 addition per
-//! element; the rows summed in order).
+//! element); the bias gradient sums the rows in fixed chunks of rows (the chunks' sums added in
+//! order), so it agrees with candle's to rounding and is the same at every thread count. Both
+//! passes split their rows over rayon's pool (`par`).
 
 use candle_core::{bail, Layout, Shape, Tensor, Var};
 
 use super::cpu_op::{float_op, FloatOp, Gate};
+use super::par::{split_rows, sum_rows_by, zeros};
 
 use super::param::{named, ParamInit};
 use crate::Result;
@@ -78,10 +81,15 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 pub struct AddBias;
 
 fn add_rows<T: candle_core::WithDType>(y: &[T], b: &[T]) -> Vec<T> {
-    let mut out = Vec::with_capacity(y.len());
-    for row in y.chunks_exact(b.len()) {
-        out.extend(row.iter().zip(b).map(|(&a, &c)| a + c));
-    }
+    let n = b.len();
+    let mut out = zeros(y.len(), T::zero());
+    split_rows(&mut out, n, |first, out| {
+        for (o, row) in out.chunks_exact_mut(n).zip(y[first * n..].chunks_exact(n)) {
+            for ((o, &a), &c) in o.iter_mut().zip(row).zip(b) {
+                *o = a + c;
+            }
+        }
+    });
     out
 }
 
@@ -117,18 +125,19 @@ impl FloatOp for AddBias {
 
 float_op!(2: AddBias);
 
-/// `g [rows, n]` → `[n]`, the sum of the rows, accumulated row by row from zero.
+/// `g [rows, n]` → `[n]`, the sum of the rows: accumulated row by row from zero in fixed chunks
+/// of rows, the chunks' sums added in order (`par::sum_rows_by`: the same at every thread count).
 #[derive(Clone, Copy, Debug)]
 pub struct SumRows;
 
 fn sum_rows<T: candle_core::WithDType>(g: &[T], n: usize) -> Vec<T> {
-    let mut acc = vec![T::zero(); n];
-    for row in g.chunks_exact(n) {
-        for (a, &v) in acc.iter_mut().zip(row) {
-            *a += v;
+    sum_rows_by(g.len() / n, n, n, |rows, acc: &mut [T]| {
+        for row in g[rows.start * n..rows.end * n].chunks_exact(n) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
         }
-    }
-    acc
+    })
 }
 
 impl FloatOp for SumRows {

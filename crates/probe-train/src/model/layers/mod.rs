@@ -6,20 +6,25 @@
 //! the finite-difference tests use.
 
 pub mod attention;
+pub mod bias_relu;
 pub mod cell;
 pub mod conv;
+pub mod conv_op;
 mod cpu_op;
 pub mod dropout;
 pub mod fast_tanh;
+pub mod gelu;
 pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;
 pub mod norm;
+mod par;
 pub mod param;
 pub mod pool;
 pub mod recurrent;
 pub mod relu;
 pub mod rowwise;
+mod stash;
 
 use candle_core::Tensor;
 use probe_capture::ActivationCache;

@@ -14,7 +14,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::im2col::split_blocks;
+use super::par::{split_blocks, zeros};
 use crate::{Error, Result};
 
 /// How a window is reduced.
@@ -124,7 +124,7 @@ pub struct Pool2d {
 /// Every plane of `x` pooled by `k` ([`fwd_plane`]), in parallel blocks of planes.
 fn pool_fwd<T: candle_core::WithDType>(x: &[T], pl: Planes, k: usize, kind: PoolType) -> Vec<T> {
     let (oh, ow) = (pl.h / k, pl.w / k);
-    let mut out = vec![T::zero(); pl.n * oh * ow];
+    let mut out = zeros(pl.n * oh * ow, T::zero());
     split_blocks(&mut out, pl.n, oh * ow, |range, chunk| {
         let planes_in = &x[range.start * pl.len()..range.end * pl.len()];
         for (p, o) in planes_in
@@ -243,7 +243,7 @@ fn pool_bwd<T: candle_core::WithDType>(
     kind: PoolType,
 ) -> Vec<T> {
     let (oh, ow) = (pl.h / k, pl.w / k);
-    let mut out = vec![T::zero(); pl.n * pl.len()];
+    let mut out = zeros(pl.n * pl.len(), T::zero());
     split_blocks(&mut out, pl.n, pl.len(), |range, chunk| {
         let xs = &x[range.start * pl.len()..range.end * pl.len()];
         let gs = &g[range.start * oh * ow..range.end * oh * ow];

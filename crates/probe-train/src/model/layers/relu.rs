@@ -11,12 +11,19 @@
 use candle_core::{bail, Layout, Shape, Tensor};
 
 use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
+use super::par::{split_rows, zeros};
 use crate::Result;
 
 /// `x` where `x > 0`, else `+0` (NaN and `−0` give `+0`, as candle's `relu` on the CPU).
 fn positive<T: candle_core::WithDType>(x: &[T]) -> Vec<T> {
     let zero = T::zero();
-    x.iter().map(|&v| if v > zero { v } else { zero }).collect()
+    let mut out = zeros(x.len(), zero);
+    split_rows(&mut out, 1, |at, out| {
+        for (o, &v) in out.iter_mut().zip(&x[at..]) {
+            *o = if v > zero { v } else { zero };
+        }
+    });
+    out
 }
 
 /// `max(x, 0)`, with [`ReluGrad`] as its backward.
@@ -48,10 +55,13 @@ pub struct ReluGrad;
 
 fn masked<T: candle_core::WithDType>(dy: &[T], x: &[T]) -> Vec<T> {
     let (one, zero) = (T::one(), T::zero());
-    dy.iter()
-        .zip(x)
-        .map(|(&g, &v)| g * if v >= zero { one } else { zero })
-        .collect()
+    let mut out = zeros(dy.len(), zero);
+    split_rows(&mut out, 1, |at, out| {
+        for ((o, &g), &v) in out.iter_mut().zip(&dy[at..]).zip(&x[at..]) {
+            *o = g * if v >= zero { one } else { zero };
+        }
+    });
+    out
 }
 
 impl FloatOp for ReluGrad {
