@@ -3,20 +3,24 @@
 //! take this path, smaller ones the fused loops of [`kernels`](super::kernels), which beat a
 //! general matrix product on a 12-bit-network layer but not on a 784 × 1024 one. Its results
 //! depend on the CPU's instruction set (gemm picks its kernels at run time, with FMA), as
-//! candle's do; for a given machine they are deterministic.
+//! candle's do; for a given machine they are deterministic. [`matmul`] is also the product of the
+//! convolution op (`model::layers::conv_op`), in `f32` and `f64`: its arguments are those of
+//! candle 0.11's CPU `matmul`, so the results are candle's.
+
+use num_traits::{One, Zero};
 
 /// Multiply-adds per sample (fan_in · fan_out) from which a layer's products use gemm.
 pub(super) const GEMM_MIN_MACS: usize = 16_384;
 
 /// A matrix operand: `data[r * rs + c * cs]` is element (r, c).
 #[derive(Clone, Copy)]
-pub(super) struct Mat<'a> {
-    pub data: &'a [f32],
+pub(crate) struct Mat<'a, T = f32> {
+    pub data: &'a [T],
     pub rs: usize,
     pub cs: usize,
 }
 
-impl Mat<'_> {
+impl<T> Mat<'_, T> {
     /// Whether every element of a `rows × cols` view lies inside `data`.
     fn fits(&self, rows: usize, cols: usize) -> bool {
         rows == 0 || cols == 0 || (rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len()
@@ -27,14 +31,24 @@ impl Mat<'_> {
 /// nothing for empty shapes; an operand too short for its view is a programming error caught
 /// before any unsafe access (the product is skipped and `false` returned).
 pub(super) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, n: usize, k: usize) -> bool {
+    matmul_on(c, a, b, (m, n, k), rayon::current_num_threads())
+}
+
+/// [`matmul`] for `f32` or `f64` on `threads` threads of rayon's pool (1: the calling thread).
+pub(crate) fn matmul_on<T: Copy + Zero + One + 'static>(
+    c: &mut [T],
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    (m, n, k): (usize, usize, usize),
+    threads: usize,
+) -> bool {
     if c.len() < m * n || !a.fits(m, k) || !b.fits(k, n) {
         return false;
     }
     if m == 0 || n == 0 || k == 0 {
-        c[..m * n].fill(0.0);
+        c[..m * n].fill(T::zero());
         return true;
     }
-    let threads = rayon::current_num_threads();
     let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
@@ -57,8 +71,8 @@ pub(super) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, n: usize, 
             b.data.as_ptr(),
             b.cs as isize,
             b.rs as isize,
-            0.0,
-            1.0,
+            T::zero(),
+            T::one(),
             false,
             false,
             false,

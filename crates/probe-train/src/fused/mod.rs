@@ -22,7 +22,7 @@
 //! ([`FusedMlp::unsupported`]) and is then the default (`train.fused = false` in a config turns it
 //! off).
 
-mod gemm;
+pub(crate) mod gemm;
 mod kernels;
 mod replicas;
 mod update;

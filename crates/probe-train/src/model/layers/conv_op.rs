@@ -16,6 +16,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use super::cpu_op::{cpu_fwd, FloatOp, Gate};
 use super::im2col::{im2col, Cols, ConvGeom, Dir};
 use super::par::zeros;
+use crate::fused::gemm::{matmul_on, Mat};
 
 /// `x [C, B, H, W]`, `w [O, C, kh, kw]` → `W [O, C·kh·kw] · im2col(x)` as `[O, B, Ho, Wo]`.
 #[derive(Clone, Copy, Debug)]
@@ -51,41 +52,19 @@ impl FloatOp for ConvCols {
         let cols = im2col(&g, b, ins[0]); // [K, B·L]
         let w = ins[1]; // [O, K]
         let mut y = zeros(m * n, T::zero());
-        if w.len() != m * k || cols.len() != k * n || m * n * k == 0 {
-            return y; // `shape` rules this out
-        }
-        let threads = gemm_threads();
-        let parallelism = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
+        // `y = w·cols` with candle 0.11's CPU `matmul` arguments (`fused::gemm::matmul_on`), so
+        // the values are candle's; `shape` rules out operands of the wrong length.
+        let w = Mat {
+            data: w,
+            rs: k,
+            cs: 1,
         };
-        // SAFETY: `y` is `m × n`, `w` `m × k` and `cols` `k × n`, all row-major and contiguous
-        // (lengths checked above); `y` is exclusively borrowed and overlaps neither. The
-        // arguments are those of candle 0.11's CPU `matmul` for contiguous operands.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                y.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                w.as_ptr(),
-                1,
-                k as isize,
-                cols.as_ptr(),
-                1,
-                n as isize,
-                T::zero(),
-                T::one(),
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        let cols = Mat {
+            data: &cols[..],
+            rs: n,
+            cs: 1,
+        };
+        matmul_on(&mut y, w, cols, (m, n, k), gemm_threads());
         y
     }
 }
