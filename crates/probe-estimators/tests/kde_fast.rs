@@ -1,9 +1,10 @@
 //! The fast CPU path of the KDE bounds (`kde_mi`, `kde_entropy`: deduplication, cutoff, tiles,
-//! vectorised symmetric kernel) against the plain double loop it replaced (`kde_mi_reference`: every pair,
-//! `f64` direct differences, libm's `exp`, one pass per class), within 1e-9 bits absolute.
+//! vectorised symmetric kernel) against the plain double loop it replaced (`kde_mi_reference`:
+//! every pair, `f64` direct differences, libm's `exp`, one pass per class), within 1e-9 bits
+//! absolute.
 //!
-//! The bound: the cutoff moves each value by at most `2·e^−40/ln 2 ≈ 1.2·10⁻¹⁷` bits (see
-//! `src/kde/fast.rs`); the rest is `f64` rounding (summation order, a 1-ulp `exp`, `K⁴ = (K²)²`
+//! The bound: the cutoff moves each value by at most `2·e^−30/ln 2 ≈ 2.7·10⁻¹³` bits (see
+//! `src/kde/fast.rs`); the rest is `f64` rounding (summation order, a 2-ulp `exp`, `K⁴ = (K²)²`
 //! for `exp(−4x)`, weights for repeated rows), at most about `N·2⁻⁵³` relative on each row sum
 //! (`< 10⁻¹²` for the sizes here), far inside 1e-9.
 

@@ -3,8 +3,9 @@
 //!
 //! The CNN keeps its maps channel-major, `[C, B, H, W]` ([`conv2d_cm`]): on the CPU the
 //! convolution is then `im2col` + one matrix product whose result is already `[O, B, Ho, Wo]`
-//! ([`super::im2col`]; in f32 and f64 the two are one op, [`super::conv_op`]), and per-channel reductions (bias and batch-norm gradients) run over
-//! contiguous rows, where candle is fast (its reductions over leading dimensions are a scalar loop).
+//! ([`super::im2col`]; in f32 and f64 the two are one op, [`super::conv_op`]), and per-channel
+//! reductions (bias and batch-norm gradients) run over contiguous rows, where candle is fast (its
+//! reductions over leading dimensions are a scalar loop).
 //! On other devices candle's own `conv2d` runs (whose GPU backward is fine). [`conv2d`] is the
 //! usual `[B, C, H, W]` form.
 

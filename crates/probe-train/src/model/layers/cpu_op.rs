@@ -2,9 +2,9 @@
 //!
 //! An op implements [`FloatOp`]: its output shape from the input layouts, its forward pass over
 //! contiguous slices and (unless it overrides [`FloatOp::backward`]) its gradients over the
-//! tensors' storage (read in place), all generic over the element type ([`Gate`]: f32 or f64). [`float_op!`] then makes it a
-//! candle `CustomOp1/2/3`: the dtype dispatch, the slice extraction and the shape checks are here
-//! once instead of in every op. Used by the fused recurrent cells, the row ops and ReLU.
+//! tensors' storage (read in place), all generic over the element type ([`Gate`]: f32 or f64).
+//! [`float_op!`] then makes it a candle `CustomOp1/2/3`: the dtype dispatch, the slice extraction
+//! and the shape checks are here once instead of in every op. Used by the fused recurrent cells, the row ops and ReLU.
 //!
 //! ```text
 //! impl FloatOp for SoftmaxLast { const NAME = "probe-softmax-last"; fn shape(..); fn forward(..); fn grads(..) }

@@ -169,9 +169,9 @@ fn add_in_order<T: Copy + num_traits::Zero>(parts: Vec<Vec<T>>, m: usize) -> Vec
     total
 }
 
-/// `n` copies of `zero`, written in chunks over rayon's pool when `n` is large enough (a single-threaded
-/// `memset` of the output buffers was up to 9 % of a CNN training step, issue 20). The buffers
-/// of the ops here are then filled in the same chunks.
+/// `n` copies of `zero`, written in chunks over rayon's pool when `n` is large enough (a
+/// single-threaded `memset` of the output buffers was up to 9 % of a CNN training step, issue
+/// 20). The buffers of the ops here are then filled in the same chunks.
 pub(crate) fn zeros<T: Copy + Send + Sync>(n: usize, zero: T) -> Vec<T> {
     let Some(per) = rows_per_chunk(n, 1) else {
         return vec![zero; n];
