@@ -17,6 +17,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::tally::tally;
 
 /// Tolerance below which a negative difference of entropies is taken as rounding and set to 0.
 const ROUNDING: f64 = 1e-12;
@@ -178,12 +179,12 @@ pub fn entropy_from_counts(counts: &[u64]) -> f64 {
 fn counts_of(ids: &[u32]) -> Vec<u64> {
     let max = ids.iter().copied().max().unwrap_or(0) as usize;
     if max <= 4 * ids.len() + 1024 {
-        let mut counts = vec![0u64; max + 1];
-        for &i in ids {
-            counts[i as usize] += 1;
-        }
-        counts.retain(|&c| c > 0);
+        let counts = tally(ids.len(), max + 1, |i| ids[i] as usize);
         counts
+            .into_iter()
+            .filter(|&c| c > 0)
+            .map(u64::from)
+            .collect()
     } else {
         let mut sorted = ids.to_vec();
         sorted.sort_unstable();
@@ -250,9 +251,12 @@ fn conditional_entropy_sorted(a: &[u32], given: &[u32]) -> Result<f64> {
 
 /// [`conditional_entropy_bits`] by counting instead of sorting, for equal lengths `n <= u32::MAX`
 /// and ids small enough to index dense arrays (as [`counts_of`] requires; e.g. dense symbols and
-/// labels): the samples are bucketed by `given` (counting sort), each bucket's `a`s counted in a
-/// dense array, and the `(c, g)` terms summed by [`Terms`] — the same multiset of terms as the
-/// sorting path, hence the same bits. `None` when it does not apply.
+/// labels), summed by [`Terms`]: the same multiset of `(c, g)` terms as the sorting path, hence
+/// the same bits. `None` when it does not apply.
+///
+/// With `ka · kb` at most [`JOINT_SLOTS`] per sample (labels, or layers with few distinct rows)
+/// the pairs are counted in one joint table ([`joint_terms`]); otherwise the samples are bucketed
+/// by `given` (counting sort) and each bucket's `a`s counted ([`bucket_terms`]).
 fn conditional_entropy_dense(a: &[u32], given: &[u32]) -> Option<f64> {
     let n = a.len();
     let dense = |ids: &[u32]| {
@@ -271,13 +275,52 @@ fn conditional_entropy_dense(a: &[u32], given: &[u32]) -> Option<f64> {
         return Some(acc.total());
     }
     let (ka, kb) = (dense(a)?, dense(given)?);
-    // start[b]..start[b + 1]: bucket b of `order` (the a's of the samples with given = b).
-    let mut start = vec![0u32; kb + 1];
-    for &b in given {
-        start[b as usize + 1] += 1;
+    let terms = match ka.checked_mul(kb) {
+        Some(slots) if slots <= JOINT_SLOTS * n + 4096 => joint_terms(a, given, ka, kb),
+        _ => bucket_terms(a, given, ka, kb),
+    };
+    Some(terms.sum())
+}
+
+/// Joint-table slots per sample up to which [`conditional_entropy_dense`] counts pairs in one
+/// table (scanning it costs less than the samples' increments).
+const JOINT_SLOTS: usize = 8;
+
+/// The `(c, g)` terms of `H(A | B)` from the table of pair counts `joint[a · kb + b]`: `g` is
+/// column `b`'s sum.
+fn joint_terms(a: &[u32], given: &[u32], ka: usize, kb: usize) -> Terms {
+    let joint = tally(a.len(), ka * kb, |i| a[i] as usize * kb + given[i] as usize);
+    let mut g = vec![0u32; kb];
+    let mut ones = vec![0u32; kb];
+    for row in joint.chunks_exact(kb) {
+        for ((g, ones), &c) in g.iter_mut().zip(&mut ones).zip(row) {
+            *g += c;
+            *ones += u32::from(c == 1);
+        }
     }
+    let mut terms = Terms::new(a.len());
+    for row in joint.chunks_exact(kb) {
+        for (&g, &c) in g.iter().zip(row) {
+            if c > 1 {
+                terms.push(c, g);
+            }
+        }
+    }
+    for (&g, &m) in g.iter().zip(&ones) {
+        terms.push_ones(m, g);
+    }
+    terms
+}
+
+/// The `(c, g)` terms of `H(A | B)` by bucketing the samples by `given` (counting sort) and
+/// counting each bucket's `a`s in a dense array.
+fn bucket_terms(a: &[u32], given: &[u32], ka: usize, kb: usize) -> Terms {
+    let n = a.len();
+    // start[b]..start[b + 1]: bucket b of `order` (the a's of the samples with given = b).
+    let sizes = tally(n, kb, |i| given[i] as usize);
+    let mut start = vec![0u32; kb + 1];
     for b in 0..kb {
-        start[b + 1] += start[b];
+        start[b + 1] = start[b] + sizes[b];
     }
     let mut fill = start.clone();
     let mut order = vec![0u32; n];
@@ -307,7 +350,7 @@ fn conditional_entropy_dense(a: &[u32], given: &[u32]) -> Option<f64> {
         }
         terms.push_ones(ones, g);
     }
-    Some(terms.sum())
+    terms
 }
 
 /// Mutual information `I(A; B) = H(A) + H(B) - H(A, B)` in bits; negatives of magnitude below
@@ -404,6 +447,7 @@ mod tests {
             (4096, 4096, 2),
             (4096, 900, 4096),
             (5000, 40, 17),
+            (1000, 1000, 40),
         ] {
             let a = skewed(n, ka, n as u64 + ka as u64);
             for seed in 0..40 {

@@ -27,9 +27,10 @@
 
 use crate::binned::binned_symbols;
 use crate::binning::Binning;
+use crate::discrete::entropy_bits;
 use crate::error::{bail, Context, Result};
 use crate::estimate::Estimate;
-use crate::flow::{binned_flow_from_symbols, bottleneck, kde_joint_entropy, KdeFlow};
+use crate::flow::{binned_flow_with_entropies, bottleneck, kde_joint_entropy, KdeFlow};
 use crate::kde::{kde_entropy, KdeEntropy};
 use crate::layer::Activations;
 use crate::spec::{EstimatorSpec, NamedEstimator};
@@ -237,8 +238,9 @@ pub fn stats_of_layer(
 /// Binned flows of consecutive layers from each layer's symbols `ids`.
 fn binned_flows<A>(layers: &[(String, A)], ids: &[Vec<u32>], estimator: &str) -> Result<Vec<Flow>> {
     let mut out = Vec::with_capacity(layers.len() - 1);
+    let h: Vec<f64> = ids.iter().map(|ids| entropy_bits(ids)).collect();
     for (l, pair) in ids.windows(2).enumerate() {
-        let f = binned_flow_from_symbols(&pair[0], &pair[1])?;
+        let f = binned_flow_with_entropies(&pair[0], &pair[1], h[l], h[l + 1])?;
         out.push(Flow {
             layer_from: layers[l].0.clone(),
             layer_to: layers[l + 1].0.clone(),

@@ -78,12 +78,22 @@ pub fn binned_flow(
 /// [`binned_flow`] from the two layers' symbols (e.g. [`binned_symbols`] ids, one per sample).
 /// Errors when the lengths differ.
 pub fn binned_flow_from_symbols(from: &[u32], to: &[u32]) -> Result<BinnedFlow> {
-    let h_from = entropy_bits(from);
+    binned_flow_with_entropies(from, to, entropy_bits(from), entropy_bits(to))
+}
+
+/// [`binned_flow_from_symbols`] given `H(A)` and `H(B)` (each layer's [`entropy_bits`], computed
+/// once for the two transitions it takes part in).
+pub(crate) fn binned_flow_with_entropies(
+    from: &[u32],
+    to: &[u32],
+    h_from: f64,
+    h_to: f64,
+) -> Result<BinnedFlow> {
     let h_from_given_to = conditional_entropy_bits(from, to)?;
     Ok(BinnedFlow {
         i_bits: clamp_rounding(h_from - h_from_given_to),
         h_from,
-        h_to: entropy_bits(to),
+        h_to,
         h_from_given_to,
     })
 }

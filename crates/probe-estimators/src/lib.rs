@@ -74,6 +74,7 @@ mod rows;
 mod shape;
 pub mod spec;
 pub mod stats;
+mod tally;
 pub mod tensor;
 #[cfg(test)]
 mod test_values;

@@ -114,8 +114,9 @@ pub trait Observer {
     fn on_epoch(&mut self, _e: &EpochEnd) -> Result<()> {
         Ok(())
     }
-    /// The activations of a measured epoch were captured (per replica: `(hook, [n, features])`),
-    /// before any estimator ran.
+    /// The activations of a measured epoch were captured (per replica: `(hook, [n, features])`).
+    /// Told before the epoch's `on_measure` and after every event of earlier epochs (while
+    /// earlier measurements are in flight, its estimators may already be running).
     fn on_capture(&mut self, _epoch: usize, _layers: &[Vec<(String, Tensor)>]) -> Result<()> {
         Ok(())
     }

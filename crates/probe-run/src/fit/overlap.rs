@@ -5,11 +5,18 @@
 //! The observers still see exactly the events of a run that measures in the training thread,
 //! in the same order: while a measurement is in flight, the `on_epoch` of the epochs trained
 //! after it are held back (their losses are a few numbers per replica) and told right after its
-//! `on_measure`. A measurement is delivered (waited for, if need be) before the next one starts,
+//! `on_measure`; a measurement captured while another is in flight has its `on_capture` held
+//! back too, and told just before its own `on_measure`. Measurements are delivered in epoch
+//! order (each waited for, if need be): as soon as the oldest is found finished after an epoch,
 //! before every checkpoint (whose table marks then include every measurement up to its epoch),
-//! before a stop of any kind and at the end, and as soon as it is found finished after an epoch.
-//! At most one measurement is in flight, so at most two epochs' activations are held. Every
-//! output file is therefore byte-identical with and without overlap; only the timing changes.
+//! before a stop of any kind and at the end. Every output file is therefore byte-identical with
+//! and without overlap; only the timing changes.
+//!
+//! Up to [`MAX_IN_FLIGHT`] measurements run at once, so that when one epoch trains much faster
+//! than it is measured (small networks measured every epoch) the measurements of consecutive
+//! epochs keep every core busy instead of waiting for each other's sequential parts. A second
+//! one starts only while the activations held by those in flight stay within [`HELD_BYTES`]
+//! (large captures are measured one at a time, as their estimators are parallel enough).
 //!
 //! Layers on a CUDA device are always measured in the training thread (the device is shared).
 //! `PROBE_OVERLAP_MEASURE=0` in the environment turns the overlap off for a run (for
@@ -21,7 +28,8 @@
 //! assert_eq!(Overlap::parse(None).unwrap(), Overlap::On);
 //! ```
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use candle_core::Tensor;
@@ -75,6 +83,29 @@ impl Overlap {
     }
 }
 
+/// The most measurements in flight at once.
+pub const MAX_IN_FLIGHT: usize = 2;
+
+/// The most activation bytes the measurements in flight may hold together before a new one
+/// waits for the oldest (one is always allowed, whatever its size).
+pub const HELD_BYTES: usize = 256 << 20;
+
+/// The pool the background measurements run their parallel jobs on: as many threads as rayon's
+/// global pool, apart from it, so that the training thread's own parallel work (the next
+/// capture's ops, candle's products) never waits in a queue behind a measurement's jobs. `None`
+/// if its threads cannot be started; the measurements then share the global pool.
+fn measure_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("probe-measure-pool-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 /// What every measurement reads besides the activations.
 struct Inputs {
     samples: Samples,
@@ -82,11 +113,16 @@ struct Inputs {
     extras: ExtrasSpec,
 }
 
-/// The measurement in flight and the epochs finished after it.
+/// A measurement in flight and the epochs finished after it.
 struct Pending {
     epoch: usize,
     job: JoinHandle<Result<Measurement>>,
     later: Vec<Later>,
+    /// The activations, while their `on_capture` is held back (captured while an earlier
+    /// measurement was in flight).
+    capture: Option<Vec<Vec<(String, Tensor)>>>,
+    /// Bytes of the activations the job holds.
+    bytes: usize,
 }
 
 /// An epoch whose `on_epoch` waits for the measurement in flight.
@@ -101,7 +137,8 @@ pub(super) struct Pipeline {
     inputs: Arc<Inputs>,
     seeds: Vec<u64>,
     overlap: Overlap,
-    pending: Option<Pending>,
+    /// The measurements in flight, oldest first.
+    pending: VecDeque<Pending>,
     /// The epoch whose event failed, once one did (the run stops there).
     failed: Option<usize>,
 }
@@ -122,12 +159,12 @@ impl Pipeline {
             }),
             seeds: seeds.to_vec(),
             overlap,
-            pending: None,
+            pending: VecDeque::new(),
             failed: None,
         }
     }
 
-    /// Epoch `epoch` finished: its `on_epoch` now, or after the measurement in flight.
+    /// Epoch `epoch` finished: its `on_epoch` now, or after the measurements in flight.
     pub(super) fn epoch(
         &mut self,
         observers: &mut [&mut dyn Observer],
@@ -135,15 +172,13 @@ impl Pipeline {
         out: EpochOut,
         gradients: Option<Vec<LayerGrad>>,
     ) -> Result<()> {
-        if self.pending.as_ref().is_some_and(|p| p.job.is_finished()) {
-            self.settle(observers)?;
-        }
+        self.deliver_finished(observers)?;
         let later = Later {
             epoch,
             out,
             gradients,
         };
-        match &mut self.pending {
+        match self.pending.back_mut() {
             Some(p) => {
                 p.later.push(later);
                 Ok(())
@@ -153,49 +188,95 @@ impl Pipeline {
     }
 
     /// The activations `layers` of measured epoch `epoch` were captured (after its
-    /// [`Pipeline::epoch`]): delivers the measurement in flight, tells `on_capture`, and measures
-    /// them, in the background when overlapping and every layer is in host memory.
+    /// [`Pipeline::epoch`]): tells `on_capture` (held back while an earlier measurement is in
+    /// flight) and measures them, in the background when overlapping and every layer is in host
+    /// memory (first waiting for the oldest measurement while [`MAX_IN_FLIGHT`] run or the
+    /// activations held would pass [`HELD_BYTES`]).
     pub(super) fn measure(
         &mut self,
         observers: &mut [&mut dyn Observer],
         epoch: usize,
         layers: Vec<Vec<(String, Tensor)>>,
     ) -> Result<()> {
-        self.settle(observers)?;
-        for o in observers.iter_mut() {
-            o.on_capture(epoch, &layers)
-                .map_err(|e| self.fail(epoch, e))?;
-        }
         let host = layers.iter().flatten().all(|(_, t)| t.device().is_cpu());
         if self.overlap == Overlap::Off || !host {
+            self.settle(observers)?;
+            self.tell_capture(observers, epoch, &layers)?;
             let i = &self.inputs;
             let m = measure_replicas(&layers, &i.samples, &i.estimators, &i.extras)
                 .map_err(|e| self.fail(epoch, e))?;
             return self.tell_measure(observers, epoch, &m);
         }
+        let bytes: usize = layers
+            .iter()
+            .flatten()
+            .map(|(_, t)| t.elem_count() * t.dtype().size_in_bytes())
+            .sum();
+        self.deliver_finished(observers)?;
+        while !self.pending.is_empty()
+            && (self.pending.len() >= MAX_IN_FLIGHT
+                || self.pending.iter().map(|p| p.bytes).sum::<usize>() + bytes > HELD_BYTES)
+        {
+            self.settle_oldest(observers)?;
+        }
+        let capture = match self.pending.is_empty() {
+            true => {
+                self.tell_capture(observers, epoch, &layers)?;
+                None
+            }
+            // Tensors are shared, not copied.
+            false => Some(layers.clone()),
+        };
         let inputs = Arc::clone(&self.inputs);
         let job = std::thread::Builder::new()
             .name(format!("probe-measure-{epoch}"))
             .spawn(move || {
                 let i = &*inputs;
-                measure_replicas(&layers, &i.samples, &i.estimators, &i.extras)
+                let run = || measure_replicas(&layers, &i.samples, &i.estimators, &i.extras);
+                match measure_pool() {
+                    Some(pool) => pool.install(run),
+                    None => run(),
+                }
             })
             .with_context(|| format!("starting the measurement of epoch {epoch}"))
             .map_err(|e| self.fail(epoch, e))?;
-        self.pending = Some(Pending {
+        self.pending.push_back(Pending {
             epoch,
             job,
             later: Vec::new(),
+            capture,
+            bytes,
         });
         Ok(())
     }
 
-    /// Waits for the measurement in flight, if any, and tells its `on_measure`, then the held
-    /// back `on_epoch`s. Called before every checkpoint, stop and the end of a run.
+    /// Waits for every measurement in flight, oldest first, and tells its events (see
+    /// [`Pipeline::settle_oldest`]). Called before every checkpoint, stop and the end of a run.
     pub(super) fn settle(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
-        let Some(p) = self.pending.take() else {
+        while !self.pending.is_empty() {
+            self.settle_oldest(observers)?;
+        }
+        Ok(())
+    }
+
+    /// Delivers the measurements in flight that have finished, oldest first, up to the first
+    /// that has not.
+    fn deliver_finished(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
+        while self.pending.front().is_some_and(|p| p.job.is_finished()) {
+            self.settle_oldest(observers)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest measurement in flight, if any, and tells its held-back
+    /// `on_capture`, its `on_measure`, then the held-back `on_epoch`s.
+    fn settle_oldest(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
+        let Some(p) = self.pending.pop_front() else {
             return Ok(());
         };
+        if let Some(layers) = &p.capture {
+            self.tell_capture(observers, p.epoch, layers)?;
+        }
         let m = match p.job.join() {
             Ok(m) => m.map_err(|e| self.fail(p.epoch, e))?,
             // A panic in the measurement is the panic a measurement in this thread would raise.
@@ -219,7 +300,7 @@ impl Pipeline {
         err: Error,
     ) -> (usize, Error) {
         if let Some(at) = self.failed {
-            self.pending = None;
+            self.pending.clear();
             return (at, err);
         }
         match self.settle(observers) {
@@ -231,8 +312,22 @@ impl Pipeline {
     fn fail(&mut self, epoch: usize, err: Error) -> Error {
         self.failed.get_or_insert(epoch);
         // What was in flight belongs to a run that stops here.
-        self.pending = None;
+        self.pending.clear();
         err
+    }
+
+    fn tell_capture(
+        &mut self,
+        observers: &mut [&mut dyn Observer],
+        epoch: usize,
+        layers: &[Vec<(String, Tensor)>],
+    ) -> Result<()> {
+        for o in observers.iter_mut() {
+            if let Err(e) = o.on_capture(epoch, layers) {
+                return Err(self.fail(epoch, e));
+            }
+        }
+        Ok(())
     }
 
     fn tell_epoch(&mut self, observers: &mut [&mut dyn Observer], l: &Later) -> Result<()> {
