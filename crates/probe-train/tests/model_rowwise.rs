@@ -99,6 +99,14 @@ fn layer_norm_equals_the_composition() {
     }
 }
 
+/// The bits of `v` with `−0.0` read as `+0.0`. Gradients are compared this way: the sign of a
+/// zero gradient depends on how candle's backprop stored it (the patched `candle-core` keeps a
+/// node's first gradient as it is, so `−0.0` survives where adding it to zeros gave `+0.0`;
+/// vendor/README.md), and no update rule turns it into a different parameter.
+fn zero_signless_bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|&x| (x + 0.0).to_bits()).collect()
+}
+
 #[test]
 fn relu_equals_candles_to_the_bit() {
     // Values, zeros and NaN included, and gradients: the same products as candle's backward.
@@ -114,40 +122,47 @@ fn relu_equals_candles_to_the_bit() {
         let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&ours), bits(&candle), "relu {dtype:?} values");
         let (a, b) = (grads(&ours, &[&x]), grads(&candle, &[&x]));
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a[0]), bits(&b[0]), "relu {dtype:?} gradients");
+        assert_eq!(
+            zero_signless_bits(&a[0]),
+            zero_signless_bits(&b[0]),
+            "relu {dtype:?} gradients"
+        );
         assert!(a[0].iter().any(|&g| g != 0.0) && a[0].contains(&0.0));
     }
 }
 
 #[test]
-fn gelu_equals_candles_to_the_bit() {
-    // The CPU op computes candle's forward and candle's backward op by op: the same bits, in f32
-    // and f64, on values large and small (saturated tails), zeros of both signs included, and on
-    // 300 × 130 values (split over rayon's pool when it has several threads).
+fn gelu_equals_candles_to_the_bit_in_f64_and_to_rounding_in_f32() {
+    // f64: the CPU op computes candle's forward and candle's backward op by op, the same bits.
+    // f32: its own Φ and φ (within 1 ulp of the exact values, `layers::normal`), so it agrees
+    // with candle's `erff`-based op to candle's rounding (and candle's `0.398942` for 1/√(2π) in
+    // the gradient). On values large and small (saturated tails), zeros of both signs included,
+    // and on 300 × 130 values (split over rayon's pool when it has several threads).
     for dtype in [DType::F64, DType::F32] {
         for (shape, scale) in [(vec![7, 33], 6.0), (vec![300, 130], 3.0)] {
             let x = var(&shape, 7, scale, dtype);
             let mut v = values(x.as_tensor());
             v[40] = 0.0;
             v[41] = -0.0;
-            let t = Tensor::from_vec(v, shape.as_slice(), &Device::Cpu).unwrap();
+            let t = Tensor::from_vec(v.clone(), shape.as_slice(), &Device::Cpu).unwrap();
             let x = Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap();
             let ours = gelu_erf(x.as_tensor()).unwrap();
             let candle = x.as_tensor().gelu_erf().unwrap();
-            let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&ours),
-                bits(&candle),
-                "gelu {dtype:?} {shape:?} values"
-            );
             let (a, b) = (grads(&ours, &[&x]), grads(&candle, &[&x]));
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&a[0]),
-                bits(&b[0]),
-                "gelu {dtype:?} {shape:?} gradients"
-            );
+            if dtype == DType::F64 {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let (o, c) = (values(&ours), values(&candle));
+                assert_eq!(bits(&o), bits(&c), "gelu {shape:?} values");
+                assert_eq!(bits(&a[0]), bits(&b[0]), "gelu {shape:?} gradients");
+            } else {
+                let (o, c) = (values(&ours), values(&candle));
+                for (i, &x) in v.iter().enumerate() {
+                    let tol = 4e-7 * x.abs().max(1.0);
+                    assert!((o[i] - c[i]).abs() <= tol, "gelu({x}) {} vs {}", o[i], c[i]);
+                    let d = (a[0][i] - b[0][i]).abs();
+                    assert!(d <= 2e-6, "gelu'({x}) {} vs {}", a[0][i], b[0][i]);
+                }
+            }
             assert!(a[0].iter().any(|&g| g != 0.0));
         }
     }
@@ -171,6 +186,6 @@ fn bias_relu_equals_the_composition_in_f32() {
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&values(&ours)), bits(&values(&composed)), "values");
     let (a, c) = (grads(&ours, &[&y, &b]), grads(&composed, &[&y, &b]));
-    assert_eq!(bits(&a[0]), bits(&c[0]), "d y");
+    assert_eq!(zero_signless_bits(&a[0]), zero_signless_bits(&c[0]), "d y");
     close("d b", &a[1], &c[1], 1e-5);
 }

@@ -29,10 +29,13 @@ pub trait Gate: Float + WithDType + Default {
     fn th(x: Self) -> Self;
     /// `1 / (1 + e^{−x})`.
     fn sig(x: Self) -> Self;
-    /// `erf(x)`, libm's (as candle's `erf` and `gelu_erf`).
-    fn erf(x: Self) -> Self;
-    /// `1/√2` in this type (as candle's `gelu_erf`).
-    fn frac_1_sqrt_2() -> Self;
+    /// `out[i] = gelu(xs[i])`, `gelu(x) = x·Φ(x)` (the `erf` form): in `f32`
+    /// [`super::normal::gelu_slice`] (within 1 ulp, vectorised); in `f64` candle's `gelu_erf`,
+    /// operation for operation.
+    fn gelu(xs: &[Self], out: &mut [Self]);
+    /// `out[i] = dy[i]·gelu'(xs[i])`: in `f32` [`super::normal::gelu_grad_slice`]; in `f64`
+    /// candle's backward of `gelu_erf`, operation for operation.
+    fn gelu_grad(dy: &[Self], xs: &[Self], out: &mut [Self]);
 }
 
 impl Gate for f32 {
@@ -44,12 +47,11 @@ impl Gate for f32 {
     fn sig(x: f32) -> f32 {
         0.5 + 0.5 * tanh_one(0.5 * x)
     }
-    #[inline(always)]
-    fn erf(x: f32) -> f32 {
-        libm::erff(x)
+    fn gelu(xs: &[f32], out: &mut [f32]) {
+        super::normal::gelu_slice(xs, out)
     }
-    fn frac_1_sqrt_2() -> f32 {
-        std::f32::consts::FRAC_1_SQRT_2
+    fn gelu_grad(dy: &[f32], xs: &[f32], out: &mut [f32]) {
+        super::normal::gelu_grad_slice(dy, xs, out)
     }
 }
 
@@ -62,12 +64,22 @@ impl Gate for f64 {
     fn sig(x: f64) -> f64 {
         (-x).exp().add(1.0).recip()
     }
-    #[inline(always)]
-    fn erf(x: f64) -> f64 {
-        libm::erf(x)
+    fn gelu(xs: &[f64], out: &mut [f64]) {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = (libm::erf(x * std::f64::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * x;
+        }
     }
-    fn frac_1_sqrt_2() -> f64 {
-        std::f64::consts::FRAC_1_SQRT_2
+    /// candle 0.11's backward, each of its tensor ops in turn (an affine map is `v·a + b`;
+    /// `tensor / c` is the affine map `v·(1/c) + 0`): `dy·gelu'(x)` with
+    /// `gelu'(x) = 0.5 + 0.398942·e^{−x²/2}·x + 0.5·erf(x/√2)`.
+    fn gelu_grad(dy: &[f64], xs: &[f64], out: &mut [f64]) {
+        for ((o, &g), &v) in out.iter_mut().zip(dy).zip(xs) {
+            let neg_half_square = -(v * v) * 0.5 + 0.0;
+            let scaled_exp_arg = (neg_half_square.exp() * 0.398942 + 0.0) * v;
+            let arg_scaled_sqrt = v * (1.0 / 2f64.sqrt()) + 0.0;
+            let erf_scaled_sqrt = libm::erf(arg_scaled_sqrt) * 0.5 + 0.0;
+            *o = g * ((scaled_exp_arg * 1.0 + 0.5) + erf_scaled_sqrt);
+        }
     }
 }
 

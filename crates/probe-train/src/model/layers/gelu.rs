@@ -5,10 +5,12 @@
 //! ops (`sqr`, `neg`, `/ 2`, `exp`, `0.398942·`, `·x`, `/ √2`, `erf`, `0.5·`, `0.5 +`, `+`) and
 //! the product with the gradient, each a pass over the tensor with a fresh buffer: the
 //! Transformer's MLP activations (`[B, T', d_mlp]`) made that one of the larger single-threaded
-//! stretches of a training step (issue 20). Here the forward and the backward are one pass each,
-//! computing **the same operations in the same order** as candle's (its scalar `erf`, `exp` and
-//! affine maps `v·a + b`), so values and gradients are bit-identical to `gelu_erf`'s in f32 and
-//! f64 (`tests/model_rowwise.rs`).
+//! stretches of a training step (issue 20). Here the forward and the backward are one pass each:
+//! - in `f32`, by [`super::normal`]'s vectorised `Φ` and `φ` (within 1 ulp of the exact values;
+//!   candle's scalar `erff`/`expf` calls were ~12 % of a Transformer step);
+//! - in `f64` (the finite-difference tests), **the same operations in the same order** as
+//!   candle's, so values and gradients are bit-identical to `gelu_erf`'s
+//!   (`tests/model_rowwise.rs`).
 
 use candle_core::{bail, Layout, Shape, Tensor};
 
@@ -16,7 +18,7 @@ use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
 use super::par::{split_rows, zeros};
 use crate::Result;
 
-/// `gelu(x) = (erf(x·(1/√2)) + 1)·0.5·x`, as candle's `gelu_erf`.
+/// `gelu(x) = x·Φ(x)` ([`Gate::gelu`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Gelu;
 
@@ -29,14 +31,8 @@ impl FloatOp for Gelu {
 
     fn forward<T: Gate>(&self, x: &[&[T]], _: &[&[usize]]) -> Vec<T> {
         let x = x[0];
-        let (one, half) = (T::one(), T::from_f64(0.5));
-        let s = T::frac_1_sqrt_2();
         let mut out = zeros(x.len(), T::zero());
-        split_rows(&mut out, 1, |at, out| {
-            for (o, &v) in out.iter_mut().zip(&x[at..]) {
-                *o = (T::erf(v * s) + one) * half * v;
-            }
-        });
+        split_rows(&mut out, 1, |at, out| T::gelu(&x[at..at + out.len()], out));
         out
     }
 
@@ -48,23 +44,9 @@ impl FloatOp for Gelu {
 
 float_op!(1: Gelu);
 
-/// `(dy, x)` → `dy · gelu'(x)`, with candle's derivative
-/// `0.5 + 0.398942·e^{−x²/2}·x + 0.5·erf(x/√2)` evaluated op by op as candle's backward does.
+/// `(dy, x)` → `dy · gelu'(x)` ([`Gate::gelu_grad`]).
 #[derive(Clone, Copy, Debug)]
 pub struct GeluGrad;
-
-/// `gelu'(v)` as candle 0.11's backward computes it, each of its tensor ops in turn (an affine
-/// map is `v·a + b` with `a`, `b` rounded to `T`; `tensor / c` is the affine map `v·(1/c) + 0`).
-#[inline(always)]
-fn slope<T: Gate>(v: T) -> T {
-    let f = |c: f64| T::from_f64(c);
-    let (zero, one) = (T::zero(), T::one());
-    let neg_half_square = -(v * v) * f(0.5) + zero;
-    let scaled_exp_arg = (neg_half_square.exp() * f(0.398942) + zero) * v;
-    let arg_scaled_sqrt = v * f(1.0 / 2f64.sqrt()) + zero;
-    let erf_scaled_sqrt = T::erf(arg_scaled_sqrt) * f(0.5) + zero;
-    (scaled_exp_arg * one + f(0.5)) + erf_scaled_sqrt
-}
 
 impl FloatOp for GeluGrad {
     const NAME: &'static str = "gelu-erf-grad";
@@ -84,9 +66,8 @@ impl FloatOp for GeluGrad {
         let (dy, x) = (ins[0], ins[1]);
         let mut out = zeros(dy.len(), T::zero());
         split_rows(&mut out, 1, |at, out| {
-            for ((o, &g), &v) in out.iter_mut().zip(&dy[at..]).zip(&x[at..]) {
-                *o = g * slope(v);
-            }
+            let end = at + out.len();
+            T::gelu_grad(&dy[at..end], &x[at..end], out)
         });
         out
     }
@@ -95,7 +76,8 @@ impl FloatOp for GeluGrad {
 float_op!(2: GeluGrad);
 
 /// `gelu_erf(x)`, differentiable; one op forward and backward on f32/f64 CPU tensors (candle's
-/// `gelu_erf` elsewhere), bit-identical to candle's.
+/// `gelu_erf` elsewhere): within 1 ulp of the exact values in f32, bit-identical to candle's in
+/// f64.
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
     if !cpu_float(x) {
         return Ok(x.gelu_erf()?);

@@ -18,6 +18,7 @@ pub mod im2col;
 pub mod linear;
 pub mod matmul_wt;
 pub mod norm;
+mod normal;
 mod par;
 pub mod param;
 pub mod pool;
