@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{safetensors, DType, Device, Tensor};
+use candle_core::{safetensors, Device, Tensor};
 use probe_estimators::{kde_joint_entropy, kde_mi};
+
+mod common;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -57,22 +59,8 @@ fn main() -> Res<()> {
     let sigma2: f64 = args.next().map_or(Ok(1e-3), |s| s.parse())?;
     let every: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let dir = Path::new(&dir);
-    let labels = safetensors::load(dir.join("labels.safetensors"), &Device::Cpu)?;
-    let y = labels
-        .get("labels")
-        .ok_or("labels.safetensors has no `labels`")?;
-    let y: Vec<u32> = y.to_dtype(DType::U32)?.to_vec1()?;
-    let mut epochs: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?;
-            let e = name
-                .strip_prefix("activations-epoch")?
-                .strip_suffix(".safetensors")?;
-            Some((e.parse().ok()?, p))
-        })
-        .collect();
-    epochs.sort();
+    let y = common::dump_labels(dir)?;
+    let epochs = common::dump_files(dir)?;
     let mut acc: BTreeMap<(String, bool), Acc> = BTreeMap::new();
     let start = Instant::now();
     let mut kde_secs = 0.0;

@@ -17,11 +17,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{safetensors, DType, Device, Tensor};
+use candle_core::{safetensors, Device, Tensor};
 use probe_estimators::{
     binned_mi_from_symbols, binned_symbols, flows_with, stats_of_layer, Binning, EstimatorSpec,
     HostRows, NamedEstimator,
 };
+
+mod common;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -35,24 +37,10 @@ fn main() -> Res<()> {
         .ok_or("usage: bench_measure_dump RUN_DIR [REPEATS]")?;
     let repeats: usize = args.next().map_or(Ok(5), |s| s.parse())?;
     let dir = Path::new(&dir);
-    let labels = safetensors::load(dir.join("labels.safetensors"), &Device::Cpu)?;
-    let y = labels
-        .get("labels")
-        .ok_or("labels.safetensors has no `labels`")?;
-    let y: Vec<u32> = y.to_dtype(DType::U32)?.to_vec1()?;
+    let y = common::dump_labels(dir)?;
     let x_ids: Vec<u32> = (0..y.len() as u32).collect();
     let mut epochs: Vec<(usize, Vec<HostLayer>)> = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let Some(epoch) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("activations-epoch"))
-            .and_then(|n| n.strip_suffix(".safetensors"))
-            .and_then(|e| e.parse::<usize>().ok())
-        else {
-            continue;
-        };
+    for (epoch, path) in common::dump_files(dir)? {
         let layers: BTreeMap<String, Tensor> = safetensors::load(&path, &Device::Cpu)?
             .into_iter()
             .collect();
@@ -63,7 +51,6 @@ fn main() -> Res<()> {
         }
         epochs.push((epoch, host));
     }
-    epochs.sort_by_key(|e| e.0);
     let binning = Binning::Fixed {
         lo: -1.0,
         hi: 1.0,

@@ -1,9 +1,38 @@
 //! Seeded synthetic data shared by the estimator benchmarks (`bench_estimators`, `bench_kde`,
-//! `bench_kde_knn`), so that they time the same inputs.
+//! `bench_kde_knn`), so that they time the same inputs, and the reading of a run directory's
+//! dumped activations (`bench_kde_dump`, `bench_measure_dump`).
 #![allow(dead_code)] // each example uses its own subset
 
+use std::path::{Path, PathBuf};
+
+use candle_core::{safetensors, DType, Device};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+/// The labels of a run directory (`labels.safetensors`, tensor `labels`).
+pub fn dump_labels(dir: &Path) -> Result<Vec<u32>, Box<dyn std::error::Error>> {
+    let labels = safetensors::load(dir.join("labels.safetensors"), &Device::Cpu)?;
+    let y = labels
+        .get("labels")
+        .ok_or("labels.safetensors has no `labels`")?;
+    Ok(y.to_dtype(DType::U32)?.to_vec1()?)
+}
+
+/// The `activations-epoch{E}.safetensors` files of a run directory, in epoch order.
+pub fn dump_files(dir: &Path) -> Result<Vec<(usize, PathBuf)>, Box<dyn std::error::Error>> {
+    let mut epochs: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let e = name
+                .strip_prefix("activations-epoch")?
+                .strip_suffix(".safetensors")?;
+            Some((e.parse().ok()?, p))
+        })
+        .collect();
+    epochs.sort();
+    Ok(epochs)
+}
 
 /// A standard normal draw (Box–Muller, cosine branch) from two uniforms of `rng`.
 pub fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
