@@ -125,7 +125,7 @@ struct Pending {
     bytes: usize,
 }
 
-/// An epoch whose `on_epoch` waits for the measurement in flight.
+/// An epoch whose `on_epoch` waits for a measurement in flight.
 struct Later {
     epoch: usize,
     out: EpochOut,
