@@ -6,8 +6,8 @@
 //! the product with the gradient, each a pass over the tensor with a fresh buffer: the
 //! Transformer's MLP activations (`[B, T', d_mlp]`) made that one of the larger single-threaded
 //! stretches of a training step (issue 20). Here the forward and the backward are one pass each:
-//! - in `f32`, by [`super::normal`]'s vectorised `Φ` and `φ` (within 1 ulp of the exact values;
-//!   candle's scalar `erff`/`expf` calls were ~12 % of a Transformer step);
+//! - in `f32`, by the crate-private `normal` module's vectorised `Φ` and `φ` (within 1 ulp of
+//!   the exact values; candle's scalar `erff`/`expf` calls were ~12 % of a Transformer step);
 //! - in `f64` (the finite-difference tests), **the same operations in the same order** as
 //!   candle's, so values and gradients are bit-identical to `gelu_erf`'s
 //!   (`tests/model_rowwise.rs`).
@@ -18,7 +18,7 @@ use super::cpu_op::{cpu_float, float_op, FloatOp, Gate};
 use super::par::{split_rows, zeros};
 use crate::Result;
 
-/// `gelu(x) = x·Φ(x)` ([`Gate::gelu`]).
+/// `gelu(x) = x·Φ(x)` (`Gate::gelu` of the crate-private `cpu_op`).
 #[derive(Clone, Copy, Debug)]
 pub struct Gelu;
 
@@ -44,7 +44,7 @@ impl FloatOp for Gelu {
 
 float_op!(1: Gelu);
 
-/// `(dy, x)` → `dy · gelu'(x)` ([`Gate::gelu_grad`]).
+/// `(dy, x)` → `dy · gelu'(x)` (`Gate::gelu_grad` of the crate-private `cpu_op`).
 #[derive(Clone, Copy, Debug)]
 pub struct GeluGrad;
 
