@@ -39,8 +39,9 @@ fn main() -> Res<()> {
     let dir = Path::new(&dir);
     let y = common::dump_labels(dir)?;
     let x_ids: Vec<u32> = (0..y.len() as u32).collect();
-    let mut epochs: Vec<(usize, Vec<HostLayer>)> = Vec::new();
-    for (epoch, path) in common::dump_files(dir)? {
+    // Each dumped epoch's layers, in epoch order.
+    let mut epochs: Vec<Vec<HostLayer>> = Vec::new();
+    for (_, path) in common::dump_files(dir)? {
         let layers: BTreeMap<String, Tensor> = safetensors::load(&path, &Device::Cpu)?
             .into_iter()
             .collect();
@@ -49,7 +50,7 @@ fn main() -> Res<()> {
             let (n, d) = t.dims2()?;
             host.push((n, d, t.flatten_all()?.to_vec1::<f32>()?));
         }
-        epochs.push((epoch, host));
+        epochs.push(host);
     }
     let binning = Binning::Fixed {
         lo: -1.0,
@@ -63,7 +64,7 @@ fn main() -> Res<()> {
     let mut secs = [0.0f64; 4];
     let mut sink = 0.0;
     for _ in 0..repeats {
-        for (_, layers) in &epochs {
+        for layers in &epochs {
             // The flows read only the layers' names here (their symbols are given).
             let named = layers
                 .iter()
