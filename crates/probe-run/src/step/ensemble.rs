@@ -9,9 +9,10 @@ use probe_train::data::Dataset;
 use probe_train::ensemble::{evaluate_ensemble, evaluate_fused, EnsembleMlp, EnsembleTrainer};
 use probe_train::fused::FusedMlp;
 use probe_train::trainer::{DeviceData, Epoch};
+use rayon::prelude::*;
 
 use super::{trained, EpochArgs, EpochOut, Layers, Step, EVAL_CHUNK};
-use crate::capture::{ProbeSet, CHUNK};
+use crate::capture::{in_chunks, ProbeSet, CHUNK};
 use crate::error::{Context, Result};
 
 /// N seeds of one MLP.
@@ -84,9 +85,50 @@ impl Step for Ensemble {
         Ok(Epoch::Done(EpochOut::plain(train, test)))
     }
 
-    /// Every replica's activations: one forward pass of the batched model per chunk of
-    /// [`CHUNK`] probe samples gives `[N, n, width]` per hook, split by replica.
+    /// Every replica's activations. On the fused path each replica is captured by its fused
+    /// loops, as the single run of its seed is ([`FusedMlp::hook`]), the replicas in parallel;
+    /// otherwise (or for a hook the fused loops do not keep) one forward pass of the batched
+    /// model per chunk of [`CHUNK`] probe samples gives `[N, n, width]` per hook, split by
+    /// replica.
     fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        let fused = self.reps.first().is_some_and(|f| {
+            NameFilter::new(hooks).is_ok_and(|filter| f.can_hook(&ActivationCache::new(filter)))
+        });
+        match fused {
+            true => (0..self.seeds.len())
+                .into_par_iter()
+                .map(|r| self.capture_replica(r, probe, hooks))
+                .collect(),
+            false => self.capture_batched(probe, hooks),
+        }
+    }
+    fn streams(&self) -> Result<Vec<String>> {
+        Ok(self.trainer.shuffle_states())
+    }
+    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
+        Ok(self.trainer.restore_shuffle_states(streams)?)
+    }
+    fn weights(&self) -> Result<Vec<Vec<u8>>> {
+        (0..self.seeds.len())
+            .map(|r| Ok(self.model.replica_bytes(r)?))
+            .collect()
+    }
+}
+
+impl Ensemble {
+    /// Replica `r`'s activations by its fused loops, with its slice of the stacked parameters.
+    fn capture_replica(&self, r: usize, probe: &ProbeSet, hooks: &[String]) -> Result<Layers> {
+        let params: Vec<Tensor> = (self.model.replica_tensors(r)?.into_iter())
+            .map(|(_, t)| t)
+            .collect();
+        let cache = ActivationCache::new(NameFilter::new(hooks)?);
+        in_chunks(probe, hooks, cache, |x, c| {
+            Ok(self.reps[r].hook(&params, x, c)?)
+        })
+    }
+
+    /// Every replica's activations by the batched model's forward passes.
+    fn capture_batched(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
         let x = &probe.x;
         let n = x.dim(0)?;
         let mut parts: Vec<Vec<Tensor>> = vec![Vec::new(); hooks.len()];
@@ -117,17 +159,6 @@ impl Step for Ensemble {
                     .map(|(h, t)| Ok((h.clone(), t.get(r)?)))
                     .collect()
             })
-            .collect()
-    }
-    fn streams(&self) -> Result<Vec<String>> {
-        Ok(self.trainer.shuffle_states())
-    }
-    fn restore_streams(&mut self, streams: &[String]) -> Result<()> {
-        Ok(self.trainer.restore_shuffle_states(streams)?)
-    }
-    fn weights(&self) -> Result<Vec<Vec<u8>>> {
-        (0..self.seeds.len())
-            .map(|r| Ok(self.model.replica_bytes(r)?))
             .collect()
     }
 }

@@ -20,7 +20,7 @@ use probe_train::trainer::{evaluate, Batches, DeviceData, Epoch, LossAcc, Traine
 use probe_train::vib::trainer::{evaluate_vib, VibEpoch, VibEval, VibTrainer};
 use probe_train::vib::Vib;
 
-use crate::capture::{capture, ProbeSet};
+use crate::capture::{capture, capture_fused, ProbeSet};
 use crate::config::VibConfig;
 use crate::error::{bail, Result};
 
@@ -157,9 +157,9 @@ pub struct Plain {
     pub seed: [u64; 1],
 }
 
-/// The [`Step`] methods (all but `epoch`) of a step that trains one `model: Box<dyn Model>`
+/// The [`Step`] methods (all but `epoch` and `capture`) of a step that trains one `model: Box<dyn Model>`
 /// whose batches come from one `trainer: Trainer`, seeded by `seed: [u64; 1]`: [`Plain`] and
-/// [`Fused`], which differ only in how an epoch runs.
+/// [`Fused`], which differ in how an epoch runs and how activations are captured.
 macro_rules! single_model_step {
     () => {
         fn seeds(&self) -> &[u64] {
@@ -170,9 +170,6 @@ macro_rules! single_model_step {
         }
         fn named_buffers(&self) -> Vec<(String, Var)> {
             self.model.named_buffers()
-        }
-        fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
-            Ok(vec![capture(&*self.model, probe, hooks)?])
         }
         fn streams(&self) -> Result<Vec<String>> {
             streams_one(&self.trainer, &*self.model)
@@ -188,6 +185,9 @@ macro_rules! single_model_step {
 
 impl Step for Plain {
     single_model_step!();
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        Ok(vec![capture(&*self.model, probe, hooks)?])
+    }
     fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
         let model = &*self.model;
         let tr = trained!(self.trainer.epoch_ctl(
@@ -204,8 +204,9 @@ impl Step for Plain {
 }
 
 /// Cross-entropy training of an MLP on the fused CPU path. The parameters and optimiser state
-/// are copied in on the first epoch (after any resume) and back after every epoch, so hooks,
-/// checkpoints and gradient statistics read the model as on the candle path.
+/// are copied in on the first epoch (after any resume) and back after every epoch, so
+/// checkpoints and gradient statistics read the model as on the candle path; activations are
+/// captured by the fused loops from those vars.
 pub struct Fused {
     /// The model (the candle MLP whose vars mirror the fused one).
     pub model: Box<dyn Model>,
@@ -225,6 +226,15 @@ pub struct Fused {
 
 impl Step for Fused {
     single_model_step!();
+    /// By the fused loops, with the model's current parameters (the vars, which the fused MLP
+    /// stores back after every epoch): the activations its training computes.
+    fn capture(&self, probe: &ProbeSet, hooks: &[String]) -> Result<Vec<Layers>> {
+        let params: Vec<Tensor> = (self.named_vars().into_iter())
+            .map(|(_, v)| v.as_tensor().clone())
+            .collect();
+        let layers = capture_fused(&*self.model, &self.fused, &params, probe, hooks)?;
+        Ok(vec![layers])
+    }
     fn epoch(&mut self, args: EpochArgs) -> Result<Epoch<EpochOut>> {
         let opt = args.opt;
         let vars: Vec<Var> = self.named_vars().into_iter().map(|(_, v)| v).collect();

@@ -86,6 +86,11 @@ impl Buffers {
     pub fn cap(&self) -> usize {
         self.cap
     }
+
+    /// `acts[l]` (`[width][batch]`) after a forward pass: layer `l − 1`'s output for `l ≥ 1`.
+    pub fn acts(&self, l: usize) -> &[f32] {
+        &self.acts[l]
+    }
 }
 
 /// Loss and accuracy of one batch.
@@ -118,6 +123,17 @@ probe_simd::isa_dispatch! {
         bufs: &mut Buffers,
         batch: Batch<'_>,
     ) -> BatchResult => batch_loss_body
+}
+
+probe_simd::isa_dispatch! {
+    /// Forward only of the batch (its labels unused): leaves every layer's output in
+    /// [`Buffers::acts`].
+    pub(super) fn batch_forward(
+        net: &Net,
+        params: &[Vec<f32>],
+        bufs: &mut Buffers,
+        batch: Batch<'_>,
+    ) => forward
 }
 
 /// The samples of one batch: rows `idx` of `x` (`[n][d]`, row-major) with labels `y`.

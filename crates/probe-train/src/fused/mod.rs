@@ -25,6 +25,7 @@
 pub(crate) mod gemm;
 mod kernels;
 mod replicas;
+mod rows;
 mod update;
 
 use candle_core::{Device, Var};

@@ -101,7 +101,7 @@ pub(super) fn store(reps: &[FusedMlp], vars: &[Var], opt: &mut Optimizer) -> Res
 }
 
 /// The `f32` values of `t`, which must hold `len` of them.
-fn host_values(t: &Tensor, len: usize) -> Result<Vec<f32>> {
+pub(super) fn host_values(t: &Tensor, len: usize) -> Result<Vec<f32>> {
     if t.elem_count() != len {
         return Err(invalid(format!(
             "a tensor of shape {:?} where {len} values belong",
