@@ -25,7 +25,7 @@ impl FusedMlp {
     pub fn layer_outputs(&self, params: &[Tensor], x: &[f32]) -> Result<Vec<Vec<f32>>> {
         let widths = &self.net.widths;
         let d = widths[0];
-        if x.len() % d != 0 {
+        if !x.len().is_multiple_of(d) {
             return Err(Error::invalid(
                 "train.fused",
                 format!("{} input values are not rows of {d}", x.len()),
