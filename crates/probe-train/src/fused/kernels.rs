@@ -176,11 +176,12 @@ fn batch_grads_body(
 fn forward(net: &Net, params: &[Vec<f32>], bufs: &mut Buffers, batch: Batch<'_>) {
     let b = batch.idx.len();
     let d = net.widths[0];
-    let input = &mut bufs.acts[0];
-    for (k, &row) in batch.idx.iter().enumerate() {
-        let src = &batch.x[row as usize * d..(row as usize + 1) * d];
-        for (i, &v) in src.iter().enumerate() {
-            input[i * b + k] = v;
+    // Column by column: the writes run along the batch. (Row by row, each row's `d` writes
+    // were `b` floats apart, 2 or 4 KiB for batches of 512 or 1024: they fell in one cache set
+    // and the gather took ~30 % of the forward pass.)
+    for (i, column) in bufs.acts[0][..d * b].chunks_exact_mut(b).enumerate() {
+        for (slot, &row) in column.iter_mut().zip(batch.idx) {
+            *slot = batch.x[row as usize * d + i];
         }
     }
     let last = net.layers() - 1;
