@@ -11,7 +11,9 @@
 //!
 //! The parameters and optimiser state live in the model's candle [`Var`]s and the
 //! [`Optimizer`] between epochs: [`FusedMlp::load`] copies them in, [`FusedMlp::store`] copies
-//! them back, so hook capture, checkpoints and resume work exactly as on the candle path. The
+//! them back, so checkpoints and resume work exactly as on the candle path. Activations for
+//! measurement come from the same forward loops ([`FusedMlp::hook`], `rows.rs`), so they are the
+//! ones training computes. The
 //! optimiser update is candle's, operation for operation (`update.rs`); forward and backward are
 //! the same functions in a different summation order, so the two paths agree to rounding (tested
 //! against candle's autograd) but not bit for bit. The fused path itself is deterministic (the
