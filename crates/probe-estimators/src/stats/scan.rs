@@ -39,6 +39,18 @@ fn scan_body(acts: &[f32], tile: &[f32], threshold: f32, differs: &mut [u8]) -> 
 #[inline(always)]
 fn counts_body<K: RowKeys>(acts: &[f32], d: usize, width: usize, keys: &K, counts: &mut [u32]) {
     let mut buf = [0u64; BLOCK];
+    if d <= BLOCK {
+        // Whole rows per block of codes: neuron `j` is the row's `j`-th code, no counter.
+        for chunk in acts.chunks(BLOCK / d * d) {
+            keys.codes(chunk, &mut buf);
+            for row in buf[..chunk.len()].chunks_exact(d) {
+                for (j, &code) in row.iter().enumerate() {
+                    counts[j * width + code as usize] += 1;
+                }
+            }
+        }
+        return;
+    }
     let mut j = 0;
     for chunk in acts.chunks(BLOCK) {
         keys.codes(chunk, &mut buf);
