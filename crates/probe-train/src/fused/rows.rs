@@ -117,7 +117,8 @@ mod tests {
     use probe_capture::{ActivationCache, NameFilter};
 
     use super::*;
-    use crate::model::{Activation, Init, Mlp, MlpSpec, Model};
+    use crate::fused::tests::spec;
+    use crate::model::{Activation, Mlp, Model};
     use crate::optim::OptimSpec;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -126,16 +127,6 @@ mod tests {
     fn uniform_f32(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..len).map(|_| rng.random_range(lo..hi)).collect()
-    }
-
-    fn spec(widths: &[usize], activation: Activation) -> MlpSpec {
-        MlpSpec {
-            input_dim: widths[0],
-            hidden: widths[1..widths.len() - 1].to_vec(),
-            classes: widths[widths.len() - 1],
-            activation,
-            init: Init::Default,
-        }
     }
 
     fn vars(m: &Mlp) -> Vec<Tensor> {

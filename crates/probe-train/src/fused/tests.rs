@@ -19,7 +19,7 @@ const ADAM: OptimSpec = OptimSpec::Adam {
     eps: 1e-8,
 };
 
-fn spec(widths: &[usize], activation: Activation) -> MlpSpec {
+pub(super) fn spec(widths: &[usize], activation: Activation) -> MlpSpec {
     MlpSpec {
         input_dim: widths[0],
         hidden: widths[1..widths.len() - 1].to_vec(),
