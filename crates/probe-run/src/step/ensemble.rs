@@ -95,9 +95,8 @@ impl Step for Ensemble {
             NameFilter::new(hooks).is_ok_and(|filter| f.can_hook(&ActivationCache::new(filter)))
         });
         match fused {
-            true => (0..self.seeds.len())
-                .into_par_iter()
-                .map(|r| self.capture_replica(r, probe, hooks))
+            true => (self.reps.par_iter().enumerate())
+                .map(|(r, rep)| self.capture_replica(r, rep, probe, hooks))
                 .collect(),
             false => self.capture_batched(probe, hooks),
         }
@@ -116,15 +115,20 @@ impl Step for Ensemble {
 }
 
 impl Ensemble {
-    /// Replica `r`'s activations by its fused loops, with its slice of the stacked parameters.
-    fn capture_replica(&self, r: usize, probe: &ProbeSet, hooks: &[String]) -> Result<Layers> {
+    /// Replica `r`'s activations by its fused loops `rep`, with its slice of the stacked
+    /// parameters.
+    fn capture_replica(
+        &self,
+        r: usize,
+        rep: &FusedMlp,
+        probe: &ProbeSet,
+        hooks: &[String],
+    ) -> Result<Layers> {
         let params: Vec<Tensor> = (self.model.replica_tensors(r)?.into_iter())
             .map(|(_, t)| t)
             .collect();
         let cache = ActivationCache::new(NameFilter::new(hooks)?);
-        in_chunks(probe, hooks, cache, |x, c| {
-            Ok(self.reps[r].hook(&params, x, c)?)
-        })
+        in_chunks(probe, hooks, cache, |x, c| Ok(rep.hook(&params, x, c)?))
     }
 
     /// Every replica's activations by the batched model's forward passes.
