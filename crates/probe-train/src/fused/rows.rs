@@ -118,7 +118,7 @@ mod tests {
 
     use super::*;
     use crate::fused::tests::spec;
-    use crate::model::{Activation, Mlp, Model};
+    use crate::model::{Activation, Mlp, MlpSpec, Model};
     use crate::optim::OptimSpec;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -127,6 +127,15 @@ mod tests {
     fn uniform_f32(len: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..len).map(|_| rng.random_range(lo..hi)).collect()
+    }
+
+    /// A fused MLP for `s` (the optimiser and batch size do not enter the forward pass).
+    fn fused(s: &MlpSpec) -> Result<FusedMlp> {
+        let sgd = OptimSpec::Sgd {
+            lr: 0.1,
+            momentum: 0.0,
+        };
+        FusedMlp::new(s, &sgd, 8)
     }
 
     fn vars(m: &Mlp) -> Vec<Tensor> {
@@ -169,14 +178,7 @@ mod tests {
             ] {
                 let s = spec(widths, act);
                 let m = Mlp::new(&s, 5, &Device::Cpu)?;
-                let f = FusedMlp::new(
-                    &s,
-                    &OptimSpec::Sgd {
-                        lr: 0.1,
-                        momentum: 0.0,
-                    },
-                    64,
-                )?;
+                let f = fused(&s)?;
                 let x = uniform_f32(1500 * widths[0], 3, -2.0, 2.0);
                 let got = f.layer_outputs(&vars(&m), &x)?;
                 let want = candle_outputs(&m, &x, widths[0])?;
@@ -202,14 +204,7 @@ mod tests {
     fn rows_are_independent_of_their_neighbours_and_the_instruction_set() -> Result<()> {
         let s = spec(&[12, 10, 7, 5, 4, 3, 2], Activation::Tanh);
         let m = Mlp::new(&s, 9, &Device::Cpu)?;
-        let mut f = FusedMlp::new(
-            &s,
-            &OptimSpec::Sgd {
-                lr: 0.1,
-                momentum: 0.0,
-            },
-            8,
-        )?;
+        let mut f = fused(&s)?;
         let n = ROWS_PER_PASS * 2 + 37;
         let x = uniform_f32(n * 12, 4, -1.0, 1.0);
         let all = f.layer_outputs(&vars(&m), &x)?;
@@ -235,18 +230,50 @@ mod tests {
         Ok(())
     }
 
+    /// `hook` records what the candle forward records for every hook point but the hidden
+    /// pre-activations (the output softmax included), to rounding; `can_hook` refuses a filter
+    /// that selects a hidden `hook_pre` and accepts the output layer's.
+    #[test]
+    fn hook_records_the_candle_forwards_hook_points() -> Result<()> {
+        let s = spec(&[6, 5, 4, 3], Activation::Tanh);
+        let m = Mlp::new(&s, 2, &Device::Cpu)?;
+        let f = fused(&s)?;
+        let names = [
+            "layers.0.hook_post",
+            "layers.1.hook_post",
+            "layers.2.hook_pre",
+            "layers.2.hook_post",
+        ]
+        .map(String::from);
+        let x = Tensor::from_vec(uniform_f32(300 * 6, 8, -2.0, 2.0), (300, 6), &Device::Cpu)?;
+        let (mut got, mut want) = (
+            ActivationCache::new(NameFilter::new(&names)?),
+            ActivationCache::new(NameFilter::new(&names)?),
+        );
+        assert!(f.can_hook(&got));
+        f.hook(&vars(&m), &x, &mut got)?;
+        m.forward(&x, Some(&mut want))?;
+        for name in &names {
+            let g: Vec<f32> = got.take(name)?.expect(name).flatten_all()?.to_vec1()?;
+            let w: Vec<f32> = want.take(name)?.expect(name).flatten_all()?.to_vec1()?;
+            assert_eq!(g.len(), w.len(), "{name}");
+            for (a, b) in g.iter().zip(&w) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{name}: {a} vs {b}"
+                );
+            }
+        }
+        let hidden_pre = ["layers.1.hook_pre".to_string()];
+        assert!(!f.can_hook(&ActivationCache::new(NameFilter::new(&hidden_pre)?)));
+        Ok(())
+    }
+
     #[test]
     fn bad_inputs_are_errors() -> Result<()> {
         let s = spec(&[3, 4, 2], Activation::Tanh);
         let m = Mlp::new(&s, 1, &Device::Cpu)?;
-        let f = FusedMlp::new(
-            &s,
-            &OptimSpec::Sgd {
-                lr: 0.1,
-                momentum: 0.0,
-            },
-            8,
-        )?;
+        let f = fused(&s)?;
         let err = f.layer_outputs(&vars(&m), &[0.0; 7]).unwrap_err();
         assert!(err.to_string().contains("7 input values"), "{err}");
         let err = f.layer_outputs(&vars(&m)[..2], &[0.0; 6]).unwrap_err();
